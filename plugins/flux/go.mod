@@ -1,0 +1,3 @@
+module github.com/gitops-connector/gitops-connector/plugins/flux
+
+go 1.26.0

@@ -1,0 +1,49 @@
+package sdk
+
+import (
+	"github.com/hashicorp/go-plugin"
+)
+
+// ProtocolVersion is the version of the plugin protocol this SDK speaks. The
+// host and the plugin negotiate it through go-plugin's versioned plugin sets;
+// a new incompatible protocol gets a new number and the old one stays served
+// for as long as hosts speak it.
+const ProtocolVersion = 1
+
+// Version is the version of this SDK, reported by `describe`.
+const Version = "0.1.0"
+
+// Handshake is the go-plugin handshake of every gitops-connector plugin.
+//
+// Never change it: the magic cookie is how a plugin binary knows that the
+// gitops-connector host started it (and not a person or another program), and
+// every plugin ever built carries these values. Protocol changes are
+// negotiated through ProtocolVersion instead.
+var Handshake = plugin.HandshakeConfig{
+	ProtocolVersion:  ProtocolVersion,
+	MagicCookieKey:   "GITOPS_CONNECTOR_PLUGIN",
+	MagicCookieValue: "6c1d7c0e-4f0b-4b8e-9d55-9a3c2f1e8b70",
+}
+
+// Capability is what a plugin can do; one go-plugin plugin name each.
+type Capability string
+
+// The capabilities.
+const (
+	CapabilityOperator     Capability = "operator"
+	CapabilityRepository   Capability = "repository"
+	CapabilityOrchestrator Capability = "orchestrator"
+)
+
+// ClientPlugins is the versioned plugin set the host uses to start plugins.
+// Dispensing a capability's name returns an Operator, Repository or
+// Orchestrator.
+func ClientPlugins() map[int]plugin.PluginSet {
+	return map[int]plugin.PluginSet{
+		ProtocolVersion: {
+			string(CapabilityOperator):     &operatorPlugin{},
+			string(CapabilityRepository):   &repositoryPlugin{},
+			string(CapabilityOrchestrator): &orchestratorPlugin{},
+		},
+	}
+}

@@ -1,0 +1,102 @@
+// Package plugintest checks a plugin binary against the gitops-connector
+// plugin contract over a real go-plugin connection, the way the host talks to
+// it. Bundled and third-party plugins run it from their own tests:
+//
+//	func TestConformance(t *testing.T) {
+//		plugintest.Run(t, plugintest.Suite{
+//			Binary: plugintest.Build(t, "."),
+//			ValidConfigs: []sdk.Config{{Name: "default", Settings: map[string]string{...}}},
+//		})
+//	}
+package plugintest
+
+import (
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/gitops-connector/gitops-connector/sdk"
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+)
+
+// Build compiles the main package in dir into a temporary directory and
+// returns the binary's path.
+func Build(t testing.TB, dir string) string {
+	t.Helper()
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		t.Fatalf("plugintest: %v", err)
+	}
+	out := filepath.Join(t.TempDir(), filepath.Base(abs))
+	cmd := exec.Command("go", "build", "-o", out, ".")
+	cmd.Dir = abs
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("plugintest: build %s: %v\n%s", dir, err, b)
+	}
+	return out
+}
+
+// Client is a started plugin process and the capabilities it serves.
+type Client struct {
+	Description  sdk.Description
+	Operator     sdk.Operator
+	Repository   sdk.Repository
+	Orchestrator sdk.Orchestrator
+
+	client *plugin.Client
+}
+
+// Exited reports whether the plugin process has exited.
+func (c *Client) Exited() bool { return c.client.Exited() }
+
+// Start describes and starts a plugin binary as the host does, dispensing
+// every capability it describes. The process is stopped when the test ends.
+func Start(t testing.TB, binary string) *Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	d, err := sdk.DescribeBinary(ctx, binary)
+	if err != nil {
+		t.Fatalf("plugintest: %v", err)
+	}
+	var logOut io.Writer = io.Discard
+	if testing.Verbose() {
+		logOut = os.Stderr
+	}
+	pc := plugin.NewClient(&plugin.ClientConfig{
+		HandshakeConfig:  sdk.Handshake,
+		VersionedPlugins: sdk.ClientPlugins(),
+		Cmd:              exec.Command(binary),
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		Logger:           hclog.New(&hclog.LoggerOptions{Name: d.Name, Output: logOut, Level: hclog.Info}),
+	})
+	t.Cleanup(pc.Kill)
+	rpc, err := pc.Client()
+	if err != nil {
+		t.Fatalf("plugintest: start %s: %v", binary, err)
+	}
+	if v := pc.NegotiatedVersion(); v != sdk.ProtocolVersion {
+		t.Fatalf("plugintest: negotiated protocol version %d, want %d", v, sdk.ProtocolVersion)
+	}
+	c := &Client{Description: d, client: pc}
+	for _, capability := range d.Capabilities {
+		raw, err := rpc.Dispense(string(capability))
+		if err != nil {
+			t.Fatalf("plugintest: dispense %s: %v", capability, err)
+		}
+		switch capability {
+		case sdk.CapabilityOperator:
+			c.Operator = raw.(sdk.Operator)
+		case sdk.CapabilityRepository:
+			c.Repository = raw.(sdk.Repository)
+		case sdk.CapabilityOrchestrator:
+			c.Orchestrator = raw.(sdk.Orchestrator)
+		}
+	}
+	return c
+}

@@ -1,0 +1,93 @@
+package plugintest_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gitops-connector/gitops-connector/sdk"
+	"github.com/gitops-connector/gitops-connector/sdk/plugintest"
+)
+
+func TestConformanceOfEchoPlugin(t *testing.T) {
+	plugintest.Run(t, plugintest.Suite{
+		Binary:         plugintest.Build(t, "testdata/echo"),
+		ValidConfigs:   []sdk.Config{{Name: "default", Settings: map[string]string{"gitOpsOperatorType": "ECHO"}}},
+		InvalidConfigs: []sdk.Config{{Name: "empty", Token: "secret-token"}},
+		Events:         []plugintest.Event{{Name: "echo", Body: []byte(`{"commit":"0123456789abcdef0123456789abcdef01234567"}`)}},
+	})
+}
+
+func TestErrorsKeepTheirKindAcrossTheProcessBoundary(t *testing.T) {
+	c := plugintest.Start(t, plugintest.Build(t, "testdata/echo"))
+	ctx := context.Background()
+	commit := "0123456789abcdef0123456789abcdef01234567"
+	cases := []struct {
+		status     string
+		kind       sdk.ErrorKind
+		retryAfter time.Duration
+	}{
+		{"retry", sdk.KindRetryable, 3 * time.Second},
+		{"missing", sdk.KindNotFound, 0},
+		{"denied", sdk.KindPermissionDenied, 0},
+		{"plain", sdk.KindUnclassified, 0},
+	}
+	for _, tc := range cases {
+		err := c.Repository.PostStatus(ctx, sdk.PostStatusRequest{CommitID: commit, Status: sdk.Status{Name: tc.status}})
+		if err == nil {
+			t.Fatalf("%s: no error", tc.status)
+		}
+		if got := sdk.KindOf(err); got != tc.kind {
+			t.Errorf("%s: kind %v, want %v (%v)", tc.status, got, tc.kind, err)
+		}
+		if got := sdk.RetryAfterOf(err); got != tc.retryAfter {
+			t.Errorf("%s: retry after %v, want %v", tc.status, got, tc.retryAfter)
+		}
+	}
+	if err := c.Repository.PostStatus(ctx, sdk.PostStatusRequest{CommitID: commit, Status: sdk.Status{Name: "ok"}}); err != nil {
+		t.Errorf("ok: %v", err)
+	}
+	if _, err := c.Repository.FindPullRequests(ctx, sdk.FindPullRequestsRequest{CommitID: commit}); sdk.KindOf(err) != sdk.KindUnimplemented {
+		t.Errorf("FindPullRequests: %v, want unimplemented", err)
+	}
+}
+
+func TestPanicInPluginIsAPermanentErrorAndThePluginLives(t *testing.T) {
+	c := plugintest.Start(t, plugintest.Build(t, "testdata/echo"))
+	ctx := context.Background()
+	_, err := c.Operator.ParseEvent(ctx, sdk.ParseRequest{Body: []byte(`{"panic":true}`)})
+	if err == nil || sdk.IsRetryable(err) || !strings.Contains(err.Error(), "panicked") {
+		t.Fatalf("ParseEvent(panic) = %v, want a permanent panic error", err)
+	}
+	res, err := c.Operator.ParseEvent(ctx, sdk.ParseRequest{Body: []byte(`{"commit":"abcdef0"}`)})
+	if err != nil || !res.Handled || res.CommitID != "abcdef0" {
+		t.Fatalf("after panic: %+v, %v", res, err)
+	}
+}
+
+// hostRepository is the repository the host offers an orchestrator.
+type hostRepository struct{ sdk.UnimplementedRepository }
+
+func (hostRepository) GetCommit(_ context.Context, req sdk.GetCommitRequest) (sdk.Commit, error) {
+	return sdk.Commit{ID: req.CommitID, Message: "Merged PR 7: from the host (" + req.Repository + ", " + req.Config.Name + ")"}, nil
+}
+
+func TestOrchestratorReachesTheHostRepositoryThroughTheBroker(t *testing.T) {
+	c := plugintest.Start(t, plugintest.Build(t, "testdata/echo"))
+	ctx := context.Background()
+	for i := 0; i < 3; i++ { // a new broker stream per call
+		res, err := c.Orchestrator.NotifyCompletion(ctx, sdk.Completion{
+			Config: sdk.Config{Name: "prod"}, CommitID: "abcdef0", Successful: true,
+		}, hostRepository{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := "Merged PR 7: from the host (manifests, prod)"; !res.Notified || res.Reason != want {
+			t.Fatalf("NotifyCompletion = %+v, want notified with reason %q", res, want)
+		}
+	}
+	if _, err := c.Orchestrator.Sweep(ctx, sdk.SweepRequest{}, hostRepository{}); sdk.KindOf(err) != sdk.KindUnimplemented {
+		t.Errorf("Sweep: %v, want unimplemented", err)
+	}
+}

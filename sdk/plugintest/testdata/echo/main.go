@@ -1,0 +1,98 @@
+// Command echo is a plugin serving every capability, used to test the SDK's
+// protocol adapters and the conformance kit over a real go-plugin connection.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/gitops-connector/gitops-connector/sdk"
+)
+
+var hexID = regexp.MustCompile(`^[0-9a-f]{7,64}$`)
+
+type operator struct{}
+
+func (operator) ValidateConfig(_ context.Context, cfg sdk.Config) ([]sdk.FieldError, error) {
+	if cfg.Setting("gitOpsOperatorType") == "" {
+		return []sdk.FieldError{{Field: "gitOpsOperatorType", Message: "is required"}}, nil
+	}
+	return nil, nil
+}
+
+// ParseEvent accepts {"commit": "<hex>", "state": "...", "config": "..."}.
+func (operator) ParseEvent(_ context.Context, req sdk.ParseRequest) (sdk.ParseResult, error) {
+	var ev struct {
+		Commit string `json:"commit"`
+		Config string `json:"config"`
+		Panic  bool   `json:"panic"`
+	}
+	if err := json.Unmarshal(req.Body, &ev); err != nil {
+		return sdk.Ignored("not an echo event"), nil
+	}
+	if ev.Panic {
+		panic("asked to panic")
+	}
+	if ev.Commit == "" {
+		return sdk.Ignored("no commit"), nil
+	}
+	if !hexID.MatchString(ev.Commit) {
+		return sdk.ParseResult{}, sdk.InvalidInputf("commit %q is not a hex id", ev.Commit)
+	}
+	return sdk.ParseResult{
+		Handled: true, ConfigName: ev.Config, CommitID: ev.Commit, Finished: true, Successful: true,
+		Statuses: []sdk.Status{{Name: "Status", State: sdk.StateSucceeded, RawState: "Done", Description: "done", Genre: "Echo", Operator: "Echo"}},
+	}, nil
+}
+
+type repository struct{ sdk.UnimplementedRepository }
+
+func (repository) PostStatus(_ context.Context, req sdk.PostStatusRequest) error {
+	switch {
+	case !hexID.MatchString(req.CommitID):
+		return sdk.InvalidInputf("commit id %q is not a hex id", req.CommitID)
+	case req.Status.Name == "retry":
+		return sdk.Retryable(errors.New("rate limited"), 3*time.Second)
+	case req.Status.Name == "missing":
+		return sdk.NotFound(errors.New("no such repository"))
+	case req.Status.Name == "denied":
+		return sdk.PermissionDenied(errors.New("token lacks repo:status"))
+	case req.Status.Name == "plain":
+		return errors.New("something odd")
+	}
+	return nil
+}
+
+func (repository) GetCommit(_ context.Context, req sdk.GetCommitRequest) (sdk.Commit, error) {
+	return sdk.Commit{ID: req.CommitID, Message: "message of " + req.CommitID + " in " + req.Repository + " as " + req.Config.Name}, nil
+}
+
+type orchestrator struct{ sdk.UnimplementedOrchestrator }
+
+// NotifyCompletion reads the commit through the host's repository and
+// reports its message as the reason.
+func (orchestrator) NotifyCompletion(ctx context.Context, c sdk.Completion, repo sdk.Repository) (sdk.NotifyResult, error) {
+	if !hexID.MatchString(c.CommitID) {
+		return sdk.NotifyResult{}, sdk.InvalidInputf("commit id %q is not a hex id", c.CommitID)
+	}
+	cm, err := repo.GetCommit(ctx, sdk.GetCommitRequest{Config: c.Config, Repository: "manifests", CommitID: c.CommitID})
+	if err != nil {
+		return sdk.NotifyResult{}, fmt.Errorf("read commit: %w", err)
+	}
+	return sdk.NotifyResult{Notified: c.Successful, Reason: cm.Message}, nil
+}
+
+func main() {
+	sdk.Serve(sdk.Plugin{
+		Name:         "echo",
+		Version:      "1.0.0",
+		Types:        []string{"echo"},
+		Operator:     operator{},
+		Repository:   repository{},
+		Orchestrator: orchestrator{},
+	})
+}

@@ -1,0 +1,115 @@
+package sdk
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Repository is a git hosting service: commit statuses, commits and pull
+// requests (GitHub, Azure Repos, ...).
+//
+// The host calls PostStatus for every status an operator produced, in order,
+// and retries it after a retryable error; every call may therefore be
+// repeated with the same input and must be safe to repeat. The other methods
+// are read-only and serve orchestrators, which reach them through the host.
+//
+// Embed UnimplementedRepository to implement only part of the interface.
+type Repository interface {
+	// ValidateConfig reports the problems of a config for this repository.
+	ValidateConfig(ctx context.Context, cfg Config) ([]FieldError, error)
+	// PostStatus posts one commit status on the config's manifests repository.
+	PostStatus(ctx context.Context, req PostStatusRequest) error
+	// GetCommit reads one commit.
+	GetCommit(ctx context.Context, req GetCommitRequest) (Commit, error)
+	// FindPullRequests lists the pull requests whose merge commit is a commit.
+	FindPullRequests(ctx context.Context, req FindPullRequestsRequest) ([]PullRequest, error)
+	// GetPullRequestProperty reads one property of a pull request; found is
+	// false when the pull request has no such property.
+	GetPullRequestProperty(ctx context.Context, req GetPullRequestPropertyRequest) (value string, found bool, err error)
+	// ListPullRequests lists pull requests by state and close time.
+	ListPullRequests(ctx context.Context, req ListPullRequestsRequest) ([]PullRequest, error)
+}
+
+// PostStatusRequest asks for one commit status.
+type PostStatusRequest struct {
+	Config Config
+	// CommitID is a validated hex commit id.
+	CommitID string
+	Status   Status
+}
+
+// GetCommitRequest names one commit.
+type GetCommitRequest struct {
+	Config Config
+	// Repository is the repository name; "" means the manifests repository.
+	Repository string
+	CommitID   string
+}
+
+// FindPullRequestsRequest names the merge commit to look up.
+type FindPullRequestsRequest struct {
+	Config Config
+	// Repository is the repository name; "" means the manifests repository.
+	Repository string
+	CommitID   string
+}
+
+// GetPullRequestPropertyRequest names one property of one pull request.
+type GetPullRequestPropertyRequest struct {
+	Config Config
+	// Repository is the repository name; "" means the manifests repository.
+	Repository string
+	Number     int64
+	// Key is the property name, e.g. "callback-task-id".
+	Key string
+}
+
+// ListPullRequestsRequest selects pull requests.
+type ListPullRequestsRequest struct {
+	Config Config
+	// Repository is the repository name; "" means the manifests repository.
+	Repository string
+	State      PullRequestState
+	// ClosedAfter keeps only pull requests closed at or after it; zero means
+	// any time.
+	ClosedAfter time.Time
+}
+
+// ErrUnimplemented is returned by the methods of UnimplementedRepository and
+// UnimplementedOrchestrator. The host treats it as permanent.
+var ErrUnimplemented = errors.New("not implemented by this plugin")
+
+// UnimplementedRepository answers every Repository method with
+// ErrUnimplemented. Embed it to implement only some methods.
+type UnimplementedRepository struct{}
+
+// ValidateConfig accepts every config.
+func (UnimplementedRepository) ValidateConfig(context.Context, Config) ([]FieldError, error) {
+	return nil, nil
+}
+
+// PostStatus returns ErrUnimplemented.
+func (UnimplementedRepository) PostStatus(context.Context, PostStatusRequest) error {
+	return ErrUnimplemented
+}
+
+// GetCommit returns ErrUnimplemented.
+func (UnimplementedRepository) GetCommit(context.Context, GetCommitRequest) (Commit, error) {
+	return Commit{}, ErrUnimplemented
+}
+
+// FindPullRequests returns ErrUnimplemented.
+func (UnimplementedRepository) FindPullRequests(context.Context, FindPullRequestsRequest) ([]PullRequest, error) {
+	return nil, ErrUnimplemented
+}
+
+// GetPullRequestProperty returns ErrUnimplemented.
+func (UnimplementedRepository) GetPullRequestProperty(context.Context, GetPullRequestPropertyRequest) (string, bool, error) {
+	return "", false, ErrUnimplemented
+}
+
+// ListPullRequests returns ErrUnimplemented.
+func (UnimplementedRepository) ListPullRequests(context.Context, ListPullRequestsRequest) ([]PullRequest, error) {
+	return nil, ErrUnimplemented
+}

@@ -1,0 +1,134 @@
+package sdk
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Config is one named combination of operator, repository and orchestrator: a
+// GitOpsConfig spec, or the single-instance environment. The host passes it
+// with every call.
+type Config struct {
+	// Name of the config: metadata.name of a GitOpsConfig, "default" in
+	// single-instance mode.
+	Name string
+	// Namespace of the GitOpsConfig resource; empty outside Kubernetes.
+	Namespace string
+	// Settings are the spec fields keyed by their camelCase names
+	// (gitRepositoryType, gitHubOrgUrl, azdoOrgUrl, ...). Read them with
+	// Setting; report problems from ValidateConfig.
+	Settings map[string]string
+	// Token is the personal access token for the repository and the
+	// orchestrator. It must never appear in a log line or an error.
+	Token string
+	// StatusContext is an optional environment name. The host already
+	// prefixes status names with it; orchestrators use it to keep
+	// environments apart.
+	StatusContext string
+	// Revision changes whenever any other field changes; a plugin may cache
+	// clients by it.
+	Revision string
+}
+
+// Setting returns the trimmed value of a spec field, or "".
+func (c Config) Setting(key string) string {
+	return strings.TrimSpace(c.Settings[key])
+}
+
+// FieldError is one problem with one field of a Config.
+type FieldError struct {
+	// Field is the camelCase spec field, e.g. "gitHubOrgUrl".
+	Field string `json:"field"`
+	// Message says what is wrong and what is expected.
+	Message string `json:"message"`
+}
+
+func (e FieldError) Error() string { return e.Field + ": " + e.Message }
+
+// State is the normalized state of a commit status. Repository plugins map
+// only this state to their own; the raw operator state is informational.
+type State int
+
+// The normalized states.
+const (
+	StateUnspecified State = iota
+	StatePending
+	StateSucceeded
+	StateFailed
+	StateError
+	StateNotApplicable
+)
+
+var stateNames = [...]string{"unspecified", "pending", "succeeded", "failed", "error", "not_applicable"}
+
+// String returns the state's name: pending, succeeded, failed, error,
+// not_applicable (or unspecified).
+func (s State) String() string {
+	if s < 0 || int(s) >= len(stateNames) {
+		return stateNames[0]
+	}
+	return stateNames[s]
+}
+
+// MarshalText encodes the state as its name.
+func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText decodes a state name.
+func (s *State) UnmarshalText(b []byte) error {
+	for i, n := range stateNames {
+		if n == string(b) {
+			*s = State(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown state %q", b)
+}
+
+// Status is one commit status: a named context and its state.
+type Status struct {
+	// Name is the context, e.g. "Status", "Health".
+	Name string `json:"name"`
+	// State is the normalized state.
+	State State `json:"state"`
+	// RawState is the operator's own state, e.g. "ReconciliationSucceeded".
+	RawState string `json:"raw_state"`
+	// Description is a human-readable description.
+	Description string `json:"description"`
+	// Genre is the Flux object kind ("Kustomization") or "ArgoCD".
+	Genre string `json:"genre"`
+	// Operator is the operator's display name: "Flux" or "ArgoCD".
+	Operator string `json:"operator"`
+}
+
+// Commit is a git commit as a repository reports it.
+type Commit struct {
+	ID string
+	// Message is the full commit message (Azure DevOps: the comment).
+	Message   string
+	ParentIDs []string
+}
+
+// PullRequestState is the state of a pull request.
+type PullRequestState int
+
+// Pull request states.
+const (
+	PullRequestStateUnspecified PullRequestState = iota
+	PullRequestActive
+	PullRequestCompleted
+	PullRequestAbandoned
+)
+
+// PullRequest is a pull request of a repository.
+type PullRequest struct {
+	Number int64
+	State  PullRequestState
+	Title  string
+	// MergeCommitID is the commit that merged the pull request, when completed.
+	MergeCommitID string
+	// ClosedAt is when the pull request was completed or abandoned.
+	ClosedAt time.Time
+	// Repository is the repository the pull request belongs to.
+	Repository string
+}

@@ -1,0 +1,3 @@
+module github.com/gitops-connector/gitops-connector/testkit
+
+go 1.26.0

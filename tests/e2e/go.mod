@@ -1,0 +1,3 @@
+module github.com/gitops-connector/gitops-connector/tests/e2e
+
+go 1.26.0
