@@ -1,0 +1,211 @@
+// Package config defines a connector configuration — one named combination of
+// GitOps operator, git repository and CI/CD orchestrator — and the sources it
+// comes from: the single-instance environment, GitOpsConfig documents in
+// files, and (package kubesource) GitOpsConfig resources in Kubernetes.
+//
+// Every source produces configs through FromSpec, so the three accept the
+// same spec schema and report the same field errors.
+package config
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/gitops-connector/gitops-connector/sdk"
+)
+
+// Spec field names (camelCase, as in a GitOpsConfig spec).
+const (
+	FieldRepositoryType   = "gitRepositoryType"
+	FieldOrchestratorType = "ciCdOrchestratorType"
+	FieldOperatorType     = "gitOpsOperatorType"
+	FieldAppURL           = "gitOpsAppURL"
+	FieldStatusContext    = "statusContext"
+	FieldEnvironment      = "environment"
+	FieldSecretRef        = "secretRef"
+)
+
+// SecretRef names the Secret that holds a config's token.
+type SecretRef struct {
+	Name string
+	// Key in the Secret's data; "PAT" when unset.
+	Key string
+}
+
+// Config is one named combination of operator, repository and orchestrator.
+type Config struct {
+	// Name is metadata.name of a GitOpsConfig, or "default" for the
+	// single-instance environment.
+	Name string
+	// Namespace is the GitOpsConfig's namespace; empty outside Kubernetes.
+	Namespace string
+	// Generation is metadata.generation of a GitOpsConfig resource.
+	Generation int64
+
+	OperatorType     string
+	RepositoryType   string
+	OrchestratorType string
+
+	// Settings are all string fields of the spec, the four types included,
+	// passed to plugins as they are.
+	Settings map[string]string
+	// SecretRef names the Secret holding the token; nil means the global PAT.
+	SecretRef *SecretRef
+	// Token is the resolved personal access token.
+	Token string
+	// StatusContext prefixes every status context ("dev" → "dev/Status").
+	StatusContext string
+}
+
+// Key identifies a config: "namespace/name", or "name" outside Kubernetes.
+func (c Config) Key() string {
+	if c.Namespace == "" {
+		return c.Name
+	}
+	return c.Namespace + "/" + c.Name
+}
+
+// SDK returns the config as plugins receive it.
+func (c Config) SDK() sdk.Config {
+	return sdk.Config{
+		Name:          c.Name,
+		Namespace:     c.Namespace,
+		Settings:      c.Settings,
+		Token:         c.Token,
+		StatusContext: c.StatusContext,
+		Revision:      c.revision(),
+	}
+}
+
+// revision hashes everything a plugin sees, so plugins can cache by it.
+func (c Config) revision() string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00", c.Name, c.Namespace, c.Token, c.StatusContext)
+	keys := make([]string, 0, len(c.Settings))
+	for k := range c.Settings {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		fmt.Fprintf(h, "%s=%s\x00", k, c.Settings[k])
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// Equal reports whether two configs would behave the same.
+func (c Config) Equal(o Config) bool {
+	return c.revision() == o.revision() && c.Generation == o.Generation &&
+		c.OperatorType == o.OperatorType && c.RepositoryType == o.RepositoryType &&
+		c.OrchestratorType == o.OrchestratorType
+}
+
+var contextRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
+
+// FromSpec builds a config from a GitOpsConfig spec (decoded JSON or YAML) and
+// reports every problem with its field. Values other than strings are errors,
+// except secretRef ({name, key}).
+func FromSpec(name, namespace string, spec map[string]any) (Config, []sdk.FieldError) {
+	c := Config{Name: name, Namespace: namespace, Settings: map[string]string{}}
+	var errs []sdk.FieldError
+	if strings.TrimSpace(name) == "" {
+		errs = append(errs, sdk.FieldError{Field: "metadata.name", Message: "is required"})
+	}
+	keys := make([]string, 0, len(spec))
+	for k := range spec {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		v := spec[k]
+		if k == FieldSecretRef {
+			ref, err := secretRefFromSpec(v)
+			if err != nil {
+				errs = append(errs, *err)
+			}
+			c.SecretRef = ref
+			continue
+		}
+		switch s := v.(type) {
+		case string:
+			c.Settings[k] = strings.TrimSpace(s)
+		case nil:
+		default:
+			errs = append(errs, sdk.FieldError{Field: k, Message: fmt.Sprintf("must be a string, got %T", v)})
+		}
+	}
+	c.OperatorType = strings.ToUpper(c.Settings[FieldOperatorType])
+	c.RepositoryType = strings.ToUpper(c.Settings[FieldRepositoryType])
+	c.OrchestratorType = strings.ToUpper(c.Settings[FieldOrchestratorType])
+	for _, f := range []string{FieldRepositoryType, FieldOrchestratorType, FieldOperatorType, FieldAppURL} {
+		if c.Settings[f] == "" {
+			errs = append(errs, sdk.FieldError{Field: f, Message: "is required"})
+		}
+	}
+	c.StatusContext = c.Settings[FieldStatusContext]
+	if c.StatusContext == "" {
+		c.StatusContext = c.Settings[FieldEnvironment]
+	}
+	if c.StatusContext != "" && !contextRE.MatchString(c.StatusContext) {
+		errs = append(errs, sdk.FieldError{Field: FieldStatusContext, Message: "must be 1 to 63 letters, digits, '.', '_' or '-', starting with a letter or digit"})
+	}
+	return c, errs
+}
+
+func secretRefFromSpec(v any) (*SecretRef, *sdk.FieldError) {
+	if v == nil {
+		return nil, nil
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, &sdk.FieldError{Field: FieldSecretRef, Message: "must be an object with name and key"}
+	}
+	ref := &SecretRef{Key: "PAT"}
+	for k, val := range m {
+		s, ok := val.(string)
+		if !ok {
+			return nil, &sdk.FieldError{Field: FieldSecretRef + "." + k, Message: "must be a string"}
+		}
+		switch k {
+		case "name":
+			ref.Name = strings.TrimSpace(s)
+		case "key":
+			if strings.TrimSpace(s) != "" {
+				ref.Key = strings.TrimSpace(s)
+			}
+		default:
+			return nil, &sdk.FieldError{Field: FieldSecretRef + "." + k, Message: "unknown field; secretRef has name and key"}
+		}
+	}
+	if ref.Name == "" {
+		return nil, &sdk.FieldError{Field: FieldSecretRef + ".name", Message: "is required"}
+	}
+	return ref, nil
+}
+
+// Invalid is a config document that could not be used, and why.
+type Invalid struct {
+	// Key is the config's key ("namespace/name" or "name"), or the document's
+	// location when it has no name.
+	Key        string
+	Generation int64
+	Errors     []sdk.FieldError
+}
+
+// Message joins the field errors into one sentence.
+func (i Invalid) Message() string {
+	parts := make([]string, 0, len(i.Errors))
+	for _, e := range i.Errors {
+		parts = append(parts, e.Error())
+	}
+	return strings.Join(parts, "; ")
+}
+
+// Snapshot is the complete set of configs a source holds at one moment.
+type Snapshot struct {
+	Configs []Config
+	Invalid []Invalid
+}
