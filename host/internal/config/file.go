@@ -13,8 +13,8 @@ import (
 	"strings"
 	"time"
 
-	"go.yaml.in/yaml/v3"
 	"github.com/gitops-connector/gitops-connector/sdk"
+	"go.yaml.in/yaml/v3"
 )
 
 // Kind is the kind of a GitOpsConfig document or resource.
