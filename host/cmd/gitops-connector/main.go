@@ -1,0 +1,122 @@
+// Command gitops-connector closes the loop of a GitOps deployment: it
+// receives Flux and Argo CD notifications, posts the deployment's progress as
+// commit statuses and tells the waiting CI/CD pipeline when it finished.
+//
+// Usage:
+//
+//	gitops-connector [serve] [flags]          serve (the default)
+//	gitops-connector replay [flags] FILE...   parse event files, print results
+//	gitops-connector version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gitops-connector/gitops-connector/host/internal/app"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr, os.Getenv); err != nil {
+		fmt.Fprintln(os.Stderr, "gitops-connector:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve", "replay":
+	case "version":
+		fmt.Fprintln(stdout, version)
+		return nil
+	default:
+		return fmt.Errorf("unknown command %q; commands: serve, replay, version", cmd)
+	}
+
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	opts := app.Options{Getenv: getenv}
+	var pluginDirs, namespaces, logLevel string
+	fs.StringVar(&opts.ConfigPath, "config", getenv("GITOPS_CONNECTOR_CONFIG"), "GitOpsConfig YAML file or directory (several configs without Kubernetes)")
+	fs.StringVar(&pluginDirs, "plugin-dir", envOr(getenv, "GITOPS_CONNECTOR_PLUGIN_DIR", app.DefaultPluginDir()), "plugin directories, ':'-separated")
+	fs.StringVar(&logLevel, "log-level", envOr(getenv, "GITOPS_CONNECTOR_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
+	if cmd == "serve" {
+		port := envOr(getenv, "PREDICTIVE_UNIT_SERVICE_PORT", "8080")
+		fs.StringVar(&opts.Listen, "listen", ":"+port, "listen address")
+		fs.StringVar(&opts.SubscribersDir, "subscribers-dir", envOr(getenv, "GITOPS_CONNECTOR_SUBSCRIBERS_DIR", "/subscribers"), "directory of raw subscribers (one file each, first line the URL)")
+		fs.BoolVar(&opts.DryRun, "dry-run", envBool(getenv, "GITOPS_CONNECTOR_DRY_RUN"), "log repository and orchestrator actions instead of performing them")
+		fs.StringVar(&opts.Kubeconfig, "kubeconfig", getenv("KUBECONFIG"), "kubeconfig for watching GitOpsConfig resources outside a cluster")
+		fs.StringVar(&namespaces, "namespaces", getenv("GITOPS_CONNECTOR_NAMESPACES"), "namespaces to watch for GitOpsConfig resources, ','-separated (default all)")
+		fs.Int64Var(&opts.MaxBodyBytes, "max-body-bytes", 4<<20, "largest notification body accepted")
+		fs.DurationVar(&opts.ShutdownGrace, "shutdown-grace", envDuration(getenv, "GITOPS_CONNECTOR_SHUTDOWN_GRACE", 25*time.Second), "time given to deliveries in flight at shutdown")
+		fs.DurationVar(&opts.SweepInterval, "sweep-interval", envDuration(getenv, "GITOPS_CONNECTOR_SWEEP_INTERVAL", 30*time.Second), "interval of the orchestrators' periodic sweep")
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	level := slog.LevelInfo
+	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	opts.Logger = slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	opts.PluginDirs = splitList(pluginDirs, ":")
+	opts.Namespaces = splitList(namespaces, ",")
+	opts.Group = envOr(getenv, "CLUSTER_DOMAIN", "example.com")
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	if cmd == "replay" {
+		if fs.NArg() == 0 {
+			return errors.New("replay: name at least one event file")
+		}
+		return app.Replay(ctx, opts, fs.Args(), stdout)
+	}
+	opts.Logger.Info("gitops-connector starting", "version", version)
+	return app.Serve(ctx, opts)
+}
+
+func envOr(getenv func(string) string, key, def string) string {
+	if v := strings.TrimSpace(getenv(key)); v != "" {
+		return v
+	}
+	return def
+}
+
+func envBool(getenv func(string) string, key string) bool {
+	b, _ := strconv.ParseBool(strings.TrimSpace(getenv(key)))
+	return b
+}
+
+func envDuration(getenv func(string) string, key string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(strings.TrimSpace(getenv(key))); err == nil {
+		return d
+	}
+	return def
+}
+
+func splitList(s, sep string) []string {
+	var out []string
+	for _, p := range strings.Split(s, sep) {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

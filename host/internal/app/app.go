@@ -1,0 +1,244 @@
+// Package app wires the host together: plugins, config source, routing,
+// pipeline, sweeps and the HTTP server, and runs them until shutdown.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gitops-connector/gitops-connector/host/internal/config"
+	"github.com/gitops-connector/gitops-connector/host/internal/configset"
+	"github.com/gitops-connector/gitops-connector/host/internal/dryrun"
+	"github.com/gitops-connector/gitops-connector/host/internal/intake"
+	"github.com/gitops-connector/gitops-connector/host/internal/pipeline"
+	"github.com/gitops-connector/gitops-connector/host/internal/pluginhost"
+	"github.com/gitops-connector/gitops-connector/host/internal/routing"
+	"github.com/gitops-connector/gitops-connector/host/internal/subscriber"
+	"github.com/gitops-connector/gitops-connector/host/internal/sweep"
+	"github.com/gitops-connector/gitops-connector/sdk"
+)
+
+// Options configure the host.
+type Options struct {
+	// ConfigPath is a GitOpsConfig file or directory (--config).
+	ConfigPath string
+	// Kubeconfig and Namespaces select the Kubernetes source.
+	Kubeconfig string
+	Namespaces []string
+	// Group is the GitOpsConfig API group (CLUSTER_DOMAIN).
+	Group string
+	// PluginDirs are searched for plugin binaries.
+	PluginDirs     []string
+	SubscribersDir string
+	Listen         string
+	DryRun         bool
+	MaxBodyBytes   int64
+	ShutdownGrace  time.Duration
+	SweepInterval  time.Duration
+	Getenv         func(string) string
+	Logger         *slog.Logger
+	// OnListen, when set, is told the address the server listens on.
+	OnListen func(net.Addr)
+}
+
+// DefaultPluginDir is the plugins directory beside the running binary.
+func DefaultPluginDir() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return "plugins"
+	}
+	if resolved, err := filepath.EvalSymlinks(exe); err == nil {
+		exe = resolved
+	}
+	return filepath.Join(filepath.Dir(exe), "plugins")
+}
+
+// host is one running connector.
+type host struct {
+	opts    Options
+	log     *slog.Logger
+	plugins *pluginhost.Manager
+	configs atomic.Pointer[configset.Set]
+	loaded  atomic.Bool
+	stopped atomic.Bool
+	sweeps  *sweep.Runner
+	single  bool
+	source  config.Source
+}
+
+// Serve runs the connector until ctx ends, then shuts down gracefully.
+func Serve(ctx context.Context, opts Options) error {
+	log := opts.Logger
+	source, single, err := chooseSource(opts)
+	if err != nil {
+		return err
+	}
+	plugins, err := pluginhost.Discover(ctx, opts.PluginDirs, log)
+	if err != nil {
+		return err
+	}
+	defer plugins.Close()
+	if err := plugins.Start(ctx); err != nil {
+		log.Error("some plugins did not start; they are retried on first use", "error", err)
+	}
+	h := &host{opts: opts, log: log, plugins: plugins, single: single, source: source}
+	h.configs.Store(&configset.Set{})
+
+	var delivery pipeline.Plugins = plugins
+	if opts.DryRun {
+		log.Warn("dry run: commit statuses and pipeline notifications are logged, not sent")
+		delivery = dryrun.Plugins{Real: plugins, Logger: log}
+	}
+	subs, err := subscriber.Load(opts.SubscribersDir)
+	if err != nil {
+		return err
+	}
+	if len(subs) > 0 {
+		log.Info("raw subscribers loaded", "count", len(subs))
+	}
+	pipe := pipeline.New(pipeline.Options{
+		Plugins: delivery, Logger: log,
+		SubscriberList: subs, SubscriberClient: subscriber.NewClient(30 * time.Second),
+	})
+	h.sweeps = &sweep.Runner{Plugins: delivery, Interval: opts.SweepInterval, Logger: log}
+	defer h.sweeps.Stop()
+
+	srcCtx, stopSource := context.WithCancel(context.Background())
+	defer stopSource()
+	srcErr := make(chan error, 1)
+	go func() { srcErr <- source.Run(srcCtx, func(s config.Snapshot) { h.apply(srcCtx, s) }) }()
+
+	handler := &intake.Handler{
+		Router: &routing.Router{
+			Operators: plugins,
+			Configs:   h.configs.Load,
+		},
+		Queue:        pipe,
+		Logger:       log,
+		MaxBodyBytes: opts.MaxBodyBytes,
+		Ready:        h.notReady,
+	}
+	srv := &http.Server{
+		Handler:           handler.Routes(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", opts.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	if opts.OnListen != nil {
+		opts.OnListen(ln.Addr())
+	}
+	log.Info("gitops-connector listening", "addr", ln.Addr().String(), "plugins", len(plugins.Descriptions()))
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		return fmt.Errorf("http server: %w", err)
+	case err := <-srcErr:
+		if err != nil {
+			return fmt.Errorf("config source: %w", err)
+		}
+	}
+	return h.shutdown(srv, pipe)
+}
+
+// shutdown stops intake, gives deliveries in flight the grace period, then
+// stops the plugins.
+func (h *host) shutdown(srv *http.Server, pipe *pipeline.Pipeline) error {
+	h.stopped.Store(true)
+	grace := h.opts.ShutdownGrace
+	if grace <= 0 {
+		grace = 25 * time.Second
+	}
+	h.log.Info("shutting down", "grace", grace, "pending", pipe.Pending())
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	var errs []error
+	if err := srv.Shutdown(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("stop http server: %w", err))
+	}
+	if err := pipe.Close(ctx); err != nil {
+		h.log.Error("shutdown incomplete", "error", err)
+		errs = append(errs, err)
+	}
+	h.log.Info("stopped")
+	return errors.Join(errs...)
+}
+
+func (h *host) notReady() string {
+	switch {
+	case h.stopped.Load():
+		return "shutting down"
+	case !h.loaded.Load():
+		return "configuration not loaded yet"
+	case !h.plugins.Ready():
+		return "a plugin is not running"
+	}
+	return ""
+}
+
+// apply validates a new snapshot and makes it the current config set.
+func (h *host) apply(ctx context.Context, snap config.Snapshot) {
+	set, results := configset.Build(ctx, snap, h.plugins, h.single)
+	h.configs.Store(set)
+	h.sweeps.Reconcile(set.Valid())
+	h.loaded.Store(true)
+	reporter, _ := h.source.(config.StatusReporter)
+	var wg sync.WaitGroup
+	for _, r := range results {
+		if r.Valid {
+			h.log.Info("config loaded", "config", r.Key)
+		} else {
+			h.log.Error("config invalid; it receives no events", "config", r.Key, "reason", r.Reason, "message", r.Message)
+		}
+		if reporter != nil {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := reporter.ReportStatus(ctx, r.Key, r.Generation, r.Valid, r.Reason, r.Message); err != nil {
+					h.log.Warn("cannot write config status", "config", r.Key, "error", err)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+}
+
+// chooseSource picks the config source: files, the single-instance
+// environment, or Kubernetes.
+func chooseSource(opts Options) (config.Source, bool, error) {
+	getenv := opts.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	switch {
+	case opts.ConfigPath != "":
+		return config.FileSource{Path: opts.ConfigPath, Token: strings.TrimSpace(getenv(config.EnvPAT)),
+			OnError: func(err error) { opts.Logger.Error("config files not reloaded", "error", err) }}, false, nil
+	case config.SingleInstanceEnabled(getenv):
+		return config.EnvSource{Getenv: getenv}, true, nil
+	}
+	return kubeSource(opts, getenv)
+}
+
+// operatorTypes lists every operator type the plugins offer.
+func operatorTypes(m *pluginhost.Manager) func() []string {
+	return func() []string { return m.Types(sdk.CapabilityOperator) }
+}

@@ -1,0 +1,195 @@
+package config
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestSingleInstanceFromTheOldProgramsEnvironment(t *testing.T) {
+	getenv := env(map[string]string{
+		"GIT_REPOSITORY_TYPE":              "GITHUB",
+		"CICD_ORCHESTRATOR_TYPE":           "GITHUB",
+		"GITOPS_OPERATOR_TYPE":             "FLUX",
+		"GITOPS_APP_URL":                   "https://github.com/kaizentm/gitops-manifests/commit",
+		"GITHUB_ORG_URL":                   "https://api.github.com/repos/kaizentm",
+		"GITHUB_GITOPS_MANIFEST_REPO_NAME": "gitops-manifests",
+		"GITHUB_GITOPS_REPO_NAME":          "hello-world",
+		"PAT":                              "ghp_secret",
+		"STATUS_CONTEXT":                   "dev",
+	})
+	if !SingleInstanceEnabled(getenv) {
+		t.Fatal("GIT_REPOSITORY_TYPE set but single instance not enabled")
+	}
+	c, invalid := FromEnv(getenv)
+	if len(invalid) > 0 {
+		t.Fatalf("invalid: %+v", invalid)
+	}
+	if c.Name != SingleInstanceName || c.OperatorType != "FLUX" || c.RepositoryType != "GITHUB" || c.OrchestratorType != "GITHUB" {
+		t.Errorf("types: %+v", c)
+	}
+	if c.Settings["gitHubOrgUrl"] != "https://api.github.com/repos/kaizentm" || c.Settings["gitHubGitOpsManifestsRepoName"] != "gitops-manifests" ||
+		c.Settings["gitHubGitOpsRepoName"] != "hello-world" || c.Token != "ghp_secret" || c.StatusContext != "dev" {
+		t.Errorf("settings: %+v token set: %v", c.Settings, c.Token != "")
+	}
+}
+
+func TestSingleInstanceErrorsNameTheEnvironmentVariable(t *testing.T) {
+	_, invalid := FromEnv(env(map[string]string{"GIT_REPOSITORY_TYPE": "AZDO"}))
+	if len(invalid) != 1 {
+		t.Fatalf("invalid = %+v", invalid)
+	}
+	msg := invalid[0].Message()
+	for _, want := range []string{"CICD_ORCHESTRATOR_TYPE: is required", "GITOPS_OPERATOR_TYPE: is required", "GITOPS_APP_URL: is required"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message %q lacks %q", msg, want)
+		}
+	}
+}
+
+func TestFromSpecReportsEveryBadField(t *testing.T) {
+	tests := []struct {
+		name string
+		spec map[string]any
+		want []string
+	}{
+		{"missing required", map[string]any{"gitRepositoryType": "GITHUB"},
+			[]string{"ciCdOrchestratorType: is required", "gitOpsOperatorType: is required", "gitOpsAppURL: is required"}},
+		{"number instead of string", map[string]any{"gitRepositoryType": 7, "ciCdOrchestratorType": "GITHUB", "gitOpsOperatorType": "FLUX", "gitOpsAppURL": "x"},
+			[]string{"gitRepositoryType: must be a string, got int"}},
+		{"secretRef without name", map[string]any{"ciCdOrchestratorType": "GITHUB", "gitRepositoryType": "GITHUB", "gitOpsOperatorType": "FLUX", "gitOpsAppURL": "x", "secretRef": map[string]any{"key": "token"}},
+			[]string{"secretRef.name: is required"}},
+		{"bad status context", map[string]any{"ciCdOrchestratorType": "GITHUB", "gitRepositoryType": "GITHUB", "gitOpsOperatorType": "FLUX", "gitOpsAppURL": "x", "statusContext": "dev/../x"},
+			[]string{"statusContext: must be"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, errs := FromSpec("c", "", tt.spec)
+			msg := Invalid{Errors: errs}.Message()
+			for _, w := range tt.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("errors %q lack %q", msg, w)
+				}
+			}
+		})
+	}
+}
+
+func TestFromSpecKeepsUnknownSettingsForPlugins(t *testing.T) {
+	c, errs := FromSpec("c", "ns", map[string]any{
+		"gitRepositoryType": "gitlab", "ciCdOrchestratorType": "GITHUB", "gitOpsOperatorType": "FLUX", "gitOpsAppURL": "https://app",
+		"gitLabUrl": "https://gitlab.example", "environment": "prod", "secretRef": map[string]any{"name": "creds"},
+	})
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if c.RepositoryType != "GITLAB" || c.Settings["gitLabUrl"] != "https://gitlab.example" || c.StatusContext != "prod" ||
+		c.SecretRef == nil || c.SecretRef.Key != "PAT" || c.Key() != "ns/c" {
+		t.Fatalf("%+v %+v", c, c.SecretRef)
+	}
+}
+
+func TestRevisionChangesWithWhatPluginsSee(t *testing.T) {
+	a, _ := FromSpec("c", "", map[string]any{"gitRepositoryType": "GITHUB", "ciCdOrchestratorType": "GITHUB", "gitOpsOperatorType": "FLUX", "gitOpsAppURL": "x"})
+	b := a
+	b.Token = "rotated"
+	if a.SDK().Revision == b.SDK().Revision {
+		t.Fatal("a token rotation does not change the revision")
+	}
+	if a.SDK().Revision != a.SDK().Revision || !a.Equal(a) || a.Equal(b) {
+		t.Fatal("revision is not stable")
+	}
+}
+
+const docs = `
+apiVersion: example.com/v1
+kind: GitOpsConfig
+metadata:
+  name: my-gitops-repo-stage-dev
+spec:
+  gitRepositoryType: "AZDO"
+  ciCdOrchestratorType: "AZDO"
+  gitOpsOperatorType: "ARGOCD"
+  gitOpsAppURL: "https://dev.azure.com/myorg/MyProject/_git/my-gitops-repo"
+  azdoGitOpsRepoName: "my-gitops-repo"
+  azdoPrRepoName: "my-gitops-repo"
+  azdoOrgUrl: "https://dev.azure.com/myorg/MyProject"
+---
+apiVersion: example.com/v1
+kind: GitOpsConfig
+metadata:
+  name: broken
+spec:
+  gitRepositoryType: GITHUB
+`
+
+func TestParseDocumentsAcceptsTheSeedExample(t *testing.T) {
+	configs, invalid, err := ParseDocuments([]byte(docs), "test.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(configs) != 1 || configs[0].Name != "my-gitops-repo-stage-dev" || configs[0].Settings["azdoOrgUrl"] != "https://dev.azure.com/myorg/MyProject" {
+		t.Fatalf("configs: %+v", configs)
+	}
+	if len(invalid) != 1 || invalid[0].Key != "broken" || !strings.Contains(invalid[0].Message(), "gitOpsAppURL: is required") {
+		t.Fatalf("invalid: %+v", invalid)
+	}
+}
+
+func TestParseDocumentsRejectsOtherKinds(t *testing.T) {
+	_, _, err := ParseDocuments([]byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"), "cm.yaml")
+	if err == nil || !strings.Contains(err.Error(), `kind "ConfigMap", want GitOpsConfig`) {
+		t.Fatalf("err = %v", err)
+	}
+	_, _, err = ParseDocuments([]byte("kind: [unclosed"), "bad.yaml")
+	if err == nil || !strings.Contains(err.Error(), "bad.yaml: document 1") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestFileSourceReloadsOnChange(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("a.yaml", docs)
+	write("README.md", "not a config")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	snaps := make(chan Snapshot, 10)
+	src := FileSource{Path: dir, Token: "pat", Interval: 10 * time.Millisecond}
+	go func() { _ = src.Run(ctx, func(s Snapshot) { snaps <- s }) }()
+	first := <-snaps
+	if len(first.Configs) != 1 || first.Configs[0].Token != "pat" {
+		t.Fatalf("first snapshot: %+v", first)
+	}
+	write("b.yml", strings.ReplaceAll(docs, "my-gitops-repo-stage-dev", "second"))
+	select {
+	case second := <-snaps:
+		if len(second.Configs) != 2 {
+			t.Fatalf("after adding a file: %d configs", len(second.Configs))
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no snapshot after a file was added")
+	}
+	write("c.yaml", docs) // the same names again: reported, not silently merged
+	select {
+	case third := <-snaps:
+		found := false
+		for _, inv := range third.Invalid {
+			found = found || strings.Contains(inv.Message(), "is defined twice")
+		}
+		if !found {
+			t.Fatalf("duplicate name not reported: %+v", third.Invalid)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no snapshot after a duplicate was added")
+	}
+}

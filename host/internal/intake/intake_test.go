@@ -1,0 +1,212 @@
+package intake
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gitops-connector/gitops-connector/host/internal/config"
+	"github.com/gitops-connector/gitops-connector/host/internal/pipeline"
+	"github.com/gitops-connector/gitops-connector/host/internal/routing"
+	"github.com/gitops-connector/gitops-connector/sdk"
+)
+
+type fakeRouter struct {
+	decision routing.Decision
+	err      error
+	got      routing.Request
+}
+
+func (f *fakeRouter) Route(_ context.Context, req routing.Request) (routing.Decision, error) {
+	f.got = req
+	return f.decision, f.err
+}
+
+type fakeQueue struct {
+	mu   sync.Mutex
+	jobs []pipeline.Job
+	err  error
+}
+
+func (q *fakeQueue) Submit(j pipeline.Job) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.err != nil {
+		return q.err
+	}
+	q.jobs = append(q.jobs, j)
+	return nil
+}
+
+const sha = "0123456789abcdef0123456789abcdef01234567"
+
+func handled() routing.Decision {
+	return routing.Decision{Handled: true, Config: config.Config{Name: "default"}, Result: sdk.ParseResult{
+		Handled: true, CommitID: sha, Finished: true, Successful: true,
+		Statuses: []sdk.Status{{Name: "Status"}, {Name: "Health"}},
+	}}
+}
+
+func serve(t *testing.T, h *Handler) *httptest.Server {
+	t.Helper()
+	if h.Logger == nil {
+		h.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	s := httptest.NewServer(h.Routes())
+	t.Cleanup(s.Close)
+	return s
+}
+
+func post(t *testing.T, url, body string) (int, Response, string) {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var r Response
+	if err := json.Unmarshal(raw, &r); err != nil {
+		t.Fatalf("answer is not JSON: %q", raw)
+	}
+	return resp.StatusCode, r, string(raw)
+}
+
+func TestAnswers(t *testing.T) {
+	secretBody := `{"message":"super-secret-value","commitid":"` + sha + `"}`
+	tests := []struct {
+		name     string
+		router   *fakeRouter
+		queue    *fakeQueue
+		path     string
+		body     string
+		code     int
+		status   string
+		reason   string
+		wantJobs int
+	}{
+		{"accepted", &fakeRouter{decision: handled()}, &fakeQueue{}, "/gitopsphase", secretBody, 202, "accepted", "", 1},
+		{"ignored", &fakeRouter{decision: routing.Decision{Reason: "NewArtifact events are not acted on"}}, &fakeQueue{}, "/gitopsphase", secretBody, 200, "ignored", "NewArtifact", 0},
+		{"not json", &fakeRouter{}, &fakeQueue{}, "/gitopsphase", "commitid=1", 400, "rejected", "body must be a JSON object", 0},
+		{"json array", &fakeRouter{}, &fakeQueue{}, "/gitopsphase", "[1,2]", 400, "rejected", "body must be a JSON object", 0},
+		{"empty", &fakeRouter{}, &fakeQueue{}, "/gitopsphase", "", 400, "rejected", "body must be a JSON object", 0},
+		{"operator says bad input", &fakeRouter{err: fmt.Errorf("%w: commitid must be a string", routing.ErrBadInput)}, &fakeQueue{}, "/gitopsphase", secretBody, 400, "rejected", "commitid must be a string", 0},
+		{"operator plugin down", &fakeRouter{err: sdk.Retryable(errors.New("plugin flux is restarting"), 0)}, &fakeQueue{}, "/gitopsphase", secretBody, 503, "unavailable", "send again", 0},
+		{"queue closed", &fakeRouter{decision: handled()}, &fakeQueue{err: pipeline.ErrClosed}, "/gitopsphase", secretBody, 503, "unavailable", "shutting down", 0},
+		{"too large", &fakeRouter{decision: handled()}, &fakeQueue{}, "/gitopsphase", `{"m":"` + strings.Repeat("x", 2000) + `"}`, 413, "rejected", "larger than 1024 bytes", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := serve(t, &Handler{Router: tt.router, Queue: tt.queue, MaxBodyBytes: 1024})
+			code, r, raw := post(t, s.URL+tt.path, tt.body)
+			if code != tt.code || r.Status != tt.status || !strings.Contains(r.Reason, tt.reason) {
+				t.Fatalf("got %d %+v, want %d %s %q", code, r, tt.code, tt.status, tt.reason)
+			}
+			if strings.Contains(raw, "super-secret-value") {
+				t.Fatal("the answer echoes the body")
+			}
+			if len(tt.queue.jobs) != tt.wantJobs {
+				t.Fatalf("%d jobs queued, want %d", len(tt.queue.jobs), tt.wantJobs)
+			}
+		})
+	}
+}
+
+func TestAcceptedEventBecomesAJob(t *testing.T) {
+	q := &fakeQueue{}
+	s := serve(t, &Handler{Router: &fakeRouter{decision: handled()}, Queue: q})
+	code, r, _ := post(t, s.URL+"/gitopsphase", `{}`)
+	if code != 202 || r.Commit != sha || r.Statuses != 2 || !r.Finished || r.Config != "default" || r.Event == "" {
+		t.Fatalf("%d %+v", code, r)
+	}
+	j := q.jobs[0]
+	if j.ID != r.Event || j.CommitID != sha || len(j.Statuses) != 2 || !j.Finished || !j.Successful || j.Received.IsZero() {
+		t.Fatalf("job %+v", j)
+	}
+}
+
+func TestPathNamesTheConfig(t *testing.T) {
+	for path, want := range map[string]routing.Request{
+		"/gitopsphase/prod":        {Name: "prod"},
+		"/gitopsphase/team-a/prod": {Namespace: "team-a", Name: "prod"},
+		"/gitopsphase":             {},
+	} {
+		fr := &fakeRouter{decision: routing.Decision{Reason: "x"}}
+		s := serve(t, &Handler{Router: fr, Queue: &fakeQueue{}})
+		post(t, s.URL+path, `{}`)
+		if fr.got.Name != want.Name || fr.got.Namespace != want.Namespace {
+			t.Errorf("%s routed as %+v, want %+v", path, fr.got, want)
+		}
+	}
+}
+
+func TestNotReadyRefusesEventsAndFailsReadyz(t *testing.T) {
+	q := &fakeQueue{}
+	s := serve(t, &Handler{Router: &fakeRouter{decision: handled()}, Queue: q, Ready: func() string { return "configuration not loaded yet" }})
+	code, r, _ := post(t, s.URL+"/gitopsphase", `{}`)
+	if code != 503 || !strings.Contains(r.Reason, "not loaded") || len(q.jobs) != 0 {
+		t.Fatalf("%d %+v", code, r)
+	}
+	resp, err := http.Get(s.URL + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 503 {
+		t.Fatalf("/readyz = %d, want 503", resp.StatusCode)
+	}
+	resp, _ = http.Get(s.URL + "/healthz")
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("/healthz = %d, want 200", resp.StatusCode)
+	}
+}
+
+func TestWrongMethodAndPathAre4xx(t *testing.T) {
+	s := serve(t, &Handler{Router: &fakeRouter{}, Queue: &fakeQueue{}})
+	resp, _ := http.Get(s.URL + "/gitopsphase")
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("GET /gitopsphase = %d", resp.StatusCode)
+	}
+	resp, _ = http.Post(s.URL+"/elsewhere", "application/json", strings.NewReader("{}"))
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("POST /elsewhere = %d", resp.StatusCode)
+	}
+}
+
+func TestASlowClientDoesNotDelayOthers(t *testing.T) {
+	q := &fakeQueue{}
+	s := serve(t, &Handler{Router: &fakeRouter{decision: handled()}, Queue: q})
+	conn, err := net.Dial("tcp", s.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// Headers and a part of the body; the rest never comes while we test.
+	fmt.Fprintf(conn, "POST /gitopsphase HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"a\":")
+	done := make(chan int, 1)
+	go func() {
+		code, _, _ := post(t, s.URL+"/gitopsphase", `{}`)
+		done <- code
+	}()
+	select {
+	case code := <-done:
+		if code != 202 {
+			t.Fatalf("code %d", code)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("a slow client blocked another request")
+	}
+}

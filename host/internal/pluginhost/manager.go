@@ -1,0 +1,299 @@
+// Package pluginhost discovers plugin binaries, starts them with go-plugin,
+// keeps them running, and hands out their capabilities by type name.
+//
+// Every binary in the plugin directories is run with "describe"; its types
+// (FLUX, GITHUB, ...) are registered for the capabilities it lists. The
+// process is started at Start and restarted with backoff whenever it has
+// exited; callers hold proxies that always reach the current process, so a
+// plugin restart is invisible to them apart from the retryable errors of the
+// calls in flight.
+package pluginhost
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gitops-connector/gitops-connector/sdk"
+	"github.com/hashicorp/go-plugin"
+)
+
+// Manager owns the plugin processes.
+type Manager struct {
+	logger   *slog.Logger
+	binaries []*binary
+	byType   map[sdk.Capability]map[string]*binary
+}
+
+// Discover describes every executable in dirs. A binary that does not
+// describe itself is skipped with a warning; a type offered twice for one
+// capability keeps the first binary found.
+func Discover(ctx context.Context, dirs []string, logger *slog.Logger) (*Manager, error) {
+	m := &Manager{logger: logger, byType: map[sdk.Capability]map[string]*binary{}}
+	for _, dir := range dirs {
+		entries, err := os.ReadDir(dir)
+		if errors.Is(err, os.ErrNotExist) {
+			logger.Warn("plugin directory does not exist", "dir", dir)
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read plugin directory: %w", err)
+		}
+		for _, e := range entries {
+			path := filepath.Join(dir, e.Name())
+			if strings.HasPrefix(e.Name(), ".") || !isExecutable(path) {
+				continue
+			}
+			d, err := sdk.DescribeBinary(ctx, path)
+			if err != nil {
+				logger.Warn("skipping plugin binary", "path", path, "error", err)
+				continue
+			}
+			if d.ProtocolVersion != sdk.ProtocolVersion {
+				logger.Warn("skipping plugin binary: unsupported protocol version", "path", path,
+					"protocol_version", d.ProtocolVersion, "supported", sdk.ProtocolVersion)
+				continue
+			}
+			m.add(&binary{path: path, desc: d, logger: logger})
+		}
+	}
+	return m, nil
+}
+
+func isExecutable(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0
+}
+
+func (m *Manager) add(b *binary) {
+	m.binaries = append(m.binaries, b)
+	for _, c := range b.desc.Capabilities {
+		if m.byType[c] == nil {
+			m.byType[c] = map[string]*binary{}
+		}
+		for _, t := range b.desc.Types {
+			t = strings.ToUpper(t)
+			if prev, dup := m.byType[c][t]; dup {
+				m.logger.Warn("plugin type offered twice; keeping the first", "type", t, "capability", c,
+					"kept", prev.path, "ignored", b.path)
+				continue
+			}
+			m.byType[c][t] = b
+		}
+	}
+	m.logger.Info("plugin found", "name", b.desc.Name, "version", b.desc.Version, "types", b.desc.Types,
+		"capabilities", b.desc.Capabilities, "path", b.path)
+}
+
+// Start launches every plugin process and waits until each serves.
+func (m *Manager) Start(ctx context.Context) error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(m.binaries))
+	for i, b := range m.binaries {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = b.get(ctx)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// Ready reports whether every plugin process is running.
+func (m *Manager) Ready() bool {
+	for _, b := range m.binaries {
+		if !b.running() {
+			return false
+		}
+	}
+	return true
+}
+
+// Close stops every plugin process.
+func (m *Manager) Close() {
+	for _, b := range m.binaries {
+		b.stop()
+	}
+}
+
+// Types lists the type names available for a capability, sorted.
+func (m *Manager) Types(c sdk.Capability) []string {
+	types := make([]string, 0, len(m.byType[c]))
+	for t := range m.byType[c] {
+		types = append(types, t)
+	}
+	slices.Sort(types)
+	return types
+}
+
+// Descriptions lists the descriptions of the discovered binaries.
+func (m *Manager) Descriptions() []sdk.Description {
+	out := make([]sdk.Description, 0, len(m.binaries))
+	for _, b := range m.binaries {
+		out = append(out, b.desc)
+	}
+	return out
+}
+
+func (m *Manager) lookup(c sdk.Capability, typ string) (*binary, error) {
+	b, ok := m.byType[c][strings.ToUpper(strings.TrimSpace(typ))]
+	if !ok {
+		avail := m.Types(c)
+		list := "none"
+		if len(avail) > 0 {
+			list = strings.Join(avail, ", ")
+		}
+		return nil, fmt.Errorf("unknown %s type %q; available: %s", c, typ, list)
+	}
+	return b, nil
+}
+
+// Operator returns the operator of a type, or an error listing the types
+// available.
+func (m *Manager) Operator(typ string) (sdk.Operator, error) {
+	b, err := m.lookup(sdk.CapabilityOperator, typ)
+	if err != nil {
+		return nil, err
+	}
+	return operatorProxy{b}, nil
+}
+
+// Repository returns the repository of a type.
+func (m *Manager) Repository(typ string) (sdk.Repository, error) {
+	b, err := m.lookup(sdk.CapabilityRepository, typ)
+	if err != nil {
+		return nil, err
+	}
+	return repositoryProxy{b}, nil
+}
+
+// Orchestrator returns the orchestrator of a type.
+func (m *Manager) Orchestrator(typ string) (sdk.Orchestrator, error) {
+	b, err := m.lookup(sdk.CapabilityOrchestrator, typ)
+	if err != nil {
+		return nil, err
+	}
+	return orchestratorProxy{b}, nil
+}
+
+// binary is one plugin binary and its current process.
+type binary struct {
+	path   string
+	desc   sdk.Description
+	logger *slog.Logger
+
+	mu        sync.Mutex
+	client    *plugin.Client
+	current   *dispensed
+	failures  int // consecutive starts that did not last
+	nextStart time.Time
+	started   time.Time
+}
+
+// dispensed holds the capabilities of one running process.
+type dispensed struct {
+	operator     sdk.Operator
+	repository   sdk.Repository
+	orchestrator sdk.Orchestrator
+}
+
+const (
+	minRestartDelay = 250 * time.Millisecond
+	maxRestartDelay = 30 * time.Second
+	// stableAfter is how long a process must live for its restart to count
+	// as a fresh start rather than a crash loop.
+	stableAfter = time.Minute
+)
+
+func (b *binary) running() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.client != nil && !b.client.Exited()
+}
+
+// get returns the running process's capabilities, starting the process when
+// it is not running. While a crashing plugin waits for its next restart, get
+// fails with a retryable error.
+func (b *binary) get(ctx context.Context) (*dispensed, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.client != nil && !b.client.Exited() {
+		return b.current, nil
+	}
+	if b.client != nil {
+		if time.Since(b.started) > stableAfter {
+			b.failures = 0
+		}
+		b.failures++
+		delay := min(minRestartDelay<<min(b.failures, 10), maxRestartDelay)
+		b.nextStart = time.Now().Add(delay)
+		b.logger.Warn("plugin process exited; restarting", "plugin", b.desc.Name, "restart_in", delay, "restarts", b.failures)
+		b.client.Kill()
+		b.client, b.current = nil, nil
+	}
+	if wait := time.Until(b.nextStart); wait > 0 {
+		return nil, sdk.Retryable(fmt.Errorf("plugin %s is restarting", b.desc.Name), wait)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	client := plugin.NewClient(&plugin.ClientConfig{
+		HandshakeConfig:  sdk.Handshake,
+		VersionedPlugins: sdk.ClientPlugins(),
+		Cmd:              exec.Command(b.path),
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		Logger:           newHCLog(b.logger, b.desc.Name),
+		StartTimeout:     30 * time.Second,
+	})
+	rpc, err := client.Client()
+	if err != nil {
+		client.Kill()
+		b.failures++
+		b.nextStart = time.Now().Add(min(minRestartDelay<<min(b.failures, 10), maxRestartDelay))
+		return nil, sdk.Retryable(fmt.Errorf("start plugin %s: %w", b.desc.Name, err), 0)
+	}
+	d := &dispensed{}
+	for _, c := range b.desc.Capabilities {
+		raw, err := rpc.Dispense(string(c))
+		if err != nil {
+			client.Kill()
+			return nil, sdk.Permanent(fmt.Errorf("plugin %s: %s: %w", b.desc.Name, c, err))
+		}
+		switch c {
+		case sdk.CapabilityOperator:
+			d.operator = raw.(sdk.Operator)
+		case sdk.CapabilityRepository:
+			d.repository = raw.(sdk.Repository)
+		case sdk.CapabilityOrchestrator:
+			d.orchestrator = raw.(sdk.Orchestrator)
+		}
+	}
+	b.client, b.current, b.started = client, d, time.Now()
+	b.logger.Info("plugin started", "plugin", b.desc.Name, "pid", pid(client))
+	return d, nil
+}
+
+func pid(c *plugin.Client) int {
+	if rc := c.ReattachConfig(); rc != nil {
+		return rc.Pid
+	}
+	return 0
+}
+
+func (b *binary) stop() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.client != nil {
+		b.client.Kill()
+		b.client, b.current = nil, nil
+	}
+}

@@ -1,0 +1,109 @@
+package pluginhost
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gitops-connector/gitops-connector/sdk"
+	"github.com/gitops-connector/gitops-connector/sdk/plugintest"
+)
+
+// pluginDir holds the SDK's echo plugin (types ECHO, every capability) and
+// things that are not plugins.
+func pluginDir(t *testing.T) string {
+	t.Helper()
+	bin := plugintest.Build(t, "../../../sdk/plugintest/testdata/echo")
+	dir := t.TempDir()
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(name string, b []byte, mode os.FileMode) {
+		if err := os.WriteFile(filepath.Join(dir, name), b, mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("echo", data, 0o755)
+	write("README.md", []byte("not a plugin"), 0o644)
+	write("liar", []byte("#!/bin/sh\necho '{\"name\":\"liar\"}'\n"), 0o755)
+	write(".hidden", data, 0o755)
+	return dir
+}
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func TestDiscoverRegistersDescribedBinariesOnly(t *testing.T) {
+	ctx := context.Background()
+	m, err := Discover(ctx, []string{pluginDir(t), filepath.Join(t.TempDir(), "missing")}, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if d := m.Descriptions(); len(d) != 1 || d[0].Name != "echo" {
+		t.Fatalf("descriptions %+v, want only echo", d)
+	}
+	for _, c := range []sdk.Capability{sdk.CapabilityOperator, sdk.CapabilityRepository, sdk.CapabilityOrchestrator} {
+		if types := m.Types(c); len(types) != 1 || types[0] != "ECHO" {
+			t.Errorf("%s types %v", c, types)
+		}
+	}
+	if _, err := m.Operator("Echo"); err != nil {
+		t.Errorf("type lookup is not case-insensitive: %v", err)
+	}
+	_, err = m.Repository("GITLAB")
+	if err == nil || !strings.Contains(err.Error(), `unknown repository type "GITLAB"; available: ECHO`) {
+		t.Errorf("unknown type error = %v", err)
+	}
+}
+
+func TestACrashedPluginIsRestartedAndServesAgain(t *testing.T) {
+	ctx := context.Background()
+	m, err := Discover(ctx, []string{pluginDir(t)}, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if err := m.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !m.Ready() {
+		t.Fatal("not ready after start")
+	}
+	op, _ := m.Operator("ECHO")
+	parse := func() (sdk.ParseResult, error) {
+		return op.ParseEvent(ctx, sdk.ParseRequest{Body: []byte(`{"commit":"abcdef0"}`)})
+	}
+	if res, err := parse(); err != nil || res.CommitID != "abcdef0" {
+		t.Fatalf("before crash: %+v %v", res, err)
+	}
+	b := m.binaries[0]
+	b.mu.Lock()
+	b.client.Kill() // the process dies
+	b.mu.Unlock()
+	if m.Ready() {
+		t.Fatal("ready while the plugin is dead")
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		res, err := parse()
+		if err == nil && res.CommitID == "abcdef0" {
+			break
+		}
+		if err != nil && !sdk.IsRetryable(err) {
+			t.Fatalf("call during restart: %v, want a retryable error", err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("plugin not restarted: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !m.Ready() {
+		t.Fatal("not ready after the restart")
+	}
+}
