@@ -68,4 +68,3 @@ func (o orchestrator) NotifyCompletion(_ context.Context, c sdk.Completion, _ sd
 func (o orchestrator) Sweep(_ context.Context, req sdk.SweepRequest, _ sdk.Repository) (sdk.SweepResult, error) {
 	return sdk.SweepResult{}, fmt.Errorf("dry run: periodic sweeps are off: %w", sdk.ErrUnimplemented)
 }
-

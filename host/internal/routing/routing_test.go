@@ -40,8 +40,10 @@ func (plugins) Operator(typ string) (sdk.Operator, error) {
 	}
 	return nil, errors.New("unknown operator type " + typ)
 }
-func (plugins) Repository(string) (sdk.Repository, error)     { return sdk.UnimplementedRepository{}, nil }
-func (plugins) Orchestrator(string) (sdk.Orchestrator, error) { return sdk.UnimplementedOrchestrator{}, nil }
+func (plugins) Repository(string) (sdk.Repository, error) { return sdk.UnimplementedRepository{}, nil }
+func (plugins) Orchestrator(string) (sdk.Orchestrator, error) {
+	return sdk.UnimplementedOrchestrator{}, nil
+}
 
 func cfg(ns, name, op, statusContext string) config.Config {
 	c, errs := config.FromSpec(name, ns, map[string]any{
