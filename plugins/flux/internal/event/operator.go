@@ -1,0 +1,227 @@
+package event
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+
+	"github.com/gitops-connector/gitops-connector/sdk"
+)
+
+// Operator is the operator's display name in every status.
+const Operator = "Flux"
+
+// OperatorType is the gitOpsOperatorType this plugin serves.
+const OperatorType = "FLUX"
+
+// Names of the statuses this operator produces besides the per-kind progress
+// groups and the per-resource health checks.
+const (
+	StatusStatus   = "Status"
+	StatusWarnings = "warnings"
+	StatusInfo     = "Info"
+)
+
+// Descriptions that replace the event's message.
+const (
+	DescriptionProgressing      = "Reconciliation underway."
+	DescriptionHealthCheck      = "Health Check Failed"
+	DescriptionValidationFailed = "Manifests validation failed."
+)
+
+// maxReported bounds how many distinct unknown reasons and mistyped fields
+// Flux remembers having logged, so that a sender of random values cannot
+// grow the memory.
+const maxReported = 256
+
+// Flux implements sdk.Operator for Flux events. It is safe for concurrent
+// use.
+type Flux struct {
+	log *slog.Logger
+
+	mu       sync.Mutex
+	reported map[string]bool
+}
+
+// New returns a Flux operator that logs to log (nil: no logs).
+func New(log *slog.Logger) *Flux {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Flux{log: log, reported: map[string]bool{}}
+}
+
+var _ sdk.Operator = (*Flux)(nil)
+
+// ValidateConfig accepts every config: the operator needs no setting. It
+// only reports a gitOpsOperatorType that names another operator, which
+// means the host routed the config to the wrong plugin.
+func (f *Flux) ValidateConfig(_ context.Context, cfg sdk.Config) ([]sdk.FieldError, error) {
+	if t := cfg.Setting("gitOpsOperatorType"); t != "" && !strings.EqualFold(t, OperatorType) {
+		return []sdk.FieldError{{
+			Field:   "gitOpsOperatorType",
+			Message: fmt.Sprintf("is %q, but this plugin serves %s", clip(t), OperatorType),
+		}}, nil
+	}
+	return nil, nil
+}
+
+// ParseEvent turns a Flux event into commit statuses (see Parse). A body
+// that is not a JSON object is an sdk.InvalidInput error; anything else is
+// a result, handled or ignored with a reason. The first time it meets an
+// unknown reason or a mistyped field, it logs a warning.
+func (f *Flux) ParseEvent(_ context.Context, req sdk.ParseRequest) (sdk.ParseResult, error) {
+	ev, err := Decode(req.Body)
+	if err != nil {
+		return sdk.ParseResult{}, sdk.InvalidInput(fmt.Errorf("flux: %w", err))
+	}
+	for _, m := range ev.Mistyped {
+		f.once("mistyped:"+m, "Flux event field has the wrong JSON type; read as absent", "field", clip(m))
+	}
+	res := Parse(ev)
+	if _, known := StateOf(ev.Reason); res.Handled && !known {
+		f.once("reason:"+clip(ev.Reason), "unknown Flux reason; treated as pending, not finished", "reason", clip(ev.Reason), "kind", clip(ev.Kind))
+	}
+	return res, nil
+}
+
+// once logs a warning the first time it sees key, up to maxReported keys.
+func (f *Flux) once(key, msg string, args ...any) {
+	f.mu.Lock()
+	seen := f.reported[key]
+	full := len(f.reported) >= maxReported
+	if !seen && !full {
+		f.reported[key] = true
+	}
+	f.mu.Unlock()
+	if !seen && !full {
+		f.log.Warn(msg, args...)
+	}
+}
+
+// Parse turns a decoded event into the connector's result.
+//
+// A handled event gives these statuses, genre = the object's kind:
+//
+//   - Status: raw state = the reason; description = the message, except for
+//     Progressing ("Reconciliation underway."), HealthCheckFailed ("Health
+//     Check Failed") and ValidationFailed ("Manifests validation failed.").
+//   - Kustomization, Progressing: one status per kind of the change set,
+//     named after the kind, raw state NotApplicable, description like
+//     "2 configured, 1 created"; then "warnings" ("Warnings: N") when lines
+//     start with "Warning". A message that is no change set gives one "Info"
+//     status (raw state info) holding it instead. Then Status again, last,
+//     so that the commit's overall state stays pending.
+//   - Kustomization, HealthCheckFailed: one status per listed resource,
+//     named after it ("Deployment/default/podinfo"), raw state error.
+//
+// At most 50 progress groups and 50 resources are reported.
+// Finished and Successful follow outcome.
+func Parse(ev Event) sdk.ParseResult {
+	ignored := func(format string, args ...any) sdk.ParseResult {
+		res := sdk.Ignored(fmt.Sprintf(format, args...))
+		res.ConfigName = ev.ConfigName()
+		return res
+	}
+	switch {
+	case !ev.IsFlux:
+		return ignored("not a Flux event: the body has no involvedObject with a kind")
+	case ev.Kind != KindKustomization && ev.Kind != KindGitRepository:
+		return ignored("Flux %s events are not handled, only %s and %s", clip(ev.Kind), KindKustomization, KindGitRepository)
+	case ev.Reason == "":
+		return ignored("Flux %s event has no reason", ev.Kind)
+	case ev.Kind == KindGitRepository && ev.Reason == ReasonNewArtifact:
+		return ignored("Flux %s %s events are not handled: the Kustomization reports the deployment", ev.Kind, ev.Reason)
+	}
+	rev, from := revision(ev)
+	if rev == "" {
+		return ignored("Flux %s %s event carries no revision", ev.Kind, clip(ev.Reason))
+	}
+	commit, err := CommitID(rev)
+	if err != nil {
+		return ignored("Flux %s %s event: %s: %v", ev.Kind, clip(ev.Reason), from, err)
+	}
+
+	status := newStatus(ev.Kind, StatusStatus, ev.Reason, description(ev.Reason, ev.Message))
+	statuses := []sdk.Status{status}
+	if ev.Kind == KindKustomization {
+		switch ev.Reason {
+		case ReasonProgressing:
+			statuses = append(statuses, progressStatuses(ev.Kind, ev.Message)...)
+			statuses = append(statuses, status)
+		case ReasonHealthCheckFailed:
+			statuses = append(statuses, healthStatuses(ev.Kind, ev.Message)...)
+		}
+	}
+	finished, successful := outcome(ev.Kind, ev.Reason)
+	return sdk.ParseResult{
+		Handled:    true,
+		ConfigName: ev.ConfigName(),
+		CommitID:   commit,
+		Statuses:   statuses,
+		Finished:   finished,
+		Successful: successful,
+	}
+}
+
+// description is the description of the Status status.
+func description(reason, message string) string {
+	switch reason {
+	case ReasonProgressing:
+		return DescriptionProgressing
+	case ReasonHealthCheckFailed:
+		return DescriptionHealthCheck
+	case ReasonValidationFailed:
+		return DescriptionValidationFailed
+	}
+	return strings.TrimSpace(message)
+}
+
+// progressStatuses are the statuses of a Progressing Kustomization's change
+// set.
+func progressStatuses(kind, message string) []sdk.Status {
+	if strings.TrimSpace(message) == "" {
+		return nil
+	}
+	p := ParseProgress(message)
+	if !p.Parsed {
+		return []sdk.Status{newStatus(kind, StatusInfo, RawInfo, strings.TrimSpace(message))}
+	}
+	var out []sdk.Status
+	for _, g := range p.Groups[:min(len(p.Groups), maxDetailStatuses)] {
+		out = append(out, newStatus(kind, g.Kind, RawNotApplicable, g.Summary))
+	}
+	if p.Warnings > 0 {
+		out = append(out, newStatus(kind, StatusWarnings, RawNotApplicable, fmt.Sprintf("Warnings: %d", p.Warnings)))
+	}
+	return out
+}
+
+// healthStatuses are the statuses of the resources a HealthCheckFailed
+// Kustomization lists.
+func healthStatuses(kind, message string) []sdk.Status {
+	resources := ParseHealthCheck(message)
+	var out []sdk.Status
+	for _, r := range resources[:min(len(resources), maxDetailStatuses)] {
+		desc := DescriptionHealthCheck
+		if r.Status != "" {
+			desc = fmt.Sprintf("%s (status: '%s')", DescriptionHealthCheck, r.Status)
+		}
+		out = append(out, newStatus(kind, r.Ref, RawError, desc))
+	}
+	return out
+}
+
+func newStatus(kind, name, raw, description string) sdk.Status {
+	state, _ := StateOf(raw)
+	return sdk.Status{
+		Name:        name,
+		State:       state,
+		RawState:    raw,
+		Description: description,
+		Genre:       kind,
+		Operator:    Operator,
+	}
+}
