@@ -20,6 +20,9 @@ const (
 	actions   = "hello-world"
 	sha       = "3e3d3f0c8a1b0c7a6f1f0e2d4c5b6a7980a1b2c3"
 	sourceSHA = "9f8e7d6c5b4a39281706f5e4d3c2b1a098765432"
+	// mergeMessage is GitHub's merge commit of the CD workflow's pull
+	// request from branch deploy/<run id>/<source commit>.
+	mergeMessage = "Merge pull request #12 from kaizentm/deploy/4242424242/" + sourceSHA + "\n\nDeploy hello-world"
 )
 
 func githubEnv(fake *fakegithub.Server, operator string) map[string]string {
@@ -39,7 +42,7 @@ func newGitHub(t *testing.T) *fakegithub.Server {
 	fake := fakegithub.Start(t)
 	fake.AddRepo(owner, manifests)
 	fake.AddRepo(owner, actions)
-	fake.SetCommit(owner, manifests, sha, "deployment/4242424242/"+sourceSHA)
+	fake.SetCommit(owner, manifests, sha, mergeMessage)
 	return fake
 }
 
@@ -118,7 +121,7 @@ func TestFluxEventsBecomeGitHubStatusesAndOneDispatch(t *testing.T) {
 		t.Fatalf("%d dispatches, want exactly 1", len(ds))
 	}
 	p := ds[0].ClientPayload
-	if ds[0].EventType != "sync-success" || p["sha"] != sourceSHA || p["runid"] != "4242424242" || p["commitmessage"] != "deployment/4242424242/"+sourceSHA {
+	if ds[0].EventType != "sync-success" || p["sha"] != sourceSHA || p["runid"] != "4242424242" || p["commitmessage"] != mergeMessage {
 		t.Errorf("dispatch %s %v", ds[0].EventType, p)
 	}
 

@@ -3,7 +3,6 @@ package e2e
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -265,12 +264,6 @@ func (h *host) settle(t *testing.T, accepted int) {
 		}
 		return ""
 	})
-}
-
-func ctx(t *testing.T) context.Context {
-	c, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	return c
 }
 
 // fixture reads a file of a plugin's testdata.

@@ -121,7 +121,9 @@ func (r *Router) Route(ctx context.Context, req Request) (Decision, error) {
 		}
 		return finish(cfg, res), nil
 	}
-	if badInput != nil && len(reasons) == 0 {
+	// An operator that recognised the body but found it wrong speaks for
+	// it: the others only said the body is not theirs.
+	if badInput != nil {
 		return Decision{}, badInput
 	}
 	return Decision{Reason: strings.Join(reasons, "; ")}, nil

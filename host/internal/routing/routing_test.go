@@ -21,12 +21,18 @@ func (o jsonOperator) ValidateConfig(context.Context, sdk.Config) ([]sdk.FieldEr
 }
 
 func (o jsonOperator) ParseEvent(_ context.Context, req sdk.ParseRequest) (sdk.ParseResult, error) {
-	var ev struct{ Op, Config, Commit string }
+	var ev struct {
+		Op, Config, Commit string
+		Bad                bool
+	}
 	if err := json.Unmarshal(req.Body, &ev); err != nil {
 		return sdk.ParseResult{}, sdk.InvalidInputf("not JSON")
 	}
 	if ev.Op != o.typ {
 		return sdk.Ignored("not a " + o.typ + " event"), nil
+	}
+	if ev.Bad {
+		return sdk.ParseResult{}, sdk.InvalidInputf("commitid must be a string")
 	}
 	return sdk.ParseResult{Handled: true, ConfigName: ev.Config, CommitID: ev.Commit,
 		Statuses: []sdk.Status{{Name: "Status", State: sdk.StatePending, Operator: o.typ, Genre: "x"}}}, nil
@@ -102,6 +108,7 @@ func TestRouting(t *testing.T) {
 		{name: "traversal revision never becomes a commit", r: single, req: Request{Body: body("FLUX", "", "../../other/commits/"+sha)}, wantReason: "is not a git commit id"},
 		{name: "short revision", r: single, req: Request{Body: body("FLUX", "", "abc")}, wantReason: "is not a git commit id"},
 		{name: "bad input", r: multi, req: Request{Body: []byte("{")}, wantErr: true},
+		{name: "bad input for one operator, not the other's", r: multi, req: Request{Body: []byte(`{"op":"ARGOCD","bad":true}`)}, wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
