@@ -1,0 +1,118 @@
+package fakeazdo
+
+import (
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Fault is what an injected failure does to one request. Faults apply only
+// to requests that are valid and authenticated.
+type Fault struct {
+	// Status answers the request with this HTTP status (e.g. 503, 429)
+	// and an Azure DevOps error document instead of handling it. Zero
+	// handles the request normally, after Delay.
+	Status int
+	// RetryAfter, when positive, sets the Retry-After header (whole
+	// seconds, at least one).
+	RetryAfter time.Duration
+	// Delay holds the answer back; it ends early when the client gives up.
+	Delay time.Duration
+	// Applied handles the request (its effect happens) and then answers
+	// with Status anyway: a response lost on the way back.
+	Applied bool
+}
+
+// RandomFaults injects faults at random, reproducibly: for a given Seed
+// and the same order of requests, the same requests fail the same way.
+type RandomFaults struct {
+	Seed uint64
+	// Probability (0 to 1) that one request gets a fault.
+	Probability float64
+	// Routes are the operations that may fail; none means every operation
+	// except location and resource-area discovery.
+	Routes []Route
+	// Faults to choose from, uniformly.
+	Faults []Fault
+}
+
+type faults struct {
+	mu     sync.Mutex
+	queued map[Route][]Fault
+	random *RandomFaults
+	rng    *rand.Rand
+}
+
+// Fail makes the next n requests to route fail with f (after any faults
+// already queued for the route).
+func (s *Server) Fail(route Route, n int, f Fault) {
+	s.faults.mu.Lock()
+	defer s.faults.mu.Unlock()
+	if s.faults.queued == nil {
+		s.faults.queued = map[Route][]Fault{}
+	}
+	for range n {
+		s.faults.queued[route] = append(s.faults.queued[route], f)
+	}
+}
+
+// FailRandomly injects faults at random from now on; it replaces an
+// earlier FailRandomly. Queued faults (Fail) take precedence.
+func (s *Server) FailRandomly(r RandomFaults) {
+	s.faults.mu.Lock()
+	defer s.faults.mu.Unlock()
+	r.Routes = append([]Route(nil), r.Routes...)
+	r.Faults = append([]Fault(nil), r.Faults...)
+	s.faults.random = &r
+	s.faults.rng = rand.New(rand.NewPCG(r.Seed, r.Seed^0x9e3779b97f4a7c15))
+}
+
+// ClearFaults removes every queued and random fault.
+func (s *Server) ClearFaults() {
+	s.faults.mu.Lock()
+	defer s.faults.mu.Unlock()
+	s.faults.queued = nil
+	s.faults.random = nil
+	s.faults.rng = nil
+}
+
+// next returns the fault for one request to route, if any.
+func (f *faults) next(route Route) (Fault, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if q := f.queued[route]; len(q) > 0 {
+		f.queued[route] = q[1:]
+		return q[0], true
+	}
+	r := f.random
+	if r == nil || len(r.Faults) == 0 || !r.covers(route) {
+		return Fault{}, false
+	}
+	if f.rng.Float64() >= r.Probability {
+		return Fault{}, false
+	}
+	return r.Faults[f.rng.IntN(len(r.Faults))], true
+}
+
+func (r *RandomFaults) covers(route Route) bool {
+	if len(r.Routes) == 0 {
+		return route != RouteLocations && route != RouteResourceAreas
+	}
+	for _, want := range r.Routes {
+		if want == route {
+			return true
+		}
+	}
+	return false
+}
+
+// writeFault answers with an injected failure.
+func writeFault(w http.ResponseWriter, f Fault) {
+	if f.RetryAfter > 0 {
+		secs := int((f.RetryAfter + time.Second - 1) / time.Second)
+		w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
+	}
+	writeError(w, f.Status, "fakeazdo: injected fault")
+}
