@@ -1,0 +1,195 @@
+package ghapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gitops-connector/gitops-connector/sdk"
+	"github.com/google/go-github/v60/github"
+)
+
+// What a token needs for each kind of call, for the messages of 401, 403 and
+// 404 answers.
+const (
+	NeedsStatuses = "the repo:status scope (repo for a private repository) on a classic token, or Commit statuses: read and write on a fine-grained token"
+	NeedsContents = "the repo scope for a private repository on a classic token, or Contents: read on a fine-grained token"
+	NeedsPulls    = "the repo scope for a private repository on a classic token, or Pull requests: read on a fine-grained token"
+	NeedsDispatch = "the repo scope on a classic token, or Contents: read and write on a fine-grained token (repository_dispatch)"
+)
+
+// defaultRateLimitWait is how long GitHub asks clients to wait after a
+// secondary rate limit or a 429 that says nothing more.
+const defaultRateLimitWait = time.Minute
+
+// Call describes one API call for the messages of its errors.
+type Call struct {
+	// Action says what was attempted, e.g. `post status "Health" on
+	// acme/manifests@0123456`.
+	Action string
+	// Repo is the repository as owner/name; RepoField the config field that
+	// names it.
+	Repo, RepoField string
+	// Needs is the token permission the call needs (NeedsStatuses, ...).
+	Needs string
+	// Unprocessable names the usual cause of a 422 answer, if any.
+	Unprocessable string
+}
+
+// Classify wraps an error of go-github for the host's retry policy:
+//
+//   - 5xx, timeouts, connection failures: retryable (after Retry-After when
+//     GitHub sends it);
+//   - primary rate limit (403/429 with X-RateLimit-Remaining: 0): retryable
+//     after Retry-After, else when X-RateLimit-Reset is reached;
+//   - secondary rate limit, 403 with Retry-After, 429: retryable after
+//     Retry-After, else after a minute;
+//   - 401 and other 403: permission denied; 404: not found; 422 and other
+//     4xx: permanent; each with a message that says what to check.
+//
+// The token never appears in the message: every occurrence is redacted, in
+// case an answer or a proxy echoes it.
+func Classify(err error, c Call, token string) error {
+	if err == nil {
+		return nil
+	}
+	var (
+		limit *github.RateLimitError
+		abuse *github.AbuseRateLimitError
+		resp  *github.ErrorResponse
+		uerr  *url.Error
+	)
+	switch {
+	case errors.As(err, &limit):
+		after := retryAfter(limit.Response)
+		if after <= 0 {
+			after = max(0, time.Until(limit.Rate.Reset.Time))
+		}
+		return retryable(after, token, "%s: the token's GitHub API rate limit is used up until %s: %w",
+			c.Action, limit.Rate.Reset.UTC().Format(time.RFC3339), err)
+	case errors.As(err, &abuse):
+		after := defaultRateLimitWait
+		if abuse.RetryAfter != nil && *abuse.RetryAfter > 0 {
+			after = *abuse.RetryAfter
+		}
+		return retryable(after, token, "%s: GitHub's secondary rate limit was hit, retry after %s: %w", c.Action, after, err)
+	case errors.As(err, &resp) && resp.Response != nil:
+		return classifyAnswer(resp.Response, err, c, token)
+	case isTimeout(err):
+		return retryable(0, token, "%s: GitHub did not answer in time: %w", c.Action, err)
+	case errors.Is(err, context.Canceled):
+		return retryable(0, token, "%s: canceled: %w", c.Action, err)
+	case errors.As(err, &uerr):
+		return retryable(0, token, "%s: cannot reach GitHub: %w", c.Action, err)
+	}
+	return redact(fmt.Errorf("%s: %w", c.Action, err), token)
+}
+
+// classifyAnswer classifies an error answer that is not a rate limit
+// go-github recognized.
+func classifyAnswer(r *http.Response, err error, c Call, token string) error {
+	code := r.StatusCode
+	switch {
+	case code >= 500:
+		return retryable(retryAfter(r), token, "%s: GitHub failed (%d): %w", c.Action, code, err)
+	case code == http.StatusTooManyRequests:
+		after := retryAfter(r)
+		if after <= 0 && r.Header.Get("X-RateLimit-Remaining") == "0" {
+			after = untilReset(r)
+		}
+		if after <= 0 {
+			after = defaultRateLimitWait
+		}
+		return retryable(after, token, "%s: GitHub rate-limits the token (429), retry after %s: %w", c.Action, after, err)
+	case code == http.StatusForbidden && retryAfter(r) > 0:
+		after := retryAfter(r)
+		return retryable(after, token, "%s: GitHub rate-limits the token (403), retry after %s: %w", c.Action, after, err)
+	case code == http.StatusForbidden && strings.Contains(strings.ToLower(errorMessage(err)), "rate limit"):
+		return retryable(defaultRateLimitWait, token, "%s: GitHub rate-limits the token (403), retry after %s: %w", c.Action, defaultRateLimitWait, err)
+	case code == http.StatusUnauthorized:
+		return kind(sdk.PermissionDenied, token, "%s: GitHub refused the token (401): check that the PAT is valid and not expired or revoked: %w", c.Action, err)
+	case code == http.StatusForbidden:
+		return kind(sdk.PermissionDenied, token, "%s: GitHub forbids it (403): the token needs %s, and SSO authorization if the organization enforces SAML: %w", c.Action, c.Needs, err)
+	case code == http.StatusNotFound:
+		return kind(sdk.NotFound, token, "%s: not found (404): check that repository %s (%s, owner from gitHubOrgUrl) exists and that the token can see it; it needs %s: %w", c.Action, c.Repo, c.RepoField, c.Needs, err)
+	case code == http.StatusUnprocessableEntity && c.Unprocessable != "":
+		return kind(sdk.Permanent, token, "%s: GitHub refused the request (422): %s: %w", c.Action, c.Unprocessable, err)
+	}
+	return kind(sdk.Permanent, token, "%s: GitHub refused the request (%d): %w", c.Action, code, err)
+}
+
+func errorMessage(err error) string {
+	var resp *github.ErrorResponse
+	if errors.As(err, &resp) {
+		return resp.Message
+	}
+	return ""
+}
+
+func isTimeout(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// retryAfter reads Retry-After: seconds or an HTTP date; 0 when absent.
+func retryAfter(r *http.Response) time.Duration {
+	if r == nil {
+		return 0
+	}
+	v := strings.TrimSpace(r.Header.Get("Retry-After"))
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.ParseInt(v, 10, 64); err == nil {
+		return time.Duration(max(0, s)) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(0, time.Until(t))
+	}
+	return 0
+}
+
+// untilReset reads X-RateLimit-Reset (Unix seconds); 0 when absent or past.
+func untilReset(r *http.Response) time.Duration {
+	s, err := strconv.ParseInt(r.Header.Get("X-RateLimit-Reset"), 10, 64)
+	if err != nil {
+		return 0
+	}
+	return max(0, time.Until(time.Unix(s, 0)))
+}
+
+func retryable(after time.Duration, token, format string, args ...any) error {
+	return sdk.Retryable(redact(fmt.Errorf(format, args...), token), after)
+}
+
+func kind(mark func(error) error, token, format string, args ...any) error {
+	return mark(redact(fmt.Errorf(format, args...), token))
+}
+
+// redactedError hides a token in the message of the error it wraps.
+type redactedError struct {
+	err   error
+	token string
+}
+
+func (e *redactedError) Error() string {
+	return strings.ReplaceAll(e.err.Error(), e.token, "[redacted]")
+}
+
+func (e *redactedError) Unwrap() error { return e.err }
+
+func redact(err error, token string) error {
+	if token == "" {
+		return err
+	}
+	return &redactedError{err: err, token: token}
+}

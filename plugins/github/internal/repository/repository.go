@@ -1,0 +1,242 @@
+// Package repository is the repository capability for GitHub: commit
+// statuses on the manifests repository, commits, and the pull requests a
+// commit merged.
+//
+// ListPullRequests is not offered: GitHub has no "abandoned" pull request
+// state and no orchestrator of this plugin needs the list (the Azure
+// Pipelines orchestrator sweeps Azure Repos pull requests). Pull request
+// properties do not exist on GitHub. Both answer sdk.ErrUnimplemented.
+package repository
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/gitops-connector/gitops-connector/plugins/github/internal/ghapi"
+	"github.com/gitops-connector/gitops-connector/plugins/github/internal/settings"
+	"github.com/gitops-connector/gitops-connector/sdk"
+	"github.com/google/go-github/v60/github"
+)
+
+// MaxDescription is the longest description GitHub accepts on a commit
+// status, in characters.
+const MaxDescription = 140
+
+// maxPullPages bounds the pages of pull requests read for one commit (100
+// per page): a merge commit belongs to very few pull requests.
+const maxPullPages = 10
+
+// Repository implements sdk.Repository for GitHub.
+type Repository struct {
+	sdk.UnimplementedRepository
+	clients *ghapi.Clients
+}
+
+// New returns the repository capability using clients.
+func New(clients *ghapi.Clients) *Repository {
+	return &Repository{clients: clients}
+}
+
+// ValidateConfig checks gitHubOrgUrl and gitHubGitOpsManifestsRepoName.
+func (r *Repository) ValidateConfig(_ context.Context, cfg sdk.Config) ([]sdk.FieldError, error) {
+	_, errs := settings.ForRepository(cfg)
+	return errs, nil
+}
+
+// PostStatus posts one commit status on the manifests repository: POST
+// /repos/{owner}/{repo}/statuses/{sha}. A repeat posts the same status again,
+// which GitHub shows once (the latest status per context counts).
+func (r *Repository) PostStatus(ctx context.Context, req sdk.PostStatusRequest) error {
+	s, errs := settings.ForRepository(req.Config)
+	if len(errs) > 0 {
+		return settings.ConfigError(req.Config, errs)
+	}
+	sha, err := ghapi.CommitID(req.CommitID)
+	if err != nil {
+		return err
+	}
+	state, err := State(req.Status.State)
+	if err != nil {
+		return err
+	}
+	if req.Status.Name == "" {
+		return sdk.InvalidInputf("status of commit %s has no name", req.CommitID)
+	}
+	client, err := r.clients.For(req.Config, s)
+	if err != nil {
+		return err
+	}
+	status := &github.RepoStatus{
+		State:       github.String(state),
+		Description: github.String(Truncate(req.Status.Description, MaxDescription)),
+		Context:     github.String(req.Status.Name),
+	}
+	if s.AppURL != "" {
+		status.TargetURL = github.String(s.AppURL)
+	}
+	_, _, err = client.Repositories.CreateStatus(ctx, s.Owner, s.ManifestsRepo, sha, status)
+	return ghapi.Classify(err, ghapi.Call{
+		Action:        fmt.Sprintf("post status %q (%s) on %s/%s@%s", req.Status.Name, state, s.Owner, s.ManifestsRepo, sha),
+		Repo:          s.Owner + "/" + s.ManifestsRepo,
+		RepoField:     settings.ManifestsRepo,
+		Needs:         ghapi.NeedsStatuses,
+		Unprocessable: fmt.Sprintf("check that commit %s is in repository %s/%s", sha, s.Owner, s.ManifestsRepo),
+	}, req.Config.Token)
+}
+
+// GetCommit reads a commit: GET /repos/{owner}/{repo}/commits/{ref}.
+func (r *Repository) GetCommit(ctx context.Context, req sdk.GetCommitRequest) (sdk.Commit, error) {
+	s, repo, field, err := r.target(req.Config, req.Repository)
+	if err != nil {
+		return sdk.Commit{}, err
+	}
+	sha, err := ghapi.CommitID(req.CommitID)
+	if err != nil {
+		return sdk.Commit{}, err
+	}
+	client, err := r.clients.For(req.Config, s)
+	if err != nil {
+		return sdk.Commit{}, err
+	}
+	rc, _, err := client.Repositories.GetCommit(ctx, s.Owner, repo, sha, nil)
+	if err != nil {
+		return sdk.Commit{}, ghapi.Classify(err, ghapi.Call{
+			Action:        fmt.Sprintf("read commit %s/%s@%s", s.Owner, repo, sha),
+			Repo:          s.Owner + "/" + repo,
+			RepoField:     field,
+			Needs:         ghapi.NeedsContents,
+			Unprocessable: fmt.Sprintf("check that commit %s is in repository %s/%s", sha, s.Owner, repo),
+		}, req.Config.Token)
+	}
+	c := sdk.Commit{ID: rc.GetSHA(), Message: rc.GetCommit().GetMessage()}
+	for _, p := range rc.Parents {
+		c.ParentIDs = append(c.ParentIDs, p.GetSHA())
+	}
+	return c, nil
+}
+
+// FindPullRequests lists the pull requests merged by a commit: GET
+// /repos/{owner}/{repo}/commits/{sha}/pulls, keeping those whose merge
+// commit is the commit (GitHub also lists pull requests that merely contain
+// it).
+func (r *Repository) FindPullRequests(ctx context.Context, req sdk.FindPullRequestsRequest) ([]sdk.PullRequest, error) {
+	s, repo, field, err := r.target(req.Config, req.Repository)
+	if err != nil {
+		return nil, err
+	}
+	sha, err := ghapi.CommitID(req.CommitID)
+	if err != nil {
+		return nil, err
+	}
+	client, err := r.clients.For(req.Config, s)
+	if err != nil {
+		return nil, err
+	}
+	var out []sdk.PullRequest
+	opts := &github.ListOptions{PerPage: 100}
+	for range maxPullPages {
+		prs, resp, err := client.PullRequests.ListPullRequestsWithCommit(ctx, s.Owner, repo, sha, opts)
+		if err != nil {
+			return nil, ghapi.Classify(err, ghapi.Call{
+				Action:        fmt.Sprintf("list the pull requests of commit %s/%s@%s", s.Owner, repo, sha),
+				Repo:          s.Owner + "/" + repo,
+				RepoField:     field,
+				Needs:         ghapi.NeedsPulls,
+				Unprocessable: fmt.Sprintf("check that commit %s is in repository %s/%s", sha, s.Owner, repo),
+			}, req.Config.Token)
+		}
+		for _, pr := range prs {
+			// The id may be abbreviated; GitHub reports full ids.
+			if strings.HasPrefix(strings.ToLower(pr.GetMergeCommitSHA()), strings.ToLower(req.CommitID)) {
+				out = append(out, pullRequest(pr, repo))
+			}
+		}
+		if resp.NextPage == 0 {
+			break
+		}
+		opts.Page = resp.NextPage
+	}
+	return out, nil
+}
+
+// target resolves the repository a read names: "" is the manifests
+// repository. It returns the settings, the repository name and the config
+// field or request field it came from.
+func (r *Repository) target(cfg sdk.Config, name string) (settings.Settings, string, string, error) {
+	s, errs := settings.ForRepository(cfg)
+	if name != "" {
+		// Reading another repository of the owner needs only the org URL.
+		errs = dropField(errs, settings.ManifestsRepo)
+	}
+	if len(errs) > 0 {
+		return s, "", "", settings.ConfigError(cfg, errs)
+	}
+	if name == "" {
+		return s, s.ManifestsRepo, settings.ManifestsRepo, nil
+	}
+	if err := settings.CheckRepoName(name); err != nil {
+		return s, "", "", sdk.InvalidInput(fmt.Errorf("repository: %w", err))
+	}
+	return s, name, "the requested repository", nil
+}
+
+func dropField(errs []sdk.FieldError, field string) []sdk.FieldError {
+	out := errs[:0:0]
+	for _, e := range errs {
+		if e.Field != field {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func pullRequest(pr *github.PullRequest, repo string) sdk.PullRequest {
+	out := sdk.PullRequest{
+		Number:        int64(pr.GetNumber()),
+		Title:         pr.GetTitle(),
+		MergeCommitID: pr.GetMergeCommitSHA(),
+		ClosedAt:      pr.GetClosedAt().Time,
+		Repository:    repo,
+	}
+	switch {
+	case pr.GetState() == "open":
+		out.State = sdk.PullRequestActive
+	case pr.MergedAt != nil:
+		out.State = sdk.PullRequestCompleted
+	default:
+		out.State = sdk.PullRequestAbandoned
+	}
+	return out
+}
+
+// State maps a normalized state to GitHub's commit status state (behavior.md
+// §5): GitHub has no "not applicable", so it shows as success.
+func State(s sdk.State) (string, error) {
+	switch s {
+	case sdk.StateSucceeded, sdk.StateNotApplicable:
+		return "success", nil
+	case sdk.StateFailed:
+		return "failure", nil
+	case sdk.StateError:
+		return "error", nil
+	case sdk.StatePending:
+		return "pending", nil
+	}
+	return "", sdk.InvalidInputf("status state %q has no GitHub state", s)
+}
+
+// Truncate cuts s to at most n characters without splitting one.
+func Truncate(s string, n int) string {
+	if len(s) <= n {
+		return s // n bytes are at most n characters
+	}
+	i := 0
+	for pos := range s {
+		if i == n {
+			return s[:pos]
+		}
+		i++
+	}
+	return s
+}

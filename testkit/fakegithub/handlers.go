@@ -1,0 +1,427 @@
+package fakegithub
+
+import (
+	"bytes"
+	"crypto/subtle"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// route is a request matched to an operation of the fake.
+type route struct {
+	op          string
+	owner, repo string
+	ref         string // sha or ref path parameter
+}
+
+// match maps a path without EnterprisePrefix to an operation. Segments are
+// unescaped one by one, so an escaped "/" stays inside its segment.
+func match(method, escapedPath string) route {
+	raw := strings.Split(strings.TrimPrefix(escapedPath, "/"), "/")
+	seg := make([]string, len(raw))
+	for i, s := range raw {
+		u, err := url.PathUnescape(s)
+		if err != nil {
+			return route{op: opUnknown}
+		}
+		seg[i] = u
+	}
+	if len(seg) < 4 || seg[0] != "repos" {
+		return route{op: opUnknown}
+	}
+	r := route{owner: seg[1], repo: seg[2]}
+	rest := seg[3:]
+	switch {
+	case method == http.MethodPost && len(rest) == 2 && rest[0] == "statuses":
+		r.op, r.ref = OpCreateStatus, rest[1]
+	case method == http.MethodGet && len(rest) == 2 && rest[0] == "commits":
+		r.op, r.ref = OpGetCommit, rest[1]
+	case method == http.MethodGet && len(rest) == 3 && rest[0] == "commits" && rest[2] == "status":
+		r.op, r.ref = OpGetCombined, rest[1]
+	case method == http.MethodGet && len(rest) == 3 && rest[0] == "commits" && rest[2] == "pulls":
+		r.op, r.ref = OpPullsOfCommit, rest[1]
+	case method == http.MethodGet && len(rest) == 3 && rest[0] == "git" && rest[1] == "commits":
+		r.op, r.ref = OpGitGetCommit, rest[2]
+	case method == http.MethodPost && len(rest) == 1 && rest[0] == "dispatches":
+		r.op = OpDispatch
+	default:
+		r.op = opUnknown
+	}
+	return r
+}
+
+// answer is a response the fake writes.
+type answer struct {
+	status int
+	header http.Header
+	body   any // JSON-encoded; nil writes no body
+}
+
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxRecordedBodyLen))
+	if err != nil {
+		writeAnswer(w, answer{status: http.StatusBadRequest, body: errorBody("cannot read the request body", "")})
+		return
+	}
+	path := r.URL.EscapedPath()
+	prefix := ""
+	if strings.HasPrefix(path, EnterprisePrefix+"/") {
+		prefix, path = EnterprisePrefix, strings.TrimPrefix(path, EnterprisePrefix)
+	}
+	rt := match(r.Method, path)
+	rec := Request{Operation: rt.op, Method: r.Method, Path: r.URL.EscapedPath(), Owner: rt.owner, Repo: rt.repo, Body: body}
+
+	if err := s.validate(r, prefix, body); err != nil {
+		s.record(&rec, err)
+		writeAnswer(w, answer{status: http.StatusBadRequest, body: errorBody("Problems parsing the request: "+err.Error(), "https://docs.github.com/rest")})
+		return
+	}
+	if rt.op == opUnknown {
+		// Described by the API but not served by the fake.
+		err := fmt.Errorf("%s %s: the fake does not serve this operation", r.Method, rec.Path)
+		s.record(&rec, err)
+		writeAnswer(w, answer{status: http.StatusNotImplemented, body: errorBody(err.Error(), "")})
+		return
+	}
+	if !s.authorized(r.Header.Get("Authorization")) {
+		rec.Answer = http.StatusUnauthorized
+		s.record(&rec, nil)
+		writeAnswer(w, answer{status: http.StatusUnauthorized, body: errorBody("Bad credentials", "https://docs.github.com/rest")})
+		return
+	}
+
+	s.mu.Lock()
+	s.calls[rt.op]++
+	n := s.calls[rt.op]
+	s.mu.Unlock()
+	f := s.fault(Call{Operation: rt.op, Method: r.Method, Path: rec.Path, Owner: rt.owner, Repo: rt.repo, N: n})
+	rec.Fault = f
+
+	if f != nil && f.Delay > 0 {
+		t := time.NewTimer(f.Delay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			rec.Abandoned = true
+			s.record(&rec, nil)
+			return
+		case <-s.closing:
+			rec.Abandoned = true
+			s.record(&rec, nil)
+			return
+		}
+	}
+	if f != nil && f.Status != 0 {
+		if f.Applied {
+			s.handle(rt, r, body)
+		}
+		a := answer{status: f.Status, header: f.Header, body: json.RawMessage(f.Body)}
+		if f.Body == "" {
+			a.body = errorBody(http.StatusText(f.Status), "https://docs.github.com/rest")
+		}
+		rec.Answer = f.Status
+		s.record(&rec, nil)
+		writeAnswer(w, a)
+		return
+	}
+	a := s.handle(rt, r, body)
+	rec.Answer = a.status
+	s.record(&rec, nil)
+	writeAnswer(w, a)
+}
+
+// validate checks a request against the API description of its layout.
+func (s *Server) validate(r *http.Request, prefix string, body []byte) error {
+	all, err := loadValidators()
+	if err != nil {
+		return err
+	}
+	spec, _ := url.Parse(specServer)
+	vr := r.Clone(r.Context())
+	vr.URL.Scheme, vr.URL.Host, vr.Host = spec.Scheme, spec.Host, spec.Host
+	vr.Body = io.NopCloser(bytes.NewReader(body))
+	return all[prefix].Validate(vr)
+}
+
+func (s *Server) authorized(header string) bool {
+	if s.token == "" {
+		return true
+	}
+	scheme, cred, ok := strings.Cut(header, " ")
+	if !ok || !(strings.EqualFold(scheme, "Bearer") || strings.EqualFold(scheme, "token")) {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(cred), []byte(s.token)) == 1
+}
+
+func (s *Server) record(rec *Request, validationErr error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if validationErr != nil {
+		rec.Answer = http.StatusBadRequest
+		s.errs = append(s.errs, validationErr)
+	}
+	s.reqs = append(s.reqs, *rec)
+}
+
+// handle carries out a valid, authenticated request.
+func (s *Server) handle(rt route, r *http.Request, body []byte) answer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	repo, ok := s.repos[repoKey{rt.owner, rt.repo}]
+	if !ok {
+		return answer{status: http.StatusNotFound, body: errorBody("Not Found", "https://docs.github.com/rest")}
+	}
+	switch rt.op {
+	case OpCreateStatus:
+		return s.createStatus(rt, repo, body)
+	case OpGetCommit:
+		c := repo.resolve(rt.ref)
+		if c == nil {
+			return answer{status: http.StatusUnprocessableEntity, body: errorBody("No commit found for SHA: "+rt.ref, "https://docs.github.com/rest/commits/commits#get-a-commit")}
+		}
+		return answer{status: http.StatusOK, body: repoCommitJSON(s.baseURL(r), rt, c)}
+	case OpGitGetCommit:
+		c := repo.resolve(rt.ref)
+		if c == nil || c.sha != strings.ToLower(rt.ref) {
+			return answer{status: http.StatusNotFound, body: errorBody("Not Found", "https://docs.github.com/rest/git/commits#get-a-commit-object")}
+		}
+		return answer{status: http.StatusOK, body: gitCommitJSON(c)}
+	case OpGetCombined:
+		c := repo.resolve(rt.ref)
+		if c == nil {
+			return answer{status: http.StatusNotFound, body: errorBody("No commit found for the ref "+rt.ref, "https://docs.github.com/rest/commits/statuses#get-the-combined-status-for-a-specific-reference")}
+		}
+		return answer{status: http.StatusOK, body: combinedJSON(c.sha, repo.statuses[c.sha])}
+	case OpPullsOfCommit:
+		return pullsOfCommit(r, rt, repo)
+	case OpDispatch:
+		var in struct {
+			EventType     string         `json:"event_type"`
+			ClientPayload map[string]any `json:"client_payload"`
+		}
+		if err := json.Unmarshal(body, &in); err != nil {
+			return answer{status: http.StatusBadRequest, body: errorBody("Problems parsing JSON", "")}
+		}
+		repo.dispatches = append(repo.dispatches, Dispatch{
+			Owner: rt.owner, Repo: rt.repo, EventType: in.EventType, ClientPayload: in.ClientPayload, Body: slices.Clone(body),
+		})
+		return answer{status: http.StatusNoContent}
+	}
+	return answer{status: http.StatusNotImplemented, body: errorBody("not served by the fake", "")}
+}
+
+// createStatus stores a status. s.mu must be held.
+func (s *Server) createStatus(rt route, repo *repository, body []byte) answer {
+	c := repo.resolve(rt.ref)
+	if c == nil {
+		return answer{status: http.StatusUnprocessableEntity, body: errorBody("No commit found for SHA: "+rt.ref, "https://docs.github.com/rest/commits/statuses#create-a-commit-status")}
+	}
+	var in struct {
+		State       string  `json:"state"`
+		TargetURL   *string `json:"target_url"`
+		Description *string `json:"description"`
+		Context     *string `json:"context"`
+	}
+	if err := json.Unmarshal(body, &in); err != nil {
+		return answer{status: http.StatusBadRequest, body: errorBody("Problems parsing JSON", "")}
+	}
+	st := Status{Owner: rt.owner, Repo: rt.repo, SHA: c.sha, State: in.State, Context: "default", CreatedAt: time.Now().UTC()}
+	if in.TargetURL != nil {
+		st.TargetURL = *in.TargetURL
+	}
+	if in.Description != nil {
+		st.Description = *in.Description
+	}
+	if in.Context != nil {
+		st.Context = *in.Context
+	}
+	// GitHub refuses longer descriptions.
+	if utf8.RuneCountInString(st.Description) > 140 {
+		return answer{status: http.StatusUnprocessableEntity, body: map[string]any{
+			"message":           "Validation Failed",
+			"errors":            []any{map[string]any{"resource": "Status", "code": "custom", "field": "description", "message": "description is too long (maximum is 140 characters)"}},
+			"documentation_url": "https://docs.github.com/rest/commits/statuses#create-a-commit-status",
+		}}
+	}
+	s.nextID++
+	st.ID = s.nextID
+	repo.statuses[c.sha] = append(repo.statuses[c.sha], st)
+	return answer{status: http.StatusCreated, body: statusJSON(st)}
+}
+
+func pullsOfCommit(r *http.Request, rt route, repo *repository) answer {
+	sha := strings.ToLower(rt.ref)
+	if c := repo.resolve(rt.ref); c != nil {
+		sha = c.sha
+	}
+	prs, ok := repo.pulls[sha]
+	if !ok && repo.resolve(rt.ref) == nil {
+		return answer{status: http.StatusUnprocessableEntity, body: errorBody("No commit found for SHA: "+rt.ref, "https://docs.github.com/rest/commits/commits#list-pull-requests-associated-with-a-commit")}
+	}
+	perPage, page := 30, 1
+	if v, err := strconv.Atoi(r.URL.Query().Get("per_page")); err == nil && v > 0 {
+		perPage = min(v, 100)
+	}
+	if v, err := strconv.Atoi(r.URL.Query().Get("page")); err == nil && v > 0 {
+		page = v
+	}
+	pages := max(1, (len(prs)+perPage-1)/perPage)
+	lo := min(len(prs), (page-1)*perPage)
+	hi := min(len(prs), lo+perPage)
+	out := make([]any, 0, hi-lo)
+	for _, pr := range prs[lo:hi] {
+		out = append(out, pullJSON(rt, pr))
+	}
+	h := http.Header{}
+	if page < pages {
+		link := func(p int, rel string) string {
+			q := r.URL.Query()
+			q.Set("page", strconv.Itoa(p))
+			q.Set("per_page", strconv.Itoa(perPage))
+			return fmt.Sprintf(`<http://%s%s?%s>; rel="%s"`, r.Host, r.URL.EscapedPath(), q.Encode(), rel)
+		}
+		h.Set("Link", link(page+1, "next")+", "+link(pages, "last"))
+	}
+	return answer{status: http.StatusOK, header: h, body: out}
+}
+
+func (s *Server) baseURL(r *http.Request) string {
+	if strings.HasPrefix(r.URL.Path, EnterprisePrefix+"/") {
+		return s.URL + EnterprisePrefix
+	}
+	return s.URL
+}
+
+func writeAnswer(w http.ResponseWriter, a answer) {
+	for k, vs := range a.header {
+		for _, v := range vs {
+			w.Header().Add(k, v)
+		}
+	}
+	if a.body == nil {
+		w.WriteHeader(a.status)
+		return
+	}
+	b, err := json.Marshal(a.body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(a.status)
+	_, _ = w.Write(b)
+}
+
+func errorBody(message, docURL string) map[string]any {
+	m := map[string]any{"message": message}
+	if docURL != "" {
+		m["documentation_url"] = docURL
+	}
+	return m
+}
+
+var fakeUser = map[string]any{"login": "fake-bot", "id": 1, "type": "User"}
+
+func statusJSON(st Status) map[string]any {
+	return map[string]any{
+		"id": st.ID, "node_id": fmt.Sprintf("SC_%d", st.ID),
+		"state": st.State, "description": st.Description, "target_url": st.TargetURL, "context": st.Context,
+		"created_at": st.CreatedAt.Format(time.RFC3339), "updated_at": st.CreatedAt.Format(time.RFC3339),
+		"creator": fakeUser,
+	}
+}
+
+func signature() map[string]any {
+	return map[string]any{"name": "Fake Bot", "email": "fake-bot@example.com", "date": "2024-01-01T00:00:00Z"}
+}
+
+func parentsJSON(c *commit) []any {
+	out := make([]any, 0, len(c.parents))
+	for _, p := range c.parents {
+		out = append(out, map[string]any{"sha": p})
+	}
+	return out
+}
+
+func repoCommitJSON(base string, rt route, c *commit) map[string]any {
+	return map[string]any{
+		"sha": c.sha, "node_id": "C_" + c.sha,
+		"url": fmt.Sprintf("%s/repos/%s/%s/commits/%s", base, rt.owner, rt.repo, c.sha),
+		"commit": map[string]any{
+			"message": c.message, "author": signature(), "committer": signature(),
+			"tree": map[string]any{"sha": strings.Repeat("0", 40)}, "comment_count": 0,
+		},
+		"author": fakeUser, "committer": fakeUser,
+		"parents": parentsJSON(c),
+		"files":   []any{},
+	}
+}
+
+func gitCommitJSON(c *commit) map[string]any {
+	return map[string]any{
+		"sha": c.sha, "node_id": "C_" + c.sha, "message": c.message,
+		"author": signature(), "committer": signature(),
+		"tree":    map[string]any{"sha": strings.Repeat("0", 40)},
+		"parents": parentsJSON(c),
+	}
+}
+
+// combinedJSON is GitHub's combined status: the latest status per context
+// (contexts are case-insensitive); failure when any is failure or error,
+// pending when any is pending or there is none, else success.
+func combinedJSON(sha string, all []Status) map[string]any {
+	latest := map[string]Status{}
+	var order []string
+	for _, st := range all {
+		k := strings.ToLower(st.Context)
+		if _, seen := latest[k]; !seen {
+			order = append(order, k)
+		}
+		latest[k] = st
+	}
+	state := "success"
+	if len(order) == 0 {
+		state = "pending"
+	}
+	statuses := make([]any, 0, len(order))
+	for _, k := range order {
+		st := latest[k]
+		switch {
+		case st.State == "failure" || st.State == "error":
+			state = "failure"
+		case st.State == "pending" && state != "failure":
+			state = "pending"
+		}
+		statuses = append(statuses, statusJSON(st))
+	}
+	return map[string]any{"state": state, "sha": sha, "total_count": len(statuses), "statuses": statuses}
+}
+
+func pullJSON(rt route, pr PullRequest) map[string]any {
+	ts := func(t time.Time) any {
+		if t.IsZero() {
+			return nil
+		}
+		return t.UTC().Format(time.RFC3339)
+	}
+	state := pr.State
+	if state == "" {
+		state = "open"
+	}
+	return map[string]any{
+		"id": pr.Number, "number": pr.Number, "state": state, "title": pr.Title,
+		"merge_commit_sha": pr.MergeCommitSHA, "merged_at": ts(pr.MergedAt), "closed_at": ts(pr.ClosedAt),
+		"user": fakeUser,
+		"base": map[string]any{"ref": "main", "repo": map[string]any{"name": rt.repo, "full_name": rt.owner + "/" + rt.repo}},
+	}
+}
