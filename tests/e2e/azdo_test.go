@@ -1,0 +1,106 @@
+package e2e
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/gitops-connector/gitops-connector/testkit/fakeazdo"
+)
+
+const (
+	azdoRepo = "manifests"
+	azdoPR   = 7
+	planID   = "4d6cd8e3-6f1c-4a41-9d3a-2c9e0b1f7a21"
+	jobID    = "0f5b5c3e-1a2b-4c3d-8e9f-a0b1c2d3e4f5"
+	taskID   = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
+	buildID  = 1234
+)
+
+func azdoEnv(fake *fakeazdo.Server, operator string) map[string]string {
+	return map[string]string{
+		"GIT_REPOSITORY_TYPE":    "AZDO",
+		"CICD_ORCHESTRATOR_TYPE": "AZDO",
+		"GITOPS_OPERATOR_TYPE":   operator,
+		"GITOPS_APP_URL":         "https://dev.azure.com/org/project/_git/manifests",
+		"AZDO_ORG_URL":           fake.ProjectURL(),
+		"AZDO_GITOPS_REPO_NAME":  azdoRepo,
+		// AZDO_PR_REPO_NAME unset: it defaults to the manifests repository.
+		"PAT": fake.Token(),
+	}
+}
+
+// newAzureDevOps is a fake whose pipeline run waits on pull request 7,
+// which merged sha into the manifests repository.
+func newAzureDevOps(t *testing.T) *fakeazdo.Server {
+	fake := fakeazdo.New(t, fakeazdo.Options{})
+	fake.AddRepository(azdoRepo)
+	fake.AddCommit(azdoRepo, fakeazdo.Commit{ID: sha, Comment: fmt.Sprintf("Merged PR %d: Deploy az-vote 1.2.3", azdoPR)})
+	fake.AddPullRequest(fakeazdo.PullRequest{
+		ID: azdoPR, Repository: azdoRepo, Title: "Deploy az-vote 1.2.3", Status: fakeazdo.PullRequestCompleted,
+		ClosedDate: time.Now().Add(-10 * time.Minute), LastMergeCommit: sha,
+		Properties: map[string]string{"callback-task-id": fake.Callback(planID, jobID, taskID, azdoPR)},
+	})
+	fake.AddPlan(fakeazdo.Plan{ID: planID, BuildID: buildID, Jobs: map[string]string{jobID: fakeazdo.StateInProgress}})
+	return fake
+}
+
+func azdoContexts(fake *fakeazdo.Server) []string {
+	var out []string
+	for _, s := range fake.Statuses(azdoRepo, sha) {
+		out = append(out, s.Context.Name+"="+s.State)
+	}
+	return out
+}
+
+func TestFluxEventsBecomeAzureDevOpsStatusesAndOneTaskCompleted(t *testing.T) {
+	fake := newAzureDevOps(t)
+	h := startHost(t, hostOptions{Env: azdoEnv(fake, "FLUX")})
+	revision := "main@sha1:" + sha
+	h.post(t, "", fluxEvent("Kustomization", "Progressing", progressingMessage, revision, ""))
+	succeeded := fluxEvent("Kustomization", "ReconciliationSucceeded", "Applied revision: "+revision, revision, "")
+	h.post(t, "", succeeded)
+	h.post(t, "", succeeded)
+	h.settle(t, 3)
+	want := []string{"Status=pending", "Deployment=notApplicable", "Service=notApplicable", "HorizontalPodAutoscaler=notApplicable", "Status=pending", "Status=succeeded"}
+	if got := azdoContexts(fake); !slices.Equal(got, want) {
+		t.Fatalf("statuses\n%v\nwant\n%v", got, want)
+	}
+	st := fake.Statuses(azdoRepo, sha)[0]
+	if st.Description != "Status: Reconciliation underway." || st.TargetURL != "https://dev.azure.com/org/project/_git/manifests?noop=Status" || st.Context.Genre != "Kustomization" {
+		t.Errorf("first status %+v", st)
+	}
+	events := fake.Events()
+	if len(events) != 1 {
+		t.Fatalf("%d plan events, want exactly 1: %+v", len(events), events)
+	}
+	if e := events[0]; e.Name != "TaskCompleted" || e.PlanID != planID || e.JobID != jobID || e.TaskID != taskID || e.Result != "succeeded" {
+		t.Errorf("event %+v", e)
+	}
+	checkNoSecret(t, h, fake.Token())
+}
+
+func TestArgoFailureCompletesTheTaskAsFailedOnce(t *testing.T) {
+	fake := newAzureDevOps(t)
+	h := startHost(t, hostOptions{Env: azdoEnv(fake, "ARGOCD")})
+	running := argoEvent(sha, "Running", "OutOfSync", "Progressing", "syncing", "", []map[string]any{
+		resource("Deployment", "az-vote", "OutOfSync", "Progressing"),
+	})
+	failed := argoEvent(sha, "Failed", "OutOfSync", "Degraded", "one or more objects failed to apply", "", []map[string]any{
+		resource("Deployment", "az-vote", "OutOfSync", "Degraded"),
+	})
+	h.post(t, "", running)
+	h.post(t, "", failed)
+	h.post(t, "", failed)
+	h.settle(t, 3)
+	// The finishing event is posted whole; its repeat posts nothing.
+	want := []string{"Phase=pending", "Sync=pending", "Health=pending", "Phase=failed", "Sync=pending", "Health=error"}
+	if got := azdoContexts(fake); !slices.Equal(got, want) {
+		t.Fatalf("statuses\n%v\nwant\n%v", got, want)
+	}
+	events := fake.Events()
+	if len(events) != 1 || events[0].Result != "failed" {
+		t.Fatalf("plan events %+v, want one TaskCompleted failed", events)
+	}
+}
