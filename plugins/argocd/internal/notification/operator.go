@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"regexp"
 	"strings"
-	"sync"
 
 	"github.com/gitops-connector/gitops-connector/sdk"
 )
@@ -31,10 +30,8 @@ const maxReported = 256
 // Argo implements sdk.Operator for Argo CD notifications. It is safe for
 // concurrent use.
 type Argo struct {
-	log *slog.Logger
-
-	mu       sync.Mutex
-	reported map[string]bool
+	log    *slog.Logger
+	warned *sdk.OnceLogger
 }
 
 // New returns an Argo CD operator that logs to log (nil: no logs).
@@ -42,7 +39,7 @@ func New(log *slog.Logger) *Argo {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Argo{log: log, reported: map[string]bool{}}
+	return &Argo{log: log, warned: &sdk.OnceLogger{Logger: log, Max: maxReported}}
 }
 
 var _ sdk.Operator = (*Argo)(nil)
@@ -51,13 +48,7 @@ var _ sdk.Operator = (*Argo)(nil)
 // only reports a gitOpsOperatorType that names another operator, which
 // means the host routed the config to the wrong plugin.
 func (a *Argo) ValidateConfig(_ context.Context, cfg sdk.Config) ([]sdk.FieldError, error) {
-	if t := cfg.Setting("gitOpsOperatorType"); t != "" && !strings.EqualFold(t, OperatorType) {
-		return []sdk.FieldError{{
-			Field:   "gitOpsOperatorType",
-			Message: fmt.Sprintf("is %q, but this plugin serves %s", clip(t), OperatorType),
-		}}, nil
-	}
-	return nil, nil
+	return sdk.CheckType(cfg, "gitOpsOperatorType", OperatorType), nil
 }
 
 // ParseEvent turns an Argo CD notification into three statuses — Phase,
@@ -127,18 +118,7 @@ func (a *Argo) status(name, field, raw, description string) sdk.Status {
 }
 
 // once logs a warning the first time it sees key, up to maxReported keys.
-func (a *Argo) once(key, msg string, args ...any) {
-	a.mu.Lock()
-	seen := a.reported[key]
-	full := len(a.reported) >= maxReported
-	if !seen && !full {
-		a.reported[key] = true
-	}
-	a.mu.Unlock()
-	if !seen && !full {
-		a.log.Warn(msg, args...)
-	}
-}
+func (a *Argo) once(key, msg string, args ...any) { a.warned.Warn(key, msg, args...) }
 
 // hexCommitID is a full or abbreviated git commit id (SHA-1 or SHA-256).
 var hexCommitID = regexp.MustCompile(`^[0-9a-fA-F]{7,64}$`)

@@ -500,7 +500,7 @@ func TestUnknownStatesRememberedAreBounded(t *testing.T) {
 	if n := len(lines()); n != maxReported {
 		t.Errorf("logged %d lines, want %d", n, maxReported)
 	}
-	if n := len(a.reported); n != maxReported {
+	if n := a.warned.Len(); n != maxReported {
 		t.Errorf("remembers %d values, want %d", n, maxReported)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 
 	"github.com/gitops-connector/gitops-connector/sdk"
 )
@@ -39,10 +38,8 @@ const maxReported = 256
 // Flux implements sdk.Operator for Flux events. It is safe for concurrent
 // use.
 type Flux struct {
-	log *slog.Logger
-
-	mu       sync.Mutex
-	reported map[string]bool
+	log    *slog.Logger
+	warned *sdk.OnceLogger
 }
 
 // New returns a Flux operator that logs to log (nil: no logs).
@@ -50,7 +47,7 @@ func New(log *slog.Logger) *Flux {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Flux{log: log, reported: map[string]bool{}}
+	return &Flux{log: log, warned: &sdk.OnceLogger{Logger: log, Max: maxReported}}
 }
 
 var _ sdk.Operator = (*Flux)(nil)
@@ -59,13 +56,7 @@ var _ sdk.Operator = (*Flux)(nil)
 // only reports a gitOpsOperatorType that names another operator, which
 // means the host routed the config to the wrong plugin.
 func (f *Flux) ValidateConfig(_ context.Context, cfg sdk.Config) ([]sdk.FieldError, error) {
-	if t := cfg.Setting("gitOpsOperatorType"); t != "" && !strings.EqualFold(t, OperatorType) {
-		return []sdk.FieldError{{
-			Field:   "gitOpsOperatorType",
-			Message: fmt.Sprintf("is %q, but this plugin serves %s", clip(t), OperatorType),
-		}}, nil
-	}
-	return nil, nil
+	return sdk.CheckType(cfg, "gitOpsOperatorType", OperatorType), nil
 }
 
 // ParseEvent turns a Flux event into commit statuses (see Parse). A body
@@ -88,18 +79,7 @@ func (f *Flux) ParseEvent(_ context.Context, req sdk.ParseRequest) (sdk.ParseRes
 }
 
 // once logs a warning the first time it sees key, up to maxReported keys.
-func (f *Flux) once(key, msg string, args ...any) {
-	f.mu.Lock()
-	seen := f.reported[key]
-	full := len(f.reported) >= maxReported
-	if !seen && !full {
-		f.reported[key] = true
-	}
-	f.mu.Unlock()
-	if !seen && !full {
-		f.log.Warn(msg, args...)
-	}
-}
+func (f *Flux) once(key, msg string, args ...any) { f.warned.Warn(key, msg, args...) }
 
 // Parse turns a decoded event into the connector's result.
 //
