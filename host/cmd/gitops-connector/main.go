@@ -67,6 +67,8 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) er
 		fs.Int64Var(&opts.MaxBodyBytes, "max-body-bytes", 4<<20, "largest notification body accepted")
 		fs.DurationVar(&opts.ShutdownGrace, "shutdown-grace", envDuration(getenv, "GITOPS_CONNECTOR_SHUTDOWN_GRACE", 25*time.Second), "time given to deliveries in flight at shutdown")
 		fs.DurationVar(&opts.SweepInterval, "sweep-interval", envDuration(getenv, "GITOPS_CONNECTOR_SWEEP_INTERVAL", 30*time.Second), "interval of the orchestrators' periodic sweep")
+		fs.StringVar(&opts.DataDir, "data-dir", getenv("GITOPS_CONNECTOR_DATA_DIR"), "directory of the event store, so accepted events survive restarts (default none: in memory only)")
+		fs.DurationVar(&opts.MaxAge, "max-age", envDuration(getenv, "GITOPS_CONNECTOR_MAX_AGE", 24*time.Hour), "how long an event's deliveries are retried before they are given up")
 	}
 	if err := fs.Parse(args); err != nil {
 		return err

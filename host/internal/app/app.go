@@ -23,6 +23,7 @@ import (
 	"github.com/gitops-connector/gitops-connector/host/internal/pipeline"
 	"github.com/gitops-connector/gitops-connector/host/internal/pluginhost"
 	"github.com/gitops-connector/gitops-connector/host/internal/routing"
+	"github.com/gitops-connector/gitops-connector/host/internal/store"
 	"github.com/gitops-connector/gitops-connector/host/internal/subscriber"
 	"github.com/gitops-connector/gitops-connector/host/internal/sweep"
 	"github.com/gitops-connector/gitops-connector/sdk"
@@ -49,6 +50,12 @@ type Options struct {
 	Logger         *slog.Logger
 	// OnListen, when set, is told the address the server listens on.
 	OnListen func(net.Addr)
+	// DataDir holds the event store; empty keeps accepted events in memory
+	// only.
+	DataDir string
+	// MaxAge is how long an event's work is retried before it is given up;
+	// default 24 h.
+	MaxAge time.Duration
 }
 
 // DefaultPluginDir is the plugins directory beside the running binary.
@@ -72,6 +79,7 @@ type host struct {
 	loaded  atomic.Bool
 	stopped atomic.Bool
 	sweeps  *sweep.Runner
+	pipe    *pipeline.Pipeline
 	single  bool
 	source  config.Source
 }
@@ -106,17 +114,31 @@ func Serve(ctx context.Context, opts Options) error {
 	if len(subs) > 0 {
 		log.Info("raw subscribers loaded", "count", len(subs))
 	}
-	pipe := pipeline.New(pipeline.Options{
-		Plugins: delivery, Logger: log,
+	events, closeStore, err := openStore(opts.DataDir, log)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	pipe, err := pipeline.New(pipeline.Options{
+		Plugins: delivery, Logger: log, Store: events, Resolve: h.configByKey, MaxAge: opts.MaxAge,
 		SubscriberList: subs, SubscriberClient: subscriber.NewClient(30 * time.Second),
 	})
+	if err != nil {
+		return err
+	}
+	h.pipe = pipe
 	h.sweeps = &sweep.Runner{Plugins: delivery, Interval: opts.SweepInterval, Logger: log}
 	defer h.sweeps.Stop()
 
 	srcCtx, stopSource := context.WithCancel(context.Background())
 	defer stopSource()
 	srcErr := make(chan error, 1)
-	go func() { srcErr <- source.Run(srcCtx, func(s config.Snapshot) { h.apply(srcCtx, s) }) }()
+	go func() {
+		srcErr <- source.Run(srcCtx, func(s config.Snapshot) {
+			h.apply(srcCtx, s)
+			pipe.Start() // once the configs are loaded: resumed events need them
+		})
+	}()
 
 	handler := &intake.Handler{
 		Router: &routing.Router{
@@ -182,6 +204,35 @@ func (h *host) shutdown(srv *http.Server, pipe *pipeline.Pipeline) error {
 	return errors.Join(errs...)
 }
 
+// openStore opens the event store in dataDir, or a memory store when there
+// is none, and returns it with its close function.
+func openStore(dataDir string, log *slog.Logger) (pipeline.Store, func(), error) {
+	if dataDir == "" {
+		log.Warn("no data directory (--data-dir): accepted events are kept in memory only and lost if the host stops before delivering them")
+		return pipeline.NewMemoryStore(), func() {}, nil
+	}
+	s, err := store.Open(dataDir, store.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+	log.Info("event store opened", "path", s.Path())
+	return s, func() {
+		if err := s.Close(); err != nil {
+			log.Error("cannot close the event store", "error", err)
+		}
+	}, nil
+}
+
+// configByKey returns the current config of a key ("namespace/name" or
+// "name") for the pipeline.
+func (h *host) configByKey(key string) (config.Config, error) {
+	namespace, name, ok := strings.Cut(key, "/")
+	if !ok {
+		namespace, name = "", key
+	}
+	return h.configs.Load().Lookup(namespace, name)
+}
+
 func (h *host) notReady() string {
 	switch {
 	case h.stopped.Load():
@@ -190,6 +241,9 @@ func (h *host) notReady() string {
 		return "configuration not loaded yet"
 	case !h.plugins.Ready():
 		return "a plugin is not running"
+	}
+	if err := h.pipe.Health(); err != nil {
+		return err.Error()
 	}
 	return ""
 }

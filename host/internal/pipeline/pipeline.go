@@ -3,18 +3,29 @@
 // orchestrator.
 //
 // Semantics:
+//   - Submit returns only once the job is recorded in the Store; with a
+//     durable store, a job whose Submit returned nil is delivered even if
+//     the host restarts, and pending jobs resume in their original order;
 //   - events for different (config, commit) pairs are delivered in parallel;
 //     events for one pair in arrival order, and the statuses of one event in
-//     the order the operator produced them;
+//     the order the operator produced them, across retries and restarts;
+//   - while the API keeps up, every status is posted; once a pair falls
+//     behind (an attempt failed, or its jobs were resumed after a restart),
+//     a status is not posted when a later event of the pair, already
+//     queued, has a status for the same context: only the newest state
+//     matters to the API (raw subscribers still receive it). The pair
+//     catches up when its queue is empty;
 //   - once a pair has finished, later events post only statuses that differ
 //     from the last one posted for their context (Flux repeats
 //     ReconciliationSucceeded on every interval);
 //   - the orchestrator is told at most once per outcome of a pair: a success
-//     after a failure is told, a repeated success is not;
+//     after a failure is told, a repeated success is not; that it was told
+//     is recorded in the store before the job is removed;
 //   - retryable plugin errors are retried with exponential backoff and
 //     jitter, honouring the retry-after a plugin reports, until the event is
-//     older than MaxAge; permanent errors are logged with the reason and not
-//     retried.
+//     older than MaxAge, when the rest of the event is given up; permanent
+//     errors are not retried. Both are logged with the reason and reported
+//     to OnGiveUp.
 package pipeline
 
 import (
@@ -22,7 +33,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -35,7 +46,9 @@ import (
 // Job is the work of one accepted event.
 type Job struct {
 	// ID identifies the event in logs.
-	ID       string
+	ID string
+	// Config is the config the event was routed to. Only its key is
+	// recorded; see Options.Resolve.
 	Config   config.Config
 	CommitID string
 	// Statuses to post, in order (names already carry the status context).
@@ -46,7 +59,7 @@ type Job struct {
 }
 
 // Key identifies the (config, commit) a job belongs to.
-func (j Job) Key() string { return j.Config.Key() + "@" + j.CommitID }
+func (j Job) Key() string { return pairKey(j.Config.Key(), j.CommitID) }
 
 // Plugins gives the repository and orchestrator of a type.
 type Plugins interface {
@@ -59,11 +72,60 @@ type Subscribers interface {
 	Send(ctx context.Context, s subscriber.Subscriber, p subscriber.Payload) error
 }
 
+// Reasons for giving work up, in GiveUp.Reason.
+const (
+	// ReasonMaxAge: the work kept failing with retryable errors until the
+	// event was older than Options.MaxAge.
+	ReasonMaxAge = "MaxAgeExceeded"
+	// ReasonPermanent: the plugin reported an error that retrying cannot
+	// fix (permission denied, not found, invalid input, ...).
+	ReasonPermanent = "PermanentError"
+	// ReasonConfigUnavailable: the event's config no longer exists or is
+	// invalid.
+	ReasonConfigUnavailable = "ConfigUnavailable"
+	// ReasonNoPlugin: no plugin serves the config's repository or
+	// orchestrator type.
+	ReasonNoPlugin = "PluginUnavailable"
+)
+
+// Steps of delivering an event, in GiveUp.Step.
+const (
+	StepEvent  = "deliver event"
+	StepStatus = "post status"
+	StepNotify = "notify orchestrator"
+)
+
+// GiveUp describes work the pipeline stopped trying to deliver.
+type GiveUp struct {
+	Event     string
+	ConfigKey string
+	CommitID  string
+	// Step is StepStatus, StepNotify, or StepEvent when the whole event was
+	// dropped.
+	Step string
+	// Status is the context of the status given up (StepStatus only).
+	Status string
+	// Reason is one of the Reason constants.
+	Reason string
+	Err    error
+}
+
 // Options configure a Pipeline.
 type Options struct {
 	Plugins Plugins
-	Store   Store
-	Logger  *slog.Logger
+	// Store records jobs and delivery state; default a MemoryStore.
+	Store Store
+	// Resolve returns the current config of a key. Jobs are delivered with
+	// the config Resolve returns when they start, so credentials and
+	// settings are current, and jobs resumed from the store (which holds no
+	// token) get their config back. A job whose config Resolve does not
+	// find is dropped. When nil, jobs use the config they were submitted
+	// with, and resumed jobs are dropped.
+	Resolve func(key string) (config.Config, error)
+	// OnGiveUp, when set, is told of every piece of work given up. It must
+	// not block.
+	OnGiveUp func(GiveUp)
+	Logger   *slog.Logger
 	// SubscriberList and SubscriberClient: raw JSON receivers.
 	SubscriberList   []subscriber.Subscriber
 	SubscriberClient Subscribers
@@ -78,10 +140,18 @@ type Options struct {
 	MaxBackoff time.Duration
 	// Concurrency bounds the pairs delivered at once; default 64.
 	Concurrency int
+	// StateTTL is how long the state of a pair is kept after its last
+	// change; default 7 days.
+	StateTTL time.Duration
+	// PruneInterval is how often idle states are pruned; default 1 h.
+	PruneInterval time.Duration
 }
 
 // ErrClosed is returned by Submit after Close.
 var ErrClosed = errors.New("the pipeline is shutting down")
+
+// errExpired marks work given up at the event's maximum age.
+var errExpired = errors.New("older than the maximum age")
 
 // Pipeline delivers jobs.
 type Pipeline struct {
@@ -89,15 +159,38 @@ type Pipeline struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	sem    chan struct{}
+	now    func() time.Time
 
-	mu     sync.Mutex
-	queues map[string][]Job
-	closed bool
-	wg     sync.WaitGroup
+	mu       sync.Mutex
+	queues   map[string]*queue
+	resumed  int
+	started  bool
+	closed   bool
+	stopping bool // durable store: drains start no new job
+	wg       sync.WaitGroup
+	bg       sync.WaitGroup
 }
 
-// New returns a running pipeline.
-func New(opts Options) *Pipeline {
+// queue holds the jobs of one (config, commit).
+type queue struct {
+	waiting  []*entry
+	current  *entry
+	draining bool
+	// behind is set when an attempt failed or the jobs were resumed:
+	// superseded statuses are then skipped.
+	behind bool
+}
+
+// entry is one queued job.
+type entry struct {
+	rec Record
+	// cfg is the config the job was submitted with; nil when resumed.
+	cfg *config.Config
+}
+
+// New returns a pipeline holding the jobs pending in the store. It delivers
+// nothing before Start.
+func New(opts Options) (*Pipeline, error) {
 	if opts.MaxAge <= 0 {
 		opts.MaxAge = 24 * time.Hour
 	}
@@ -113,34 +206,115 @@ func New(opts Options) *Pipeline {
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 64
 	}
+	if opts.StateTTL <= 0 {
+		opts.StateTTL = 7 * 24 * time.Hour
+	}
+	if opts.PruneInterval <= 0 {
+		opts.PruneInterval = time.Hour
+	}
 	if opts.Store == nil {
-		opts.Store = NewMemoryStore(7 * 24 * time.Hour)
+		opts.Store = NewMemoryStore()
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	pending, err := opts.Store.Pending()
+	if err != nil {
+		return nil, fmt.Errorf("read the pending events: %w", err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Pipeline{opts: opts, ctx: ctx, cancel: cancel, sem: make(chan struct{}, opts.Concurrency), queues: map[string][]Job{}}
+	p := &Pipeline{opts: opts, ctx: ctx, cancel: cancel, sem: make(chan struct{}, opts.Concurrency),
+		now: time.Now, queues: map[string]*queue{}, resumed: len(pending)}
+	for _, r := range pending {
+		p.enqueue(&entry{rec: r}).behind = true
+	}
+	return p, nil
 }
 
-// Submit queues a job behind the earlier jobs of its (config, commit).
+// Start begins delivering: first the jobs resumed from the store, in their
+// order, then the submitted ones. Call it once the configs are loaded, so
+// Resolve finds them. Calling it again does nothing.
+func (p *Pipeline) Start() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.started || p.closed {
+		return
+	}
+	p.started = true
+	if p.resumed > 0 {
+		p.opts.Logger.Info("resuming events recorded before the restart", "events", p.resumed, "commits", len(p.queues))
+	}
+	for key, q := range p.queues {
+		p.startDrain(key, q)
+	}
+	p.bg.Add(1)
+	go p.pruneLoop()
+}
+
+// Submit records a job and queues it behind the earlier jobs of its
+// (config, commit). It returns nil only once the job is recorded in the
+// store; the error says why it could not be.
 func (p *Pipeline) Submit(job Job) error {
 	if job.Received.IsZero() {
-		job.Received = time.Now()
+		job.Received = p.now()
 	}
+	p.mu.Lock()
+	closed := p.closed
+	p.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	cfg := job.Config
+	rec := Record{
+		ID: job.ID, ConfigKey: cfg.Key(), CommitID: job.CommitID, Statuses: slices.Clone(job.Statuses),
+		Finished: job.Finished, Successful: job.Successful, Received: job.Received,
+	}
+	seq, err := p.opts.Store.Add(rec)
+	if err != nil {
+		return fmt.Errorf("cannot record the event: %w", err)
+	}
+	rec.Seq = seq
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
+		if p.opts.Store.Durable() {
+			return nil // recorded: delivered after the next start
+		}
 		return ErrClosed
 	}
-	key := job.Key()
-	q, running := p.queues[key]
-	p.queues[key] = append(q, job)
-	if !running {
-		p.wg.Add(1)
-		go p.drain(key)
+	q := p.enqueue(&entry{rec: rec, cfg: &cfg})
+	if p.started {
+		p.startDrain(rec.Key(), q)
 	}
 	return nil
+}
+
+// enqueue inserts e among the waiting jobs of its pair in sequence order.
+// p.mu must be held (or p not shared yet).
+func (p *Pipeline) enqueue(e *entry) *queue {
+	key := e.rec.Key()
+	q := p.queues[key]
+	if q == nil {
+		q = &queue{}
+		p.queues[key] = q
+	}
+	i := len(q.waiting)
+	for i > 0 && q.waiting[i-1].rec.Seq > e.rec.Seq {
+		i--
+	}
+	q.waiting = slices.Insert(q.waiting, i, e)
+	return q
+}
+
+// startDrain starts delivering a pair's queue unless it is already being
+// delivered. p.mu must be held.
+func (p *Pipeline) startDrain(key string, q *queue) {
+	if q.draining || len(q.waiting) == 0 || p.stopping {
+		return
+	}
+	q.draining = true
+	p.wg.Add(1)
+	go p.drain(key, q)
 }
 
 // Pending returns the number of queued jobs, in flight included.
@@ -149,57 +323,86 @@ func (p *Pipeline) Pending() int {
 	defer p.mu.Unlock()
 	n := 0
 	for _, q := range p.queues {
-		n += len(q)
+		n += len(q.waiting)
+		if q.current != nil {
+			n++
+		}
 	}
 	return n
 }
 
-// Close stops accepting jobs and waits for the queued ones until ctx ends;
-// then it cancels the deliveries in flight and reports how many jobs were
-// not delivered.
+// Health returns nil when the store takes writes, else why it does not: the
+// host must then not accept events.
+func (p *Pipeline) Health() error {
+	if err := p.opts.Store.Check(); err != nil {
+		return fmt.Errorf("the event store does not take writes: %w", err)
+	}
+	return nil
+}
+
+// Close stops accepting jobs and gives the deliveries the grace period of
+// ctx; then it cancels the deliveries still in flight.
+//
+// With a durable store, only the jobs in flight are continued: the others
+// stay recorded for the next start, as does the rest of an interrupted job,
+// and Close returns nil. With a memory store, every queued job is delivered
+// if the grace period allows, and Close reports how many were not.
 func (p *Pipeline) Close(ctx context.Context) error {
+	durable := p.opts.Store.Durable()
 	p.mu.Lock()
 	p.closed = true
+	p.stopping = durable
 	p.mu.Unlock()
 	done := make(chan struct{})
 	go func() { p.wg.Wait(); close(done) }()
+	var left int
 	select {
 	case <-done:
-		p.cancel()
-		return nil
+		left = p.Pending()
 	case <-ctx.Done():
+		left = p.Pending()
+		p.opts.Logger.Warn("shutdown grace period over; interrupting the deliveries in flight", "pending", left)
 	}
-	left := p.Pending()
 	p.cancel()
 	<-done
+	p.bg.Wait()
+	if left == 0 {
+		return nil
+	}
+	if durable {
+		p.opts.Logger.Info("events kept in the store for the next start", "events", left)
+		return nil
+	}
 	return fmt.Errorf("shutdown grace period over: %d event(s) not delivered", left)
 }
 
-// drain delivers the jobs of one key in order, then removes the queue.
-func (p *Pipeline) drain(key string) {
+// drain delivers the jobs of one pair in order.
+func (p *Pipeline) drain(key string, q *queue) {
 	defer p.wg.Done()
 	for {
 		p.mu.Lock()
-		q := p.queues[key]
-		if len(q) == 0 || p.ctx.Err() != nil {
-			delete(p.queues, key)
+		if len(q.waiting) == 0 || p.stopping || p.ctx.Err() != nil {
+			q.draining = false
+			if len(q.waiting) == 0 {
+				delete(p.queues, key)
+			}
 			p.mu.Unlock()
 			return
 		}
-		job := q[0]
+		e := q.waiting[0]
+		q.waiting = q.waiting[1:]
+		q.current = e
 		p.mu.Unlock()
 
 		select {
 		case p.sem <- struct{}{}:
-			p.deliver(job)
+			p.deliver(e)
 			<-p.sem
 		case <-p.ctx.Done():
 		}
 
 		p.mu.Lock()
-		if q := p.queues[key]; len(q) > 0 {
-			p.queues[key] = q[1:]
-		}
+		q.current = nil
 		p.mu.Unlock()
 	}
 }
@@ -213,96 +416,244 @@ func fingerprint(s sdk.Status) string {
 	return fmt.Sprintf("%s\x00%s\x00%s", s.State, s.RawState, s.Description)
 }
 
-// deliver does the work of one job.
-func (p *Pipeline) deliver(job Job) {
-	log := p.opts.Logger.With("event", job.ID, "config", job.Config.Key(), "commit", job.CommitID)
-	cfg := job.Config.SDK()
-	repo, err := p.opts.Plugins.Repository(job.Config.RepositoryType)
+// superseded reports whether the pair is behind and a job waiting behind
+// the one in flight has a status for the context name.
+func (p *Pipeline) superseded(key, name string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	q := p.queues[key]
+	if q == nil || !q.behind {
+		return false
+	}
+	for _, e := range q.waiting {
+		for _, s := range e.rec.Statuses[min(e.rec.Next, len(e.rec.Statuses)):] {
+			if s.Name == name {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// fellBehind marks a pair whose delivery had to be retried.
+func (p *Pipeline) fellBehind(key string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if q := p.queues[key]; q != nil {
+		q.behind = true
+	}
+}
+
+// configOf returns the config to deliver a job with.
+func (p *Pipeline) configOf(e *entry) (config.Config, error) {
+	key := e.rec.ConfigKey
+	if p.opts.Resolve == nil {
+		if e.cfg != nil {
+			return *e.cfg, nil
+		}
+		return config.Config{}, fmt.Errorf("config %q cannot be looked up", key)
+	}
+	c, err := p.opts.Resolve(key)
 	if err != nil {
-		log.Error("event dropped: no repository plugin", "error", err)
+		return config.Config{}, err
+	}
+	if c.Key() != key {
+		return config.Config{}, fmt.Errorf("no config %q", key)
+	}
+	return c, nil
+}
+
+// deliver does the work of one job. The job leaves the store when it needs
+// no more work: delivered, dropped or given up. When shutdown interrupts it,
+// it stays, with its progress.
+func (p *Pipeline) deliver(e *entry) {
+	rec := e.rec
+	log := p.opts.Logger.With("event", rec.ID, "config", rec.ConfigKey, "commit", rec.CommitID)
+	cfg, err := p.configOf(e)
+	if err != nil {
+		log.Error("event dropped: its config no longer exists or is invalid", "reason", err.Error())
+		p.giveUp(rec, StepEvent, "", ReasonConfigUnavailable, err)
+		p.finish(log, rec, nil)
 		return
 	}
-	st, err := p.opts.Store.Load(job.Key())
+	repo, err := p.opts.Plugins.Repository(cfg.RepositoryType)
 	if err != nil {
-		log.Error("event dropped: cannot read its delivery state", "error", err)
+		log.Error("event dropped: no repository plugin", "error", err)
+		p.giveUp(rec, StepEvent, "", ReasonNoPlugin, err)
+		p.finish(log, rec, nil)
+		return
+	}
+	var st State
+	if !p.persist(log, "read the delivery state", func() error {
+		var err error
+		st, err = p.opts.Store.State(rec.Key())
+		return err
+	}) {
 		return
 	}
 	st = st.clone()
-	posted, skipped := 0, 0
-	for _, s := range job.Statuses {
+	sdkCfg := cfg.SDK()
+	posted, unchanged, superseded := 0, 0, 0
+	for ; rec.Next < len(rec.Statuses); rec.Next++ {
+		s := rec.Statuses[rec.Next]
 		fp := fingerprint(s)
 		if st.Finished && st.Posted[s.Name] == fp {
-			skipped++
+			unchanged++
 			continue
 		}
-		err := p.retry(job, log.With("status", s.Name), "post status", func(ctx context.Context) error {
-			return repo.PostStatus(ctx, sdk.PostStatusRequest{Config: cfg, CommitID: job.CommitID, Status: s})
+		if p.superseded(rec.Key(), s.Name) {
+			superseded++
+			p.sendToSubscribers(cfg, rec, s, log)
+			continue
+		}
+		statusLog := log.With("status", s.Name)
+		err := p.retry(rec, statusLog, StepStatus, func(ctx context.Context) error {
+			return repo.PostStatus(ctx, sdk.PostStatusRequest{Config: sdkCfg, CommitID: rec.CommitID, Status: s})
 		})
-		if err == nil {
+		switch {
+		case err == nil:
 			posted++
 			st.Posted[s.Name] = fp
-			p.save(log, job, st)
+		case p.ctx.Err() != nil:
+			statusLog.Warn("delivery interrupted by shutdown", "error", err)
+			return
+		case errors.Is(err, errExpired):
+			p.expire(log, rec, st, StepStatus, s.Name, err)
+			return
+		default:
+			statusLog.Error("post status failed permanently", "error", err, "kind", sdk.KindOf(err).String())
+			p.giveUp(rec, StepStatus, s.Name, ReasonPermanent, err)
 		}
-		p.sendToSubscribers(job, s, log)
+		p.sendToSubscribers(cfg, rec, s, log)
+		next := rec
+		next.Next++
+		if !p.persist(log, "record the delivery progress", func() error { return p.opts.Store.Progress(next, st) }) {
+			return
+		}
 	}
-	if skipped > 0 {
-		log.Info("statuses unchanged since the deployment finished; not posted again", "skipped", skipped)
-	}
-	if !job.Finished {
-		log.Info("event delivered", "posted", posted)
+	counts := []any{"posted", posted, "unchanged", unchanged, "superseded", superseded}
+	if !rec.Finished {
+		if p.finish(log, rec, &st) {
+			log.Info("event delivered", counts...)
+		}
 		return
 	}
 	st.Finished = true
-	p.save(log, job, st)
 	outcome := outcomeFailure
-	if job.Successful {
+	if rec.Successful {
 		outcome = outcomeSuccess
 	}
 	if st.Notified[outcome] {
-		log.Info("event delivered; the orchestrator was already told of this outcome", "posted", posted, "outcome", outcome)
+		if p.finish(log, rec, &st) {
+			log.Info("event delivered; the orchestrator was already told of this outcome", append(counts, "outcome", outcome)...)
+		}
 		return
 	}
-	orch, err := p.opts.Plugins.Orchestrator(job.Config.OrchestratorType)
+	orch, err := p.opts.Plugins.Orchestrator(cfg.OrchestratorType)
 	if err != nil {
 		log.Error("deployment finished but no orchestrator plugin", "error", err)
+		p.giveUp(rec, StepNotify, "", ReasonNoPlugin, err)
+		p.finish(log, rec, &st)
 		return
 	}
 	var res sdk.NotifyResult
-	err = p.retry(job, log, "notify orchestrator", func(ctx context.Context) error {
+	err = p.retry(rec, log, StepNotify, func(ctx context.Context) error {
 		var err error
 		res, err = orch.NotifyCompletion(ctx, sdk.Completion{
-			Config: cfg, CommitID: job.CommitID, Successful: job.Successful, Statuses: job.Statuses,
+			Config: sdkCfg, CommitID: rec.CommitID, Successful: rec.Successful, Statuses: rec.Statuses,
 		}, repo)
 		return err
 	})
-	if err != nil {
+	switch {
+	case err == nil:
+	case p.ctx.Err() != nil:
+		log.Warn("delivery interrupted by shutdown", "error", err)
+		return
+	case errors.Is(err, errExpired):
+		p.expire(log, rec, st, StepNotify, "", err)
+		return
+	default:
+		// Not recorded as told: the next event of the outcome tells again.
+		log.Error("notify orchestrator failed permanently", "error", err, "kind", sdk.KindOf(err).String())
+		p.giveUp(rec, StepNotify, "", ReasonPermanent, err)
+		p.finish(log, rec, &st)
 		return
 	}
 	st.Notified[outcome] = true
-	p.save(log, job, st)
+	if !p.finish(log, rec, &st) {
+		log.Error("the orchestrator was notified but the store could not record it; it is notified again after a restart", "outcome", outcome)
+		return
+	}
 	if res.Notified {
-		log.Info("orchestrator notified", "outcome", outcome, "posted", posted)
+		log.Info("orchestrator notified", append(counts, "outcome", outcome)...)
 	} else {
-		log.Info("orchestrator had nothing to notify", "outcome", outcome, "reason", res.Reason, "posted", posted)
+		log.Info("orchestrator had nothing to notify", append(counts, "outcome", outcome, "reason", res.Reason)...)
 	}
 }
 
-func (p *Pipeline) save(log *slog.Logger, job Job, st State) {
-	if err := p.opts.Store.Save(job.Key(), st); err != nil {
-		log.Error("cannot record delivery state", "error", err)
+// expire gives up the rest of a job that reached its maximum age.
+func (p *Pipeline) expire(log *slog.Logger, rec Record, st State, step, status string, err error) {
+	left := len(rec.Statuses) - rec.Next
+	args := []any{"step", step, "error", err, "max_age", p.opts.MaxAge, "statuses_not_posted", left,
+		"orchestrator_not_told", rec.Finished}
+	if status != "" {
+		args = append(args, "status", status)
+	}
+	log.Error("event given up: retried until the event's maximum age", args...)
+	p.giveUp(rec, step, status, ReasonMaxAge, err)
+	p.finish(log, rec, &st)
+}
+
+func (p *Pipeline) giveUp(rec Record, step, status, reason string, err error) {
+	if p.opts.OnGiveUp != nil {
+		p.opts.OnGiveUp(GiveUp{Event: rec.ID, ConfigKey: rec.ConfigKey, CommitID: rec.CommitID,
+			Step: step, Status: status, Reason: reason, Err: err})
 	}
 }
 
-func (p *Pipeline) sendToSubscribers(job Job, s sdk.Status, log *slog.Logger) {
+// finish removes a job from the store, recording the pair's state.
+func (p *Pipeline) finish(log *slog.Logger, rec Record, st *State) bool {
+	return p.persist(log, "remove the finished event from the store", func() error { return p.opts.Store.Done(rec, st) })
+}
+
+// persist runs a store operation until it succeeds or shutdown interrupts
+// it. A store that fails writes (a full disk) thus holds up the pairs that
+// need it, instead of losing or repeating their work; the host reports
+// itself not ready meanwhile (Health).
+func (p *Pipeline) persist(log *slog.Logger, what string, op func() error) bool {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = p.opts.InitialBackoff
+	b.MaxInterval = min(p.opts.MaxBackoff, 10*time.Second)
+	attempts := 0
+	_, err := backoff.Retry(p.ctx, func() (struct{}, error) {
+		attempts++
+		return struct{}{}, op()
+	}, backoff.WithBackOff(b), backoff.WithMaxElapsedTime(0),
+		backoff.WithNotify(func(err error, next time.Duration) {
+			if attempts == 1 {
+				log.Error("cannot "+what+"; retrying until the store takes writes", "error", err)
+			}
+		}))
+	if err != nil {
+		log.Error("cannot "+what+": interrupted by shutdown", "error", err, "attempts", attempts)
+		return false
+	}
+	if attempts > 1 {
+		log.Info("the store takes writes again", "operation", what, "attempts", attempts)
+	}
+	return true
+}
+
+func (p *Pipeline) sendToSubscribers(cfg config.Config, rec Record, s sdk.Status, log *slog.Logger) {
 	if len(p.opts.SubscriberList) == 0 {
 		return
 	}
 	payload := subscriber.Payload{
-		CommitID:       job.CommitID,
+		CommitID:       rec.CommitID,
 		StatusName:     s.Name,
 		State:          s.RawState,
 		Message:        s.Description,
-		CallbackURL:    job.Config.Settings[config.FieldAppURL],
+		CallbackURL:    cfg.Settings[config.FieldAppURL],
 		GitOpsOperator: s.Operator,
 		Genre:          s.Genre,
 	}
@@ -315,16 +666,17 @@ func (p *Pipeline) sendToSubscribers(job Job, s sdk.Status, log *slog.Logger) {
 	}
 }
 
-// retry runs op until it succeeds, fails permanently, or the job is older
-// than MaxAge. It logs the final failure with its reason.
-func (p *Pipeline) retry(job Job, log *slog.Logger, what string, op func(context.Context) error) error {
+// retry runs op until it succeeds, fails permanently, shutdown interrupts
+// it, or the job is older than MaxAge (the error then wraps errExpired). No
+// attempt starts once the job is older than MaxAge.
+func (p *Pipeline) retry(rec Record, log *slog.Logger, what string, op func(context.Context) error) error {
+	remaining := p.opts.MaxAge - p.now().Sub(rec.Received)
+	if remaining <= 0 {
+		return fmt.Errorf("%w before the first attempt", errExpired)
+	}
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval = p.opts.InitialBackoff
 	b.MaxInterval = p.opts.MaxBackoff
-	remaining := p.opts.MaxAge - time.Since(job.Received)
-	if remaining <= 0 {
-		remaining = time.Nanosecond
-	}
 	var last error
 	attempts := 0
 	_, err := backoff.Retry(p.ctx, func() (struct{}, error) {
@@ -339,23 +691,43 @@ func (p *Pipeline) retry(job Job, log *slog.Logger, what string, op func(context
 			return struct{}{}, backoff.Permanent(last)
 		}
 		if after := sdk.RetryAfterOf(last); after > 0 {
-			return struct{}{}, backoff.RetryAfter(int(math.Ceil(after.Seconds())))
+			return struct{}{}, &backoff.RetryAfterError{Duration: after}
 		}
 		return struct{}{}, last
 	}, backoff.WithBackOff(b), backoff.WithMaxElapsedTime(remaining),
 		backoff.WithNotify(func(_ error, next time.Duration) {
+			p.fellBehind(rec.Key())
 			log.Warn(what+" failed; retrying", "error", last, "retry_in", next.Round(time.Millisecond), "attempt", attempts)
 		}))
-	if err == nil {
-		return nil
-	}
 	switch {
+	case err == nil:
+		return nil
 	case p.ctx.Err() != nil:
-		log.Warn(what+" interrupted by shutdown", "error", last)
+		return err
 	case sdk.IsRetryable(last):
-		log.Error(what+" given up: retried until the event's maximum age", "error", last, "attempts", attempts, "max_age", p.opts.MaxAge)
-	default:
-		log.Error(what+" failed permanently", "error", last, "kind", sdk.KindOf(last).String())
+		return fmt.Errorf("%w after %d attempts: %w", errExpired, attempts, last)
 	}
 	return last
+}
+
+// pruneLoop deletes idle pair states now and then, so the store stays
+// bounded over weeks of operation.
+func (p *Pipeline) pruneLoop() {
+	defer p.bg.Done()
+	t := time.NewTicker(p.opts.PruneInterval)
+	defer t.Stop()
+	for {
+		n, err := p.opts.Store.Prune(p.now().Add(-p.opts.StateTTL))
+		switch {
+		case err != nil:
+			p.opts.Logger.Warn("cannot prune idle delivery states", "error", err)
+		case n > 0:
+			p.opts.Logger.Debug("idle delivery states pruned", "count", n, "idle_for", p.opts.StateTTL)
+		}
+		select {
+		case <-t.C:
+		case <-p.ctx.Done():
+			return
+		}
+	}
 }

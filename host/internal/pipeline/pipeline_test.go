@@ -1,12 +1,15 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -25,6 +28,7 @@ type recorder struct {
 	mu       sync.Mutex
 	posted   []string // "commit/name=raw"
 	notified []string // "commit:success"
+	tokens   []string // the config token of every call
 	// failures maps a status name to the errors its next posts return.
 	failures map[string][]error
 	// notifyFailures are the errors the next notifications return.
@@ -43,11 +47,12 @@ func (r *recorder) PostStatus(ctx context.Context, req sdk.PostStatusRequest) er
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return ctx.Err()
+			return sdk.Retryable(ctx.Err(), 0)
 		}
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.tokens = append(r.tokens, req.Config.Token)
 	if errs := r.failures[req.Status.Name]; len(errs) > 0 {
 		r.failures[req.Status.Name] = errs[1:]
 		return errs[0]
@@ -59,6 +64,7 @@ func (r *recorder) PostStatus(ctx context.Context, req sdk.PostStatusRequest) er
 func (r *recorder) NotifyCompletion(_ context.Context, c sdk.Completion, _ sdk.Repository) (sdk.NotifyResult, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.tokens = append(r.tokens, c.Config.Token)
 	if len(r.notifyFailures) > 0 {
 		err := r.notifyFailures[0]
 		r.notifyFailures = r.notifyFailures[1:]
@@ -101,8 +107,90 @@ func (s *subscriberRecorder) Send(_ context.Context, _ subscriber.Subscriber, p 
 	return nil
 }
 
+// durableMemory is a MemoryStore that claims to be durable: sharing it
+// between two pipelines stands for a restart on the same data directory.
+type durableMemory struct{ *MemoryStore }
+
+func (durableMemory) Durable() bool { return true }
+
+// faultyStore fails the writes it is told to.
+type faultyStore struct {
+	Store
+	mu sync.Mutex
+	// addErr fails every Add while set.
+	addErr error
+	// progressFailures and doneFailures fail that many next calls.
+	progressFailures, doneFailures int
+}
+
+var errDiskFull = errors.New("write gitops-connector.db: no space left on device")
+
+func (f *faultyStore) Add(r Record) (uint64, error) {
+	f.mu.Lock()
+	err := f.addErr
+	f.mu.Unlock()
+	if err != nil {
+		return 0, err
+	}
+	return f.Store.Add(r)
+}
+
+func (f *faultyStore) Progress(r Record, st State) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.progressFailures > 0 {
+		f.progressFailures--
+		return errDiskFull
+	}
+	return f.Store.Progress(r, st)
+}
+
+func (f *faultyStore) Done(r Record, st *State) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.doneFailures > 0 {
+		f.doneFailures--
+		return errDiskFull
+	}
+	return f.Store.Done(r, st)
+}
+
+func (f *faultyStore) Check() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.addErr != nil {
+		return f.addErr
+	}
+	return nil
+}
+
+// logBuffer collects JSON log lines.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) lines(msg string) []map[string]any {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []map[string]any
+	for _, line := range strings.Split(b.buf.String(), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == msg {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
 var testConfig = config.Config{
-	Name: "default", RepositoryType: "GITHUB", OrchestratorType: "GITHUB",
+	Name: "default", RepositoryType: "GITHUB", OrchestratorType: "GITHUB", Token: "ghp_submitted",
 	Settings: map[string]string{config.FieldAppURL: "https://app.example/commit"},
 }
 
@@ -115,7 +203,7 @@ func status(name, raw string, state sdk.State) sdk.Status {
 	return sdk.Status{Name: name, RawState: raw, State: state, Description: raw + " description", Genre: "Kustomization", Operator: "Flux"}
 }
 
-func newTestPipeline(r *recorder, opts ...func(*Options)) *Pipeline {
+func testOptions(r *recorder, opts ...func(*Options)) Options {
 	o := Options{
 		Plugins:        r,
 		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
@@ -125,7 +213,25 @@ func newTestPipeline(r *recorder, opts ...func(*Options)) *Pipeline {
 	for _, f := range opts {
 		f(&o)
 	}
-	return New(o)
+	return o
+}
+
+// newPipeline returns a pipeline that has not started delivering.
+func newPipeline(t *testing.T, r *recorder, opts ...func(*Options)) *Pipeline {
+	t.Helper()
+	p, err := New(testOptions(r, opts...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// newTestPipeline returns a started pipeline.
+func newTestPipeline(t *testing.T, r *recorder, opts ...func(*Options)) *Pipeline {
+	t.Helper()
+	p := newPipeline(t, r, opts...)
+	p.Start()
+	return p
 }
 
 func closeAndWait(t *testing.T, p *Pipeline) {
@@ -137,15 +243,35 @@ func closeAndWait(t *testing.T, p *Pipeline) {
 	}
 }
 
-func TestStatusesOfOneCommitArePostedInArrivalOrder(t *testing.T) {
-	r := &recorder{}
-	p := newTestPipeline(r)
-	for i := range 20 {
-		if err := p.Submit(Job{ID: fmt.Sprint(i), Config: testConfig, CommitID: commitA,
-			Statuses: []sdk.Status{status("Status", fmt.Sprintf("step%02d", i), sdk.StatePending), status("Other", fmt.Sprintf("step%02d", i), sdk.StatePending)}}); err != nil {
+func submit(t *testing.T, p *Pipeline, jobs ...Job) {
+	t.Helper()
+	for _, j := range jobs {
+		if err := p.Submit(j); err != nil {
 			t.Fatal(err)
 		}
 	}
+}
+
+// waitIdle waits until the pipeline has no job left.
+func waitIdle(t *testing.T, p *Pipeline) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for p.Pending() > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d jobs still pending", p.Pending())
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestWhileTheAPIKeepsUpEveryStatusIsPostedInArrivalAndProducedOrder(t *testing.T) {
+	r := &recorder{}
+	p := newPipeline(t, r)
+	for i := range 20 { // queued before delivery starts: all but the first wait
+		submit(t, p, Job{ID: fmt.Sprint(i), Config: testConfig, CommitID: commitA,
+			Statuses: []sdk.Status{status("Status", fmt.Sprintf("step%02d", i), sdk.StatePending), status("Other", fmt.Sprintf("step%02d", i), sdk.StatePending)}})
+	}
+	p.Start()
 	closeAndWait(t, p)
 	posted, _ := r.snapshot()
 	var want []string
@@ -157,13 +283,41 @@ func TestStatusesOfOneCommitArePostedInArrivalOrder(t *testing.T) {
 	}
 }
 
+func TestOnceACommitFellBehindAQueuedStatusSupersededByANewerOneIsNotPostedButSubscribersGetIt(t *testing.T) {
+	r := &recorder{failures: map[string][]error{"Deployment": {sdk.Retryable(errors.New("502"), 0)}}}
+	subs := &subscriberRecorder{}
+	p := newPipeline(t, r, func(o *Options) {
+		o.SubscriberList = []subscriber.Subscriber{{Name: "s", URL: "http://s"}}
+		o.SubscriberClient = subs
+	})
+	// Queued before delivery starts; commit A's first post fails once.
+	submit(t, p,
+		Job{Config: testConfig, CommitID: commitA, Statuses: []sdk.Status{status("Deployment", "configured", sdk.StateSucceeded), status("Status", "Progressing", sdk.StatePending)}},
+		Job{Config: testConfig, CommitID: commitB, Statuses: []sdk.Status{status("Status", "Progressing", sdk.StatePending)}},
+		Job{Config: testConfig, CommitID: commitB, Statuses: []sdk.Status{status("Status", "ReconciliationSucceeded", sdk.StateSucceeded)}},
+		Job{Config: testConfig, CommitID: commitA, Statuses: []sdk.Status{status("Status", "ReconciliationSucceeded", sdk.StateSucceeded)}},
+	)
+	p.Start()
+	closeAndWait(t, p)
+	posted, _ := r.snapshot()
+	slices.Sort(posted)
+	want := []string{"aaaaaaa/Deployment=configured", "aaaaaaa/Status=ReconciliationSucceeded",
+		"bbbbbbb/Status=Progressing", "bbbbbbb/Status=ReconciliationSucceeded"}
+	if !slices.Equal(posted, want) {
+		t.Fatalf("posted %v, want %v (commit A's Progressing superseded; commit B, which kept up, in full)", posted, want)
+	}
+	if len(subs.got) != 5 {
+		t.Fatalf("subscribers got %d payloads, want all 5 statuses", len(subs.got))
+	}
+}
+
 func TestACommitWaitingOnTheAPIDoesNotBlockOtherCommits(t *testing.T) {
 	release := make(chan struct{})
 	r := &recorder{block: map[string]chan struct{}{"Slow": release}, blockedAt: make(chan string, 1)}
-	p := newTestPipeline(r)
-	_ = p.Submit(Job{Config: testConfig, CommitID: commitA, Statuses: []sdk.Status{status("Slow", "Progressing", sdk.StatePending)}})
+	p := newTestPipeline(t, r)
+	submit(t, p, Job{Config: testConfig, CommitID: commitA, Statuses: []sdk.Status{status("Slow", "Progressing", sdk.StatePending)}})
 	<-r.blockedAt // commit A is stuck in PostStatus
-	_ = p.Submit(Job{Config: testConfig, CommitID: commitB, Statuses: []sdk.Status{status("Status", "Progressing", sdk.StatePending)}})
+	submit(t, p, Job{Config: testConfig, CommitID: commitB, Statuses: []sdk.Status{status("Status", "Progressing", sdk.StatePending)}})
 	deadline := time.After(20 * time.Second)
 	for {
 		posted, _ := r.snapshot()
@@ -183,7 +337,7 @@ func TestACommitWaitingOnTheAPIDoesNotBlockOtherCommits(t *testing.T) {
 func TestAfterFinishOnlyChangedStatusesArePostedAndEachOutcomeIsNotifiedOnce(t *testing.T) {
 	r := &recorder{}
 	subs := &subscriberRecorder{}
-	p := newTestPipeline(r, func(o *Options) {
+	p := newTestPipeline(t, r, func(o *Options) {
 		o.SubscriberList = []subscriber.Subscriber{{Name: "s", URL: "http://s"}}
 		o.SubscriberClient = subs
 	})
@@ -194,7 +348,8 @@ func TestAfterFinishOnlyChangedStatusesArePostedAndEachOutcomeIsNotifiedOnce(t *
 	progressing := Job{Config: testConfig, CommitID: commitA,
 		Statuses: []sdk.Status{status("Status", "Progressing", sdk.StatePending)}}
 	for _, j := range []Job{progressing, succeeded, succeeded, succeeded, failed, failed, succeeded} {
-		_ = p.Submit(j)
+		submit(t, p, j)
+		waitIdle(t, p) // one at a time: nothing is superseded
 	}
 	closeAndWait(t, p)
 	posted, notified := r.snapshot()
@@ -225,8 +380,9 @@ func TestRetryableErrorsAreRetriedAndPermanentOnesAreNot(t *testing.T) {
 		"Flaky":     {sdk.Retryable(errors.New("502"), 0), sdk.Retryable(errors.New("timeout"), 0), errors.New("unclassified")},
 		"Forbidden": {sdk.PermissionDenied(errors.New("token lacks repo:status")), nil},
 	}}
-	p := newTestPipeline(r)
-	_ = p.Submit(Job{Config: testConfig, CommitID: commitA,
+	var gaveUp []GiveUp
+	p := newTestPipeline(t, r, func(o *Options) { o.OnGiveUp = func(g GiveUp) { gaveUp = append(gaveUp, g) } })
+	submit(t, p, Job{ID: "e1", Config: testConfig, CommitID: commitA,
 		Statuses: []sdk.Status{status("Flaky", "Progressing", sdk.StatePending), status("Forbidden", "Progressing", sdk.StatePending), status("After", "Progressing", sdk.StatePending)}})
 	closeAndWait(t, p)
 	posted, _ := r.snapshot()
@@ -237,13 +393,21 @@ func TestRetryableErrorsAreRetriedAndPermanentOnesAreNot(t *testing.T) {
 	if left := r.failures["Forbidden"]; len(left) != 1 {
 		t.Errorf("the permanent error was retried: %d failures left, want 1", len(left))
 	}
+	if len(gaveUp) != 1 {
+		t.Fatalf("OnGiveUp told %d times, want once: %+v", len(gaveUp), gaveUp)
+	}
+	g := gaveUp[0]
+	if g.Event != "e1" || g.ConfigKey != "default" || g.CommitID != commitA || g.Step != StepStatus || g.Status != "Forbidden" ||
+		g.Reason != ReasonPermanent || sdk.KindOf(g.Err) != sdk.KindPermissionDenied {
+		t.Errorf("OnGiveUp got %+v", g)
+	}
 }
 
 func TestRetryAfterFromThePluginIsHonoured(t *testing.T) {
 	r := &recorder{failures: map[string][]error{"Status": {sdk.Retryable(errors.New("rate limited"), time.Second)}}}
-	p := newTestPipeline(r)
+	p := newTestPipeline(t, r)
 	start := time.Now()
-	_ = p.Submit(Job{Config: testConfig, CommitID: commitA, Statuses: []sdk.Status{status("Status", "Progressing", sdk.StatePending)}})
+	submit(t, p, Job{Config: testConfig, CommitID: commitA, Statuses: []sdk.Status{status("Status", "Progressing", sdk.StatePending)}})
 	closeAndWait(t, p)
 	// The backoff alone would retry after ~1 ms; the plugin asked for 1 s.
 	if waited := time.Since(start); waited < time.Second {
@@ -254,30 +418,74 @@ func TestRetryAfterFromThePluginIsHonoured(t *testing.T) {
 	}
 }
 
-func TestWorkOlderThanMaxAgeIsGivenUp(t *testing.T) {
+func TestWorkOlderThanMaxAgeIsGivenUpVisibly(t *testing.T) {
 	var errs []error
 	for range 1000 {
 		errs = append(errs, sdk.Retryable(errors.New("503"), 0))
 	}
 	r := &recorder{failures: map[string][]error{"Status": errs}}
-	p := newTestPipeline(r, func(o *Options) { o.MaxAge = 50 * time.Millisecond })
-	_ = p.Submit(Job{Config: testConfig, CommitID: commitA, Statuses: []sdk.Status{status("Status", "Progressing", sdk.StatePending)}})
+	logs := &logBuffer{}
+	var gaveUp []GiveUp
+	p := newTestPipeline(t, r, func(o *Options) {
+		o.MaxAge = 50 * time.Millisecond
+		o.Logger = slog.New(slog.NewJSONHandler(logs, nil))
+		o.OnGiveUp = func(g GiveUp) { gaveUp = append(gaveUp, g) }
+	})
+	submit(t, p, Job{ID: "e1", Config: testConfig, CommitID: commitA, Finished: true, Successful: true,
+		Statuses: []sdk.Status{status("Status", "Progressing", sdk.StatePending), status("Other", "Progressing", sdk.StatePending)}})
 	closeAndWait(t, p)
-	if posted, _ := r.snapshot(); len(posted) != 0 {
-		t.Fatalf("posted %v", posted)
+	posted, notified := r.snapshot()
+	if len(posted) != 0 || len(notified) != 0 {
+		t.Fatalf("posted %v, notified %v", posted, notified)
 	}
 	if left := len(r.failures["Status"]); left == 0 || left == 1000 {
 		t.Fatalf("%d of 1000 failures left: want some retries, then giving up", left)
+	}
+	lines := logs.lines("event given up: retried until the event's maximum age")
+	if len(lines) != 1 || lines[0]["status"] != "Status" || lines[0]["statuses_not_posted"] != 2.0 || lines[0]["orchestrator_not_told"] != true ||
+		!strings.Contains(fmt.Sprint(lines[0]["error"]), "503") {
+		t.Fatalf("give-up log lines %v", lines)
+	}
+	if len(gaveUp) != 1 || gaveUp[0].Reason != ReasonMaxAge || gaveUp[0].Step != StepStatus {
+		t.Fatalf("OnGiveUp got %+v, want one %s", gaveUp, ReasonMaxAge)
+	}
+	if p.Pending() != 0 {
+		t.Fatal("the given-up job is still queued")
+	}
+}
+
+func TestAResumedJobAlreadyOlderThanMaxAgeIsGivenUpWithoutACall(t *testing.T) {
+	st := durableMemory{NewMemoryStore()}
+	if _, err := st.Add(Record{ID: "old", ConfigKey: "default", CommitID: commitA, Received: time.Now().Add(-48 * time.Hour),
+		Statuses: []sdk.Status{status("Status", "Progressing", sdk.StatePending)}}); err != nil {
+		t.Fatal(err)
+	}
+	r := &recorder{}
+	var gaveUp []GiveUp
+	p := newTestPipeline(t, r, func(o *Options) {
+		o.Store = st
+		o.Resolve = func(string) (config.Config, error) { return testConfig, nil }
+		o.OnGiveUp = func(g GiveUp) { gaveUp = append(gaveUp, g) }
+	})
+	waitIdle(t, p)
+	closeAndWait(t, p)
+	if len(r.tokens) != 0 {
+		t.Fatalf("%d plugin calls for an expired job", len(r.tokens))
+	}
+	if len(gaveUp) != 1 || gaveUp[0].Reason != ReasonMaxAge {
+		t.Fatalf("OnGiveUp got %+v", gaveUp)
+	}
+	if left, _ := st.Pending(); len(left) != 0 {
+		t.Fatalf("the expired job stays in the store: %+v", left)
 	}
 }
 
 func TestAFailedNotificationIsRetriedAndAResentEventDoesNotNotifyTwice(t *testing.T) {
 	r := &recorder{notifyFailures: []error{sdk.Retryable(errors.New("502"), 0)}}
-	p := newTestPipeline(r)
+	p := newTestPipeline(t, r)
 	done := Job{Config: testConfig, CommitID: commitA, Finished: true, Successful: true,
 		Statuses: []sdk.Status{status("Status", "ReconciliationSucceeded", sdk.StateSucceeded)}}
-	_ = p.Submit(done)
-	_ = p.Submit(done)
+	submit(t, p, done, done)
 	closeAndWait(t, p)
 	if _, notified := r.snapshot(); !slices.Equal(notified, []string{"aaaaaaa:success"}) {
 		t.Fatalf("notified %v, want exactly one success", notified)
@@ -286,11 +494,10 @@ func TestAFailedNotificationIsRetriedAndAResentEventDoesNotNotifyTwice(t *testin
 
 func TestAPermanentlyFailedNotificationIsToldAgainByTheNextEvent(t *testing.T) {
 	r := &recorder{notifyFailures: []error{sdk.NotFound(errors.New("no such repository"))}}
-	p := newTestPipeline(r)
+	p := newTestPipeline(t, r)
 	done := Job{Config: testConfig, CommitID: commitA, Finished: true, Successful: true,
 		Statuses: []sdk.Status{status("Status", "ReconciliationSucceeded", sdk.StateSucceeded)}}
-	_ = p.Submit(done)
-	_ = p.Submit(done) // Flux repeats; the earlier notification never went out
+	submit(t, p, done, done) // Flux repeats; the earlier notification never went out
 	closeAndWait(t, p)
 	if _, notified := r.snapshot(); !slices.Equal(notified, []string{"aaaaaaa:success"}) {
 		t.Fatalf("notified %v, want one success after the failed first try", notified)
@@ -299,11 +506,11 @@ func TestAPermanentlyFailedNotificationIsToldAgainByTheNextEvent(t *testing.T) {
 
 func TestConfigsKeepSeparateBookkeepingForOneCommit(t *testing.T) {
 	r := &recorder{}
-	p := newTestPipeline(r)
+	p := newTestPipeline(t, r)
 	dev, prod := testConfig, testConfig
 	dev.Name, prod.Name = "dev", "prod"
 	for _, c := range []config.Config{dev, prod, dev, prod} {
-		_ = p.Submit(Job{Config: c, CommitID: commitA, Finished: true, Successful: true,
+		submit(t, p, Job{Config: c, CommitID: commitA, Finished: true, Successful: true,
 			Statuses: []sdk.Status{status(c.Name+"/Status", "ReconciliationSucceeded", sdk.StateSucceeded)}})
 	}
 	closeAndWait(t, p)
@@ -313,21 +520,215 @@ func TestConfigsKeepSeparateBookkeepingForOneCommit(t *testing.T) {
 	}
 }
 
+func TestDeliveriesUseTheConfigResolvedAtDeliveryForItsCurrentToken(t *testing.T) {
+	r := &recorder{}
+	rotated := testConfig
+	rotated.Token = "ghp_rotated"
+	var asked []string
+	p := newTestPipeline(t, r, func(o *Options) {
+		o.Resolve = func(key string) (config.Config, error) { asked = append(asked, key); return rotated, nil }
+	})
+	submit(t, p, Job{Config: testConfig, CommitID: commitA, Finished: true, Successful: true,
+		Statuses: []sdk.Status{status("Status", "ReconciliationSucceeded", sdk.StateSucceeded)}})
+	closeAndWait(t, p)
+	if !slices.Equal(asked, []string{"default"}) {
+		t.Errorf("Resolve asked for %v, want [default]", asked)
+	}
+	if !slices.Equal(r.tokens, []string{"ghp_rotated", "ghp_rotated"}) {
+		t.Fatalf("calls used tokens %v, want the resolved one", r.tokens)
+	}
+}
+
+func TestAJobWhoseConfigIsGoneIsDroppedWithTheReason(t *testing.T) {
+	r := &recorder{}
+	logs := &logBuffer{}
+	var gaveUp []GiveUp
+	p := newTestPipeline(t, r, func(o *Options) {
+		o.Logger = slog.New(slog.NewJSONHandler(logs, nil))
+		o.Resolve = func(key string) (config.Config, error) { return config.Config{}, fmt.Errorf("no config named %q", key) }
+		o.OnGiveUp = func(g GiveUp) { gaveUp = append(gaveUp, g) }
+	})
+	submit(t, p, Job{ID: "e1", Config: testConfig, CommitID: commitA, Statuses: []sdk.Status{status("Status", "Progressing", sdk.StatePending)}})
+	closeAndWait(t, p)
+	if len(r.tokens) != 0 {
+		t.Fatal("a job without config reached a plugin")
+	}
+	lines := logs.lines("event dropped: its config no longer exists or is invalid")
+	if len(lines) != 1 || lines[0]["reason"] != `no config named "default"` || lines[0]["event"] != "e1" {
+		t.Fatalf("log lines %v", lines)
+	}
+	if len(gaveUp) != 1 || gaveUp[0].Reason != ReasonConfigUnavailable || gaveUp[0].Step != StepEvent {
+		t.Fatalf("OnGiveUp got %+v", gaveUp)
+	}
+}
+
+func TestCloseKeepsQueuedJobsInADurableStoreAndTheNextStartResumesThemInOrder(t *testing.T) {
+	st := durableMemory{NewMemoryStore()}
+	release := make(chan struct{})
+	defer close(release)
+	r1 := &recorder{block: map[string]chan struct{}{"A-Slow": release}, blockedAt: make(chan string, 1)}
+	p1 := newTestPipeline(t, r1, func(o *Options) { o.Store = st })
+	submit(t, p1, Job{ID: "a1", Config: testConfig, CommitID: commitA, Statuses: []sdk.Status{
+		status("A-First", "Progressing", sdk.StatePending), status("A-Slow", "Progressing", sdk.StatePending), status("A-Last", "Progressing", sdk.StatePending)}})
+	<-r1.blockedAt // a1 posted A-First and hangs in A-Slow
+	submit(t, p1,
+		Job{ID: "a2", Config: testConfig, CommitID: commitA, Finished: true, Successful: true, Statuses: []sdk.Status{status("A-Second", "ReconciliationSucceeded", sdk.StateSucceeded)}},
+		Job{ID: "a3", Config: testConfig, CommitID: commitA, Statuses: []sdk.Status{status("A-Third", "Progressing", sdk.StatePending)}},
+	)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := p1.Close(ctx); err != nil {
+		t.Fatalf("Close with a durable store = %v, want nil: nothing is lost", err)
+	}
+	if posted, _ := r1.snapshot(); !slices.Equal(posted, []string{"aaaaaaa/A-First=Progressing"}) {
+		t.Fatalf("before the restart: posted %v", posted)
+	}
+
+	// The restart: the same store, a config resolver, and the token from it.
+	r2 := &recorder{}
+	p2 := newPipeline(t, r2, func(o *Options) {
+		o.Store = st
+		o.Resolve = func(string) (config.Config, error) { return testConfig, nil }
+	})
+	if p2.Pending() != 3 {
+		t.Fatalf("%d jobs resumed, want 3", p2.Pending())
+	}
+	// An event arriving before Start waits behind the resumed ones.
+	submit(t, p2, Job{ID: "a4", Config: testConfig, CommitID: commitA, Statuses: []sdk.Status{status("A-Fourth", "Progressing", sdk.StatePending)}})
+	p2.Start()
+	waitIdle(t, p2)
+	closeAndWait(t, p2)
+	posted, notified := r2.snapshot()
+	want := []string{"aaaaaaa/A-Slow=Progressing", "aaaaaaa/A-Last=Progressing", "aaaaaaa/A-Second=ReconciliationSucceeded",
+		"aaaaaaa/A-Third=Progressing", "aaaaaaa/A-Fourth=Progressing"}
+	if !slices.Equal(posted, want) {
+		t.Fatalf("after the restart: posted\n%v\nwant\n%v (A-First was posted before)", posted, want)
+	}
+	if !slices.Equal(notified, []string{"aaaaaaa:success"}) {
+		t.Fatalf("notified %v", notified)
+	}
+	if left, _ := st.Pending(); len(left) != 0 {
+		t.Fatalf("%d jobs left in the store", len(left))
+	}
+}
+
+func TestARecordedNotificationIsNotSentAgainAfterARestart(t *testing.T) {
+	st := durableMemory{NewMemoryStore()}
+	done := Job{Config: testConfig, CommitID: commitA, Finished: true, Successful: true,
+		Statuses: []sdk.Status{status("Status", "ReconciliationSucceeded", sdk.StateSucceeded)}}
+	resolve := func(o *Options) {
+		o.Store = st
+		o.Resolve = func(string) (config.Config, error) { return testConfig, nil }
+	}
+	r1 := &recorder{}
+	p1 := newTestPipeline(t, r1, resolve)
+	submit(t, p1, done)
+	waitIdle(t, p1)
+	closeAndWait(t, p1)
+	r2 := &recorder{}
+	p2 := newTestPipeline(t, r2, resolve)
+	submit(t, p2, done) // Flux repeats the event after the restart
+	waitIdle(t, p2)
+	closeAndWait(t, p2)
+	_, n1 := r1.snapshot()
+	posted2, n2 := r2.snapshot()
+	if len(n1) != 1 || len(n2) != 0 || len(posted2) != 0 {
+		t.Fatalf("notified %v then %v (posted %v): want one notification in all", n1, n2, posted2)
+	}
+}
+
+func TestAJobResumedAfterItsStatusesNotifiesOnce(t *testing.T) {
+	// The host stopped after posting every status of a finished event but
+	// before telling the orchestrator.
+	st := durableMemory{NewMemoryStore()}
+	statuses := []sdk.Status{status("Status", "ReconciliationSucceeded", sdk.StateSucceeded)}
+	if _, err := st.Add(Record{ID: "e1", ConfigKey: "default", CommitID: commitA, Finished: true, Successful: true,
+		Statuses: statuses, Received: time.Now(), Next: len(statuses)}); err != nil {
+		t.Fatal(err)
+	}
+	r := &recorder{}
+	p := newTestPipeline(t, r, func(o *Options) {
+		o.Store = st
+		o.Resolve = func(string) (config.Config, error) { return testConfig, nil }
+	})
+	waitIdle(t, p)
+	closeAndWait(t, p)
+	posted, notified := r.snapshot()
+	if len(posted) != 0 || !slices.Equal(notified, []string{"aaaaaaa:success"}) {
+		t.Fatalf("posted %v, notified %v: want no status again and one notification", posted, notified)
+	}
+}
+
+func TestSubmitFailsWhenTheStoreCannotRecordTheEventAndHealthSaysWhy(t *testing.T) {
+	st := &faultyStore{Store: durableMemory{NewMemoryStore()}, addErr: errDiskFull}
+	r := &recorder{}
+	p := newTestPipeline(t, r, func(o *Options) { o.Store = st })
+	err := p.Submit(Job{Config: testConfig, CommitID: commitA, Statuses: []sdk.Status{status("Status", "Progressing", sdk.StatePending)}})
+	if !errors.Is(err, errDiskFull) || !strings.Contains(err.Error(), "cannot record the event") {
+		t.Fatalf("Submit = %v, want the store's error", err)
+	}
+	if h := p.Health(); h == nil || !strings.Contains(h.Error(), "no space left on device") {
+		t.Fatalf("Health = %v, want the store's error", h)
+	}
+	st.mu.Lock()
+	st.addErr = nil
+	st.mu.Unlock()
+	if h := p.Health(); h != nil {
+		t.Fatalf("Health = %v after the store recovered", h)
+	}
+	closeAndWait(t, p)
+	if posted, _ := r.snapshot(); len(posted) != 0 {
+		t.Fatalf("an event that was not recorded was delivered: %v", posted)
+	}
+}
+
+func TestWritesThatFailAfterAcceptanceHoldTheCommitUntilTheStoreRecovers(t *testing.T) {
+	st := &faultyStore{Store: durableMemory{NewMemoryStore()}, progressFailures: 3, doneFailures: 2}
+	r := &recorder{}
+	logs := &logBuffer{}
+	p := newTestPipeline(t, r, func(o *Options) {
+		o.Store = st
+		o.Logger = slog.New(slog.NewJSONHandler(logs, nil))
+	})
+	done := Job{Config: testConfig, CommitID: commitA, Finished: true, Successful: true,
+		Statuses: []sdk.Status{status("Status", "ReconciliationSucceeded", sdk.StateSucceeded), status("Health", "Healthy", sdk.StateSucceeded)}}
+	submit(t, p, done, done)
+	waitIdle(t, p)
+	closeAndWait(t, p)
+	posted, notified := r.snapshot()
+	if want := []string{"aaaaaaa/Status=ReconciliationSucceeded", "aaaaaaa/Health=Healthy"}; !slices.Equal(posted, want) {
+		t.Fatalf("posted %v, want %v", posted, want)
+	}
+	if !slices.Equal(notified, []string{"aaaaaaa:success"}) {
+		t.Fatalf("notified %v, want one success", notified)
+	}
+	if n := len(logs.lines("cannot record the delivery progress; retrying until the store takes writes")); n != 1 {
+		t.Errorf("%d progress failure lines, want 1", n)
+	}
+	if n := len(logs.lines("the store takes writes again")); n != 2 {
+		t.Errorf("%d recovery lines, want 2 (progress, then removal)", n)
+	}
+	if left, _ := st.Pending(); len(left) != 0 {
+		t.Fatalf("%d jobs left in the store", len(left))
+	}
+}
+
 func TestSubmitAfterCloseIsRefused(t *testing.T) {
-	p := newTestPipeline(&recorder{})
+	p := newTestPipeline(t, &recorder{})
 	closeAndWait(t, p)
 	if err := p.Submit(Job{Config: testConfig, CommitID: commitA}); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Submit after Close = %v, want ErrClosed", err)
 	}
 }
 
-func TestCloseGivesUpAfterTheGracePeriodAndSaysWhatWasLeft(t *testing.T) {
+func TestCloseWithAMemoryStoreGivesUpAfterTheGracePeriodAndSaysWhatWasLost(t *testing.T) {
 	release := make(chan struct{})
 	defer close(release)
 	r := &recorder{block: map[string]chan struct{}{"Slow": release}, blockedAt: make(chan string, 1)}
-	p := newTestPipeline(r)
-	_ = p.Submit(Job{Config: testConfig, CommitID: commitA, Statuses: []sdk.Status{status("Slow", "Progressing", sdk.StatePending)}})
-	_ = p.Submit(Job{Config: testConfig, CommitID: commitA, Statuses: []sdk.Status{status("Next", "Progressing", sdk.StatePending)}})
+	p := newTestPipeline(t, r)
+	submit(t, p,
+		Job{Config: testConfig, CommitID: commitA, Statuses: []sdk.Status{status("Slow", "Progressing", sdk.StatePending)}},
+		Job{Config: testConfig, CommitID: commitA, Statuses: []sdk.Status{status("Next", "Progressing", sdk.StatePending)}})
 	<-r.blockedAt
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
@@ -337,17 +738,69 @@ func TestCloseGivesUpAfterTheGracePeriodAndSaysWhatWasLeft(t *testing.T) {
 	}
 }
 
-func TestMemoryStoreForgetsIdleStates(t *testing.T) {
-	s := NewMemoryStore(time.Hour)
+// pruneRecorder records the cutoffs Prune is called with.
+type pruneRecorder struct {
+	Store
+	cutoffs chan time.Time
+}
+
+func (p pruneRecorder) Prune(before time.Time) (int, error) {
+	p.cutoffs <- before
+	return p.Store.Prune(before)
+}
+
+func TestIdleStatesArePrunedAtStartAndPeriodically(t *testing.T) {
+	st := pruneRecorder{Store: NewMemoryStore(), cutoffs: make(chan time.Time, 10)}
+	now := time.Unix(1_700_000_000, 0)
+	p := newPipeline(t, &recorder{}, func(o *Options) {
+		o.Store = st
+		o.StateTTL = 72 * time.Hour
+		o.PruneInterval = time.Millisecond
+	})
+	p.now = func() time.Time { return now }
+	p.Start()
+	for range 2 {
+		if got := <-st.cutoffs; !got.Equal(now.Add(-72 * time.Hour)) {
+			t.Fatalf("Prune(%v), want states idle for 72h: Prune(%v)", got, now.Add(-72*time.Hour))
+		}
+	}
+	closeAndWait(t, p)
+}
+
+func TestMemoryStorePrunesOnlyIdleStates(t *testing.T) {
+	s := NewMemoryStore()
 	now := time.Unix(1_700_000_000, 0)
 	s.now = func() time.Time { return now }
-	_ = s.Save("old", State{Finished: true})
+	_ = s.Done(Record{ConfigKey: "c", CommitID: "old"}, &State{Finished: true})
 	now = now.Add(2 * time.Hour)
-	_ = s.Save("new", State{Finished: true})
-	if s.Len() != 1 {
-		t.Fatalf("store holds %d states, want 1", s.Len())
+	_ = s.Done(Record{ConfigKey: "c", CommitID: "new"}, &State{Finished: true})
+	if n, _ := s.Prune(now.Add(-time.Hour)); n != 1 || s.Len() != 1 {
+		t.Fatalf("pruned %d, %d left; want 1 and 1", n, s.Len())
 	}
-	if st, _ := s.Load("new"); !st.Finished {
+	if st, _ := s.State("c@new"); !st.Finished {
 		t.Fatal("the recent state was lost")
+	}
+}
+
+func TestAResumedBacklogPostsOnlyTheNewestStatusOfEachContext(t *testing.T) {
+	st := durableMemory{NewMemoryStore()}
+	for _, raw := range []string{"Progressing", "HealthCheckFailed", "ReconciliationSucceeded"} {
+		if _, err := st.Add(Record{ID: raw, ConfigKey: "default", CommitID: commitA, Received: time.Now(),
+			Statuses: []sdk.Status{status("Status", raw, sdk.StatePending), status(raw, raw, sdk.StatePending)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := &recorder{}
+	p := newTestPipeline(t, r, func(o *Options) {
+		o.Store = st
+		o.Resolve = func(string) (config.Config, error) { return testConfig, nil }
+	})
+	waitIdle(t, p)
+	closeAndWait(t, p)
+	posted, _ := r.snapshot()
+	want := []string{"aaaaaaa/Progressing=Progressing", "aaaaaaa/HealthCheckFailed=HealthCheckFailed",
+		"aaaaaaa/Status=ReconciliationSucceeded", "aaaaaaa/ReconciliationSucceeded=ReconciliationSucceeded"}
+	if !slices.Equal(posted, want) {
+		t.Fatalf("posted\n%v\nwant\n%v", posted, want)
 	}
 }

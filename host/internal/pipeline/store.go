@@ -1,10 +1,43 @@
 package pipeline
 
 import (
+	"fmt"
 	"maps"
+	"slices"
 	"sync"
 	"time"
+
+	"github.com/gitops-connector/gitops-connector/sdk"
 )
+
+// Record is a job as the store keeps it. It names its config by key only:
+// the config holds the token, which is never written to the store. The
+// config is looked up again (Options.Resolve) when the job is delivered.
+type Record struct {
+	// Seq orders the records: the store gives every new record a number
+	// greater than any before.
+	Seq uint64
+	// ID identifies the event in logs.
+	ID string
+	// ConfigKey is the config's key ("namespace/name" or "name").
+	ConfigKey string
+	CommitID  string
+	// Statuses to post, in order.
+	Statuses   []sdk.Status
+	Finished   bool
+	Successful bool
+	// Received is when the event was accepted; the job is given up once it
+	// is older than Options.MaxAge.
+	Received time.Time
+	// Next is the index in Statuses of the first status not handled yet, so
+	// a restart does not post the earlier ones again.
+	Next int
+}
+
+// Key identifies the (config, commit) a record belongs to.
+func (r Record) Key() string { return pairKey(r.ConfigKey, r.CommitID) }
+
+func pairKey(configKey, commitID string) string { return configKey + "@" + commitID }
 
 // State is what the host remembers about one (config, commit): whether its
 // deployment finished, the last status posted per context, and which
@@ -17,7 +50,7 @@ type State struct {
 	// Notified holds the outcomes ("success", "failure") the orchestrator
 	// was told.
 	Notified map[string]bool
-	// Updated is when the state last changed.
+	// Updated is when the state last changed; the store sets it.
 	Updated time.Time
 }
 
@@ -33,53 +66,132 @@ func (s State) clone() State {
 	return s
 }
 
-// Store keeps the State of every (config, commit). The pipeline reads and
-// writes one key from one goroutine at a time.
+// Store keeps the pipeline's pending jobs and the State of every (config,
+// commit). Every method that writes returns only once the change is as
+// durable as the store can make it, and changes the records and the state it
+// is given together or not at all.
 type Store interface {
-	Load(key string) (State, error)
-	Save(key string, st State) error
+	// Add records a new job and returns its sequence number.
+	Add(r Record) (uint64, error)
+	// Pending returns every recorded job, in sequence order.
+	Pending() ([]Record, error)
+	// Progress records a job's progress (its Next) and the state of its
+	// (config, commit).
+	Progress(r Record, st State) error
+	// Done removes a job that needs no more work and, when st is not nil,
+	// records the state of its (config, commit).
+	Done(r Record, st *State) error
+	// State returns the state of a (config, commit); the zero State when
+	// unknown.
+	State(key string) (State, error)
+	// Prune deletes the states not updated since before and returns how
+	// many it deleted.
+	Prune(before time.Time) (int, error)
+	// Check returns nil when the store takes writes, else why not.
+	Check() error
+	// Durable reports whether the records survive a restart of the host.
+	Durable() bool
 }
 
-// MemoryStore is a Store in memory. States idle for longer than ttl are
-// dropped, so memory stays bounded over weeks of operation.
+// MemoryStore is a Store in memory, for a host without a data directory:
+// nothing survives a restart.
 type MemoryStore struct {
-	mu        sync.Mutex
-	states    map[string]State
-	ttl       time.Duration
-	lastPrune time.Time
-	now       func() time.Time
+	mu     sync.Mutex
+	seq    uint64
+	jobs   map[uint64]Record
+	states map[string]State
+	now    func() time.Time
 }
 
-// NewMemoryStore returns an empty store that forgets states idle for ttl.
-func NewMemoryStore(ttl time.Duration) *MemoryStore {
-	return &MemoryStore{states: map[string]State{}, ttl: ttl, now: time.Now}
+// NewMemoryStore returns an empty store.
+func NewMemoryStore() *MemoryStore {
+	return &MemoryStore{jobs: map[uint64]Record{}, states: map[string]State{}, now: time.Now}
 }
 
-// Load returns the state of key (an empty state when unknown).
-func (m *MemoryStore) Load(key string) (State, error) {
+// Add records a job.
+func (m *MemoryStore) Add(r Record) (uint64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.seq++
+	r.Seq = m.seq
+	m.jobs[r.Seq] = r
+	return r.Seq, nil
+}
+
+// Pending returns the recorded jobs in sequence order.
+func (m *MemoryStore) Pending() ([]Record, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := slices.Collect(maps.Values(m.jobs))
+	slices.SortFunc(out, func(a, b Record) int { return cmpSeq(a.Seq, b.Seq) })
+	return out, nil
+}
+
+func cmpSeq(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// Progress records a job's progress and its pair's state.
+func (m *MemoryStore) Progress(r Record, st State) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.jobs[r.Seq]; !ok {
+		return fmt.Errorf("job %d is not recorded", r.Seq)
+	}
+	m.jobs[r.Seq] = r
+	m.putState(r.Key(), st)
+	return nil
+}
+
+// Done removes a job and records its pair's state.
+func (m *MemoryStore) Done(r Record, st *State) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.jobs, r.Seq)
+	if st != nil {
+		m.putState(r.Key(), *st)
+	}
+	return nil
+}
+
+func (m *MemoryStore) putState(key string, st State) {
+	st = st.clone()
+	st.Updated = m.now()
+	m.states[key] = st
+}
+
+// State returns the state of key.
+func (m *MemoryStore) State(key string) (State, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.states[key].clone(), nil
 }
 
-// Save stores the state of key and prunes idle states now and then.
-func (m *MemoryStore) Save(key string, st State) error {
+// Prune deletes the states not updated since before.
+func (m *MemoryStore) Prune(before time.Time) (int, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	now := m.now()
-	st = st.clone()
-	st.Updated = now
-	m.states[key] = st
-	if now.Sub(m.lastPrune) > m.ttl/10 {
-		m.lastPrune = now
-		for k, s := range m.states {
-			if now.Sub(s.Updated) > m.ttl {
-				delete(m.states, k)
-			}
+	n := 0
+	for k, s := range m.states {
+		if s.Updated.Before(before) {
+			delete(m.states, k)
+			n++
 		}
 	}
-	return nil
+	return n, nil
 }
+
+// Check always succeeds.
+func (m *MemoryStore) Check() error { return nil }
+
+// Durable is false: a MemoryStore is lost with the process.
+func (m *MemoryStore) Durable() bool { return false }
 
 // Len returns the number of states held.
 func (m *MemoryStore) Len() int {
