@@ -15,12 +15,19 @@ PLUGINS := flux argocd $(notdir $(wildcard plugins/github plugins/azdo))
 
 # Pinned tool versions.
 BUF_VERSION                := v1.75.0
+HELM_VERSION               := v3.22.0
+HELM_DOCS_VERSION          := v1.14.2
 PROTOC_GEN_GO_VERSION      := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 
 export GOFLAGS := -buildvcs=false
 
-.PHONY: build run test test-short lint proto proto-check tools clean
+HELM      := $(TOOLS)/helm-$(HELM_VERSION)/helm
+HELM_DOCS := $(TOOLS)/helm-docs-$(HELM_DOCS_VERSION)/helm-docs
+CHART     := charts/gitops-connector
+IMAGE     ?= ghcr.io/gitops-connector/gitops-connector
+
+.PHONY: build run test lint proto proto-check tools clean chart chart-docs chart-docs-check image
 
 $(TOOLS)/buf:
 	GOBIN=$(TOOLS) go install github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
@@ -28,6 +35,11 @@ $(TOOLS)/protoc-gen-go:
 	GOBIN=$(TOOLS) go install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
 $(TOOLS)/protoc-gen-go-grpc:
 	GOBIN=$(TOOLS) go install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
+
+$(HELM):
+	GOBIN=$(dir $@) go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+$(HELM_DOCS):
+	GOBIN=$(dir $@) go install github.com/norwoodj/helm-docs/cmd/helm-docs@$(HELM_DOCS_VERSION)
 
 tools: $(TOOLS)/buf $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc
 
@@ -50,7 +62,7 @@ test:
 	go test -count=1 -timeout 45m work
 
 ## lint: gofmt, go vet, buf lint, generated code up to date
-lint: tools proto-check
+lint: tools proto-check chart-docs-check
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	go vet work
 	$(TOOLS)/buf lint
@@ -65,6 +77,25 @@ proto-check: tools
 	PATH=$(TOOLS):$$PATH $(TOOLS)/buf generate -o $$tmp && \
 	diff -r --exclude='*.proto' --exclude=go.mod --exclude=go.sum $$tmp/proto proto \
 		|| { echo "generated code is stale: run 'make proto' and commit"; exit 1; }
+
+## chart: lint the Helm chart with every example values file and package it into dist/
+chart: chart-docs-check $(HELM)
+	$(HELM) lint --strict $(CHART)
+	@for f in $(CHART)/ci/*.yaml; do $(HELM) lint --strict $(CHART) --values $$f || exit 1; done
+	$(HELM) package $(CHART) --destination dist
+
+## chart-docs: regenerate the chart README from values.yaml
+chart-docs: $(HELM_DOCS)
+	$(HELM_DOCS) --chart-search-root charts --sort-values-order file
+
+chart-docs-check: $(HELM_DOCS)
+	@$(HELM_DOCS) --chart-search-root charts --sort-values-order file --dry-run 2>/dev/null \
+	  | diff -u $(CHART)/README.md - \
+	  || { echo "$(CHART)/README.md is out of date: run make chart-docs"; exit 1; }
+
+## image: build the container image (needs a Docker engine)
+image:
+	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE):$(VERSION) .
 
 clean:
 	rm -rf $(BIN)
