@@ -1,6 +1,7 @@
 // Package kubesource is the config source of multi-instance mode: it watches
 // GitOpsConfig resources in Kubernetes, and the Secrets they name in
-// spec.secretRef, with informers (no polling), and writes the outcome of
+// spec.secretRef (the token) and spec.webhookSecretRef (the config's own
+// webhook secret), with informers (no polling), and writes the outcome of
 // validating each config to the resource's status subresource.
 //
 // Configs are built by config.FromSpec, so a GitOpsConfig resource, a
@@ -12,15 +13,16 @@
 //   - get, list, watch on <group> gitopsconfigs;
 //   - update, patch on <group> gitopsconfigs/status;
 //   - get, list, watch on core secrets, in the namespaces whose configs name
-//     a Secret. Only the Secrets named by a secretRef are listed and watched
-//     (one watch per Secret, selected by metadata.name), so only those are
-//     held in memory.
+//     a Secret. Only the Secrets named by a secretRef or webhookSecretRef are
+//     listed and watched (one watch per Secret, selected by metadata.name),
+//     so only those are held in memory.
 package kubesource
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"path/filepath"
 	"slices"
@@ -241,17 +243,24 @@ func (s *Source) prepare(inf cache.SharedIndexInformer, what, namespace string) 
 	if err := inf.SetTransform(stripManagedFields); err != nil {
 		return fmt.Errorf("watch %s: %w", what, err)
 	}
-	err := inf.SetWatchErrorHandlerWithContext(func(ctx context.Context, r *cache.Reflector, err error) {
-		if errors.Is(err, context.Canceled) || ctx.Err() != nil {
+	err := inf.SetWatchErrorHandlerWithContext(func(ctx context.Context, _ *cache.Reflector, err error) {
+		if ctx.Err() != nil || routineWatchEnd(err) {
 			return
 		}
 		s.log.Warn("cannot watch "+what+"; retrying", "namespace", namespaceName(namespace), "error", err, "hint", watchHint(err))
-		cache.DefaultWatchErrorHandler(ctx, r, err)
 	})
 	if err != nil {
 		return fmt.Errorf("watch %s: %w", what, err)
 	}
 	return nil
+}
+
+// routineWatchEnd reports whether a watch ended the way watches do in
+// normal operation (closed, or its resource version expired); the informer
+// resumes without a word.
+func routineWatchEnd(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		apierrors.IsResourceExpired(err) || apierrors.IsGone(err)
 }
 
 func watchHint(err error) string {
@@ -307,17 +316,30 @@ func (s *Source) snapshot(objs []*unstructured.Unstructured, secrets *secretWatc
 		if len(errs) == 0 {
 			if c.SecretRef == nil {
 				c.Token = s.token
-			} else if ferrs := checkSecretRef(*c.SecretRef); len(ferrs) > 0 {
-				errs = append(errs, ferrs...)
-			} else {
-				token, pending, err := secrets.token(o.GetNamespace(), *c.SecretRef)
+			}
+			for _, ref := range []struct {
+				field string
+				ref   *config.SecretRef
+				value *string
+			}{
+				{config.FieldSecretRef, c.SecretRef, &c.Token},
+				{config.FieldWebhookSecretRef, c.WebhookSecretRef, &c.WebhookSecret},
+			} {
+				if ref.ref == nil {
+					continue
+				}
+				if ferrs := checkSecretRef(ref.field, *ref.ref); len(ferrs) > 0 {
+					errs = append(errs, ferrs...)
+					continue
+				}
+				value, pending, err := secrets.token(o.GetNamespace(), *ref.ref)
 				switch {
 				case pending:
 					complete = false
 				case err != nil:
-					errs = append(errs, sdk.FieldError{Field: config.FieldSecretRef, Message: err.Error()})
+					errs = append(errs, sdk.FieldError{Field: ref.field, Message: err.Error()})
 				default:
-					c.Token = token
+					*ref.value = value
 				}
 			}
 		}
@@ -330,26 +352,29 @@ func (s *Source) snapshot(objs []*unstructured.Unstructured, secrets *secretWatc
 	return snap, complete
 }
 
-// checkSecretRef reports a Secret name or key Kubernetes would not accept.
-func checkSecretRef(ref config.SecretRef) []sdk.FieldError {
+// checkSecretRef reports a Secret name or key (of the spec field) Kubernetes
+// would not accept.
+func checkSecretRef(field string, ref config.SecretRef) []sdk.FieldError {
 	var errs []sdk.FieldError
 	for _, msg := range validation.IsDNS1123Subdomain(ref.Name) {
-		errs = append(errs, sdk.FieldError{Field: config.FieldSecretRef + ".name", Message: msg})
+		errs = append(errs, sdk.FieldError{Field: field + ".name", Message: msg})
 	}
 	for _, msg := range validation.IsConfigMapKey(ref.Key) {
-		errs = append(errs, sdk.FieldError{Field: config.FieldSecretRef + ".key", Message: msg})
+		errs = append(errs, sdk.FieldError{Field: field + ".key", Message: msg})
 	}
 	return errs
 }
 
 // referencedSecrets returns the keys ("namespace/name") of the Secrets the
-// objects' spec.secretRef name.
+// objects' spec.secretRef and spec.webhookSecretRef name.
 func referencedSecrets(objs []*unstructured.Unstructured) map[string]bool {
 	refs := map[string]bool{}
 	for _, o := range objs {
-		name, _, _ := unstructured.NestedString(o.Object, "spec", config.FieldSecretRef, "name")
-		if name = strings.TrimSpace(name); name != "" && len(validation.IsDNS1123Subdomain(name)) == 0 {
-			refs[o.GetNamespace()+"/"+name] = true
+		for _, field := range []string{config.FieldSecretRef, config.FieldWebhookSecretRef} {
+			name, _, _ := unstructured.NestedString(o.Object, "spec", field, "name")
+			if name = strings.TrimSpace(name); name != "" && len(validation.IsDNS1123Subdomain(name)) == 0 {
+				refs[o.GetNamespace()+"/"+name] = true
+			}
 		}
 	}
 	return refs
@@ -567,15 +592,14 @@ func (w *secretWatchers) start(ctx context.Context, namespace, name string) (*se
 		cancel()
 		return nil, err
 	}
-	err := inf.SetWatchErrorHandlerWithContext(func(ctx context.Context, r *cache.Reflector, err error) {
-		if ctx.Err() != nil {
+	err := inf.SetWatchErrorHandlerWithContext(func(ctx context.Context, _ *cache.Reflector, err error) {
+		if ctx.Err() != nil || routineWatchEnd(err) {
 			return
 		}
 		sw.mu.Lock()
 		sw.lastErr = err
 		sw.mu.Unlock()
 		w.source.log.Warn("cannot watch Secret; retrying", "secret", namespace+"/"+name, "error", err, "hint", watchHint(err))
-		cache.DefaultWatchErrorHandler(ctx, r, err)
 	})
 	if err != nil {
 		cancel()
@@ -621,8 +645,9 @@ func (w *secretWatchers) start(ctx context.Context, namespace, name string) (*se
 	return sw, nil
 }
 
-// token returns the token ref names in namespace. pending is true while the
-// Secret is being read for the first time.
+// token returns the value ref names in namespace (a token or a webhook
+// secret), without surrounding whitespace. pending is true while the Secret
+// is being read for the first time.
 func (w *secretWatchers) token(namespace string, ref config.SecretRef) (token string, pending bool, err error) {
 	key := namespace + "/" + ref.Name
 	sw, ok := w.byKey[key]

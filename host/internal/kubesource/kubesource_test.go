@@ -61,6 +61,16 @@ func withSecretRef(name, key string) func(map[string]any) {
 	}
 }
 
+func withWebhookSecretRef(name, key string) func(map[string]any) {
+	return func(spec map[string]any) {
+		ref := map[string]any{"name": name}
+		if key != "" {
+			ref["key"] = key
+		}
+		spec["webhookSecretRef"] = ref
+	}
+}
+
 func secret(namespace, name string, data map[string]string) *corev1.Secret {
 	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name}, Data: map[string][]byte{}}
 	for k, v := range data {
@@ -222,6 +232,57 @@ func TestFirstSnapshotResolvesTokensAndReportsBadConfigsByField(t *testing.T) {
 	if inv, _ := invalidByKey(snap, "team-a/missing-secret"); inv.Generation != 2 {
 		t.Errorf("invalid generation = %d, want 2", inv.Generation)
 	}
+}
+
+func TestAWebhookSecretRefIsReadFromTheConfigsNamespace(t *testing.T) {
+	ctx := context.Background()
+	r, _, core := run(t, Options{Token: globalPAT},
+		gitOpsConfig("team-a", "signed", 1, withWebhookSecretRef("flux-webhook", "")),
+		gitOpsConfig("team-a", "both", 1, withSecretRef("github", ""), withWebhookSecretRef("github", "hmac")),
+		gitOpsConfig("team-a", "unsigned", 1),
+		gitOpsConfig("team-a", "missing", 1, withWebhookSecretRef("nope", "")),
+		gitOpsConfig("team-b", "elsewhere", 1, withWebhookSecretRef("flux-webhook", "")),
+		gitOpsConfig("team-a", "empty", 1, withWebhookSecretRef("github", "blank")),
+		gitOpsConfig("team-a", "bad-key", 1, withWebhookSecretRef("flux-webhook", "a/b")),
+		secret("team-a", "flux-webhook", map[string]string{"token": "team-a-hmac\n"}),
+		secret("team-a", "github", map[string]string{"PAT": "team-a-pat", "hmac": "team-a-shared", "blank": " "}),
+	)
+	snap := r.next(t)
+	for key, want := range map[string][2]string{
+		"team-a/signed":   {globalPAT, "team-a-hmac"},
+		"team-a/both":     {"team-a-pat", "team-a-shared"},
+		"team-a/unsigned": {globalPAT, ""},
+	} {
+		c, ok := configByKey(snap, key)
+		if !ok {
+			t.Errorf("config %s missing", key)
+			continue
+		}
+		if c.Token != want[0] || c.WebhookSecret != want[1] {
+			t.Errorf("%s: token %q, webhook secret %q; want %q, %q", key, c.Token, c.WebhookSecret, want[0], want[1])
+		}
+	}
+	for _, want := range []struct{ key, field, message string }{
+		{"team-a/missing", "webhookSecretRef", `the Secret "team-a/nope" does not exist`},
+		{"team-b/elsewhere", "webhookSecretRef", `the Secret "team-b/flux-webhook" does not exist`},
+		{"team-a/empty", "webhookSecretRef", `key "blank" of the Secret "team-a/github" is empty`},
+		{"team-a/bad-key", "webhookSecretRef.key", "a valid config key"},
+	} {
+		inv, ok := invalidByKey(snap, want.key)
+		if !ok || len(inv.Errors) != 1 || inv.Errors[0].Field != want.field || !strings.Contains(inv.Errors[0].Message, want.message) {
+			t.Errorf("%s: invalid %v %+v, want %s: %s", want.key, ok, inv.Errors, want.field, want.message)
+		}
+	}
+
+	// A rotated webhook secret is published, though nothing a plugin sees
+	// changed.
+	if _, err := core.CoreV1().Secrets("team-a").Update(ctx, secret("team-a", "flux-webhook", map[string]string{"token": "rotated-hmac"}), metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	r.until(t, "the rotated webhook secret", func(s config.Snapshot) bool {
+		c, _ := configByKey(s, "team-a/signed")
+		return c.WebhookSecret == "rotated-hmac"
+	})
 }
 
 func TestASecretThatCannotBeReadMakesItsConfigInvalidWithTheReason(t *testing.T) {

@@ -76,19 +76,21 @@ func TestGitOpsConfigCRD(t *testing.T) {
 			var gotFields []string
 			for name, p := range spec.Properties {
 				gotFields = append(gotFields, name)
-				if name != "secretRef" && p.Type != "string" {
+				if name != "secretRef" && name != "webhookSecretRef" && p.Type != "string" {
 					t.Errorf("spec.%s type = %q, want string", name, p.Type)
 				}
 			}
 			slices.Sort(gotFields)
-			wantFields := slices.Sorted(slices.Values(append(wantStrings, "secretRef")))
+			wantFields := slices.Sorted(slices.Values(append(wantStrings, "secretRef", "webhookSecretRef")))
 			if !slices.Equal(gotFields, wantFields) {
 				t.Errorf("spec fields:\n got %v\nwant %v", gotFields, wantFields)
 			}
-			ref := spec.Properties["secretRef"]
-			if ref.Type != "object" || !slices.Equal(ref.Required, []string{"name"}) ||
-				ref.Properties["name"].Type != "string" || ref.Properties["key"].Type != "string" {
-				t.Errorf("secretRef = %+v, want object {name (required), key}", ref)
+			for _, field := range []string{"secretRef", "webhookSecretRef"} {
+				ref := spec.Properties[field]
+				if ref.Type != "object" || !slices.Equal(ref.Required, []string{"name"}) ||
+					ref.Properties["name"].Type != "string" || ref.Properties["key"].Type != "string" {
+					t.Errorf("%s = %+v, want object {name (required), key}", field, ref)
+				}
 			}
 			status := schema.Properties["status"]
 			if status.Properties["observedGeneration"].Type != "integer" {

@@ -1,0 +1,108 @@
+package multiinstance
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/gitops-connector/gitops-connector/testkit/fakegithub"
+)
+
+const (
+	owner   = "kaizentm"
+	actions = "hello-world"
+	// progressingMessage is kustomize-controller's change set of a
+	// Progressing event.
+	progressingMessage = "Deployment/default/podinfo configured\nService/default/podinfo created"
+)
+
+// fluxEvent is a notification-controller "generic" provider body for a
+// Kustomization; configName goes where the Alert's eventMetadata puts it.
+func fluxEvent(reason, message, sha, configName string) []byte {
+	meta := map[string]string{"revision": "main@sha1:" + sha}
+	if configName != "" {
+		meta["gitops_connector_config_name"] = configName
+	}
+	b, _ := json.Marshal(map[string]any{
+		"involvedObject": map[string]string{
+			"kind": "Kustomization", "namespace": "flux-system", "name": "apps",
+			"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "uid": "7d0cdc51-ddcf-4743-b223-83ca5c699632",
+		},
+		"severity":            "info",
+		"timestamp":           "2026-11-24T10:15:42Z",
+		"message":             message,
+		"reason":              reason,
+		"metadata":            meta,
+		"reportingController": "kustomize-controller",
+		"reportingInstance":   "kustomize-controller-7f5c6b7d9-x2x5q",
+	})
+	return b
+}
+
+// fluxProgressing is a Progressing event of commit sha.
+func fluxProgressing(sha, configName string) []byte {
+	return fluxEvent("Progressing", progressingMessage, sha, configName)
+}
+
+// argoRunning is the body the seed's Argo CD notification template renders
+// for an application whose sync of commit sha is running.
+func argoRunning(sha, configName string) []byte {
+	b, _ := json.Marshal(map[string]any{
+		"commitid":    sha,
+		"phase":       "Running",
+		"sync_status": "OutOfSync",
+		"health":      "Progressing",
+		"message":     "waiting for healthy state of apps/Deployment/podinfo",
+		"resources": []map[string]any{
+			{"group": "apps", "version": "v1", "kind": "Deployment", "namespace": "default", "name": "podinfo", "status": "OutOfSync", "health": map[string]string{"status": "Progressing"}},
+			{"version": "v1", "kind": "Service", "namespace": "default", "name": "podinfo", "status": "Synced", "health": map[string]string{"status": "Healthy"}},
+		},
+		"gitops_connector_config_name": configName,
+	})
+	return b
+}
+
+// newGitHub starts a fake GitHub with the owner's actions repository and the
+// given manifests repositories.
+func newGitHub(t *testing.T, manifests ...string) *fakegithub.Server {
+	t.Helper()
+	return newGitHubWith(t, nil, manifests...)
+}
+
+func newGitHubWith(t *testing.T, opts []fakegithub.Option, manifests ...string) *fakegithub.Server {
+	t.Helper()
+	fake := fakegithub.Start(t, opts...)
+	fake.AddRepo(owner, actions)
+	for _, m := range manifests {
+		fake.AddRepo(owner, m)
+	}
+	return fake
+}
+
+// commit creates commit sha in a manifests repository, merged from a CD
+// pull request as the GitHub workflow does.
+func commit(fake *fakegithub.Server, repo, sha string) {
+	fake.SetCommit(owner, repo, sha, "Merge pull request #12 from kaizentm/deploy/4242424242/9f8e7d6c5b4a39281706f5e4d3c2b1a098765432\n\nDeploy hello-world")
+}
+
+// githubSpec is the spec of a GitHub config of operator for a manifests
+// repository of the fake.
+func githubSpec(fake *fakegithub.Server, operator, manifests string) map[string]any {
+	return map[string]any{
+		"gitRepositoryType":             "GITHUB",
+		"ciCdOrchestratorType":          "GITHUB",
+		"gitOpsOperatorType":            operator,
+		"gitOpsAppURL":                  "https://github.com/kaizentm/" + manifests + "/commit",
+		"gitHubOrgUrl":                  fake.OrgURL(owner),
+		"gitHubGitOpsManifestsRepoName": manifests,
+		"gitHubGitOpsRepoName":          actions,
+	}
+}
+
+// contexts lists the contexts of the statuses a commit received, in order.
+func contexts(fake *fakegithub.Server, repo, sha string) []string {
+	var out []string
+	for _, s := range fake.Statuses(owner, repo, sha) {
+		out = append(out, s.Context)
+	}
+	return out
+}
