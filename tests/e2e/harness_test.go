@@ -41,6 +41,10 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
+	if found := suiteLeaks(); len(found) > 0 {
+		fmt.Fprintln(os.Stderr, "FAIL: secrets in host logs:\n"+strings.Join(found, "\n"))
+		code = 1
+	}
 	os.Exit(code)
 }
 
@@ -138,12 +142,15 @@ func startHost(t *testing.T, o hostOptions) *host {
 	h := &host{cmd: cmd, logs: &syncBuffer{}, done: make(chan error, 1)}
 	cmd.Stderr = h.logs
 	cmd.Stdout = h.logs
+	registerEnvSecrets(o.Env)
+	trackLog(t.Name(), h.logs)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	go func() { h.done <- cmd.Wait() }()
 	t.Cleanup(func() {
 		h.stop(t)
+		checkNoSecrets(t, "the host's log", h.logs.String())
 		if t.Failed() {
 			t.Logf("host log:\n%s", h.logs.String())
 		}

@@ -52,6 +52,8 @@ func startGroupHost(t *testing.T, o groupOptions) *host {
 	cmd := hostCommand(t, o)
 	h := &host{cmd: cmd, logs: &syncBuffer{}, done: make(chan error, 1)}
 	cmd.Stdout, cmd.Stderr = h.logs, h.logs
+	registerEnvSecrets(o.Env)
+	trackLog(t.Name(), h.logs)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -59,6 +61,7 @@ func startGroupHost(t *testing.T, o groupOptions) *host {
 	t.Cleanup(func() {
 		h.stop(t)
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		checkNoSecrets(t, "the host's log", h.logs.String())
 		if t.Failed() {
 			t.Logf("host log:\n%s", h.logs.String())
 		}
@@ -99,6 +102,8 @@ func runToExit(t *testing.T, o groupOptions) (string, error) {
 	cmd := hostCommand(t, o)
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
+	registerEnvSecrets(o.Env)
+	trackLog(t.Name(), out)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

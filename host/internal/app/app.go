@@ -20,12 +20,14 @@ import (
 	"github.com/gitops-connector/gitops-connector/host/internal/configset"
 	"github.com/gitops-connector/gitops-connector/host/internal/dryrun"
 	"github.com/gitops-connector/gitops-connector/host/internal/intake"
+	"github.com/gitops-connector/gitops-connector/host/internal/metrics"
 	"github.com/gitops-connector/gitops-connector/host/internal/pipeline"
 	"github.com/gitops-connector/gitops-connector/host/internal/pluginhost"
 	"github.com/gitops-connector/gitops-connector/host/internal/routing"
 	"github.com/gitops-connector/gitops-connector/host/internal/store"
 	"github.com/gitops-connector/gitops-connector/host/internal/subscriber"
 	"github.com/gitops-connector/gitops-connector/host/internal/sweep"
+	"github.com/gitops-connector/gitops-connector/host/internal/webhookauth"
 	"github.com/gitops-connector/gitops-connector/sdk"
 )
 
@@ -56,6 +58,11 @@ type Options struct {
 	// MaxAge is how long an event's work is retried before it is given up;
 	// default 24 h.
 	MaxAge time.Duration
+	// WebhookHMACSecretFile and WebhookBearerTokenFile name files holding
+	// the global webhook credentials, instead of their environment
+	// variables (package webhookauth).
+	WebhookHMACSecretFile  string
+	WebhookBearerTokenFile string
 }
 
 // DefaultPluginDir is the plugins directory beside the running binary.
@@ -82,6 +89,7 @@ type host struct {
 	pipe    *pipeline.Pipeline
 	single  bool
 	source  config.Source
+	auth    *webhookauth.Policy
 }
 
 // Serve runs the connector until ctx ends, then shuts down gracefully.
@@ -91,15 +99,21 @@ func Serve(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
+	auth, err := webhookAuth(opts)
+	if err != nil {
+		return err
+	}
+	measures := metrics.New()
 	plugins, err := pluginhost.Discover(ctx, opts.PluginDirs, log)
 	if err != nil {
 		return err
 	}
 	defer plugins.Close()
+	plugins.Observe(measures)
 	if err := plugins.Start(ctx); err != nil {
 		log.Error("some plugins did not start; they are retried on first use", "error", err)
 	}
-	h := &host{opts: opts, log: log, plugins: plugins, single: single, source: source}
+	h := &host{opts: opts, log: log, plugins: plugins, single: single, source: source, auth: auth}
 	h.configs.Store(&configset.Set{})
 
 	var delivery pipeline.Plugins = plugins
@@ -122,11 +136,13 @@ func Serve(ctx context.Context, opts Options) error {
 	pipe, err := pipeline.New(pipeline.Options{
 		Plugins: delivery, Logger: log, Store: events, Resolve: h.configByKey, MaxAge: opts.MaxAge,
 		SubscriberList: subs, SubscriberClient: subscriber.NewClient(30 * time.Second),
+		OnGiveUp: measures.GaveUp, Observer: measures,
 	})
 	if err != nil {
 		return err
 	}
 	h.pipe = pipe
+	measures.Queue(pipe.Pending, pipe.OldestAge)
 	h.sweeps = &sweep.Runner{Plugins: delivery, Interval: opts.SweepInterval, Logger: log}
 	defer h.sweeps.Stop()
 
@@ -145,10 +161,13 @@ func Serve(ctx context.Context, opts Options) error {
 			Operators: plugins,
 			Configs:   h.configs.Load,
 		},
-		Queue:        pipe,
-		Logger:       log,
-		MaxBodyBytes: opts.MaxBodyBytes,
-		Ready:        h.notReady,
+		Queue:          pipe,
+		Logger:         log,
+		Auth:           auth,
+		Metrics:        measures,
+		MetricsHandler: measures.Handler(),
+		MaxBodyBytes:   opts.MaxBodyBytes,
+		Ready:          h.notReady,
 	}
 	srv := &http.Server{
 		Handler:           handler.Routes(),
@@ -256,9 +275,13 @@ func (h *host) apply(ctx context.Context, snap config.Snapshot) {
 	h.loaded.Store(true)
 	reporter, _ := h.source.(config.StatusReporter)
 	var wg sync.WaitGroup
+	valid := map[string]config.Config{}
+	for _, c := range set.Valid() {
+		valid[c.Key()] = c
+	}
 	for _, r := range results {
 		if r.Valid {
-			h.log.Info("config loaded", "config", r.Key)
+			h.log.Info("config loaded", "config", r.Key, "webhook_auth", h.auth.Scheme(valid[r.Key]))
 		} else {
 			h.log.Error("config invalid; it receives no events", "config", r.Key, "reason", r.Reason, "message", r.Message)
 		}
@@ -273,6 +296,27 @@ func (h *host) apply(ctx context.Context, snap config.Snapshot) {
 		}
 	}
 	wg.Wait()
+}
+
+// webhookAuth reads the global webhook credentials and says at start
+// whether the connector authenticates its senders.
+func webhookAuth(opts Options) (*webhookauth.Policy, error) {
+	getenv := opts.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	creds, err := webhookauth.FromEnvironment(getenv, opts.WebhookHMACSecretFile, opts.WebhookBearerTokenFile)
+	if err != nil {
+		return nil, fmt.Errorf("webhook authentication: %w", err)
+	}
+	if creds.Enabled() {
+		opts.Logger.Info("webhook authentication on", "accepts", creds.Methods())
+	} else {
+		opts.Logger.Warn("webhook authentication is off: anyone who can reach the connector can report deployment results " +
+			"for configs without their own webhookSecretRef; set " + webhookauth.EnvHMACSecret + " (Flux generic-hmac) and/or " +
+			webhookauth.EnvBearerToken + " (Argo CD)")
+	}
+	return &webhookauth.Policy{Global: creds}, nil
 }
 
 // chooseSource picks the config source: files, the single-instance

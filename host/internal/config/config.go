@@ -27,12 +27,23 @@ const (
 	FieldStatusContext    = "statusContext"
 	FieldEnvironment      = "environment"
 	FieldSecretRef        = "secretRef"
+	// FieldWebhookSecretRef names the Secret holding the config's own
+	// webhook secret (see package webhookauth).
+	FieldWebhookSecretRef = "webhookSecretRef"
 )
 
-// SecretRef names the Secret that holds a config's token.
+// Default keys of the Secrets a config names.
+const (
+	DefaultSecretKey        = "PAT"
+	DefaultWebhookSecretKey = "token"
+)
+
+// SecretRef names a Secret in the config's namespace and the key of a value
+// in it.
 type SecretRef struct {
 	Name string
-	// Key in the Secret's data; "PAT" when unset.
+	// Key in the Secret's data; DefaultSecretKey (secretRef) or
+	// DefaultWebhookSecretKey (webhookSecretRef) when unset.
 	Key string
 }
 
@@ -59,6 +70,11 @@ type Config struct {
 	Token string
 	// StatusContext prefixes every status context ("dev" → "dev/Status").
 	StatusContext string
+	// WebhookSecretRef names the Secret holding the config's own webhook
+	// secret; nil means the global webhook credentials apply.
+	WebhookSecretRef *SecretRef
+	// WebhookSecret is the resolved webhook secret. Plugins never see it.
+	WebhookSecret string
 }
 
 // Key identifies a config: "namespace/name", or "name" outside Kubernetes.
@@ -98,7 +114,7 @@ func (c Config) revision() string {
 
 // Equal reports whether two configs would behave the same.
 func (c Config) Equal(o Config) bool {
-	return c.revision() == o.revision() && c.Generation == o.Generation &&
+	return c.revision() == o.revision() && c.Generation == o.Generation && c.WebhookSecret == o.WebhookSecret &&
 		c.OperatorType == o.OperatorType && c.RepositoryType == o.RepositoryType &&
 		c.OrchestratorType == o.OrchestratorType
 }
@@ -107,7 +123,7 @@ var contextRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
 
 // FromSpec builds a config from a GitOpsConfig spec (decoded JSON or YAML) and
 // reports every problem with its field. Values other than strings are errors,
-// except secretRef ({name, key}).
+// except secretRef and webhookSecretRef ({name, key}).
 func FromSpec(name, namespace string, spec map[string]any) (Config, []sdk.FieldError) {
 	c := Config{Name: name, Namespace: namespace, Settings: map[string]string{}}
 	var errs []sdk.FieldError
@@ -121,12 +137,21 @@ func FromSpec(name, namespace string, spec map[string]any) (Config, []sdk.FieldE
 	slices.Sort(keys)
 	for _, k := range keys {
 		v := spec[k]
-		if k == FieldSecretRef {
-			ref, err := secretRefFromSpec(v)
+		switch k {
+		case FieldSecretRef, FieldWebhookSecretRef:
+			defaultKey := DefaultSecretKey
+			if k == FieldWebhookSecretRef {
+				defaultKey = DefaultWebhookSecretKey
+			}
+			ref, err := secretRefFromSpec(k, defaultKey, v)
 			if err != nil {
 				errs = append(errs, *err)
 			}
-			c.SecretRef = ref
+			if k == FieldSecretRef {
+				c.SecretRef = ref
+			} else {
+				c.WebhookSecretRef = ref
+			}
 			continue
 		}
 		switch s := v.(type) {
@@ -155,19 +180,20 @@ func FromSpec(name, namespace string, spec map[string]any) (Config, []sdk.FieldE
 	return c, errs
 }
 
-func secretRefFromSpec(v any) (*SecretRef, *sdk.FieldError) {
+// secretRefFromSpec reads the {name, key} object of field.
+func secretRefFromSpec(field, defaultKey string, v any) (*SecretRef, *sdk.FieldError) {
 	if v == nil {
 		return nil, nil
 	}
 	m, ok := v.(map[string]any)
 	if !ok {
-		return nil, &sdk.FieldError{Field: FieldSecretRef, Message: "must be an object with name and key"}
+		return nil, &sdk.FieldError{Field: field, Message: "must be an object with name and key"}
 	}
-	ref := &SecretRef{Key: "PAT"}
+	ref := &SecretRef{Key: defaultKey}
 	for k, val := range m {
 		s, ok := val.(string)
 		if !ok {
-			return nil, &sdk.FieldError{Field: FieldSecretRef + "." + k, Message: "must be a string"}
+			return nil, &sdk.FieldError{Field: field + "." + k, Message: "must be a string"}
 		}
 		switch k {
 		case "name":
@@ -177,11 +203,11 @@ func secretRefFromSpec(v any) (*SecretRef, *sdk.FieldError) {
 				ref.Key = strings.TrimSpace(s)
 			}
 		default:
-			return nil, &sdk.FieldError{Field: FieldSecretRef + "." + k, Message: "unknown field; secretRef has name and key"}
+			return nil, &sdk.FieldError{Field: field + "." + k, Message: "unknown field; " + field + " has name and key"}
 		}
 	}
 	if ref.Name == "" {
-		return nil, &sdk.FieldError{Field: FieldSecretRef + ".name", Message: "is required"}
+		return nil, &sdk.FieldError{Field: field + ".name", Message: "is required"}
 	}
 	return ref, nil
 }

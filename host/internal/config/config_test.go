@@ -2,6 +2,7 @@ package config
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -64,6 +65,12 @@ func TestFromSpecReportsEveryBadField(t *testing.T) {
 			[]string{"gitRepositoryType: must be a string, got int"}},
 		{"secretRef without name", map[string]any{"ciCdOrchestratorType": "GITHUB", "gitRepositoryType": "GITHUB", "gitOpsOperatorType": "FLUX", "gitOpsAppURL": "x", "secretRef": map[string]any{"key": "token"}},
 			[]string{"secretRef.name: is required"}},
+		{"webhookSecretRef without name", map[string]any{"ciCdOrchestratorType": "GITHUB", "gitRepositoryType": "GITHUB", "gitOpsOperatorType": "FLUX", "gitOpsAppURL": "x", "webhookSecretRef": map[string]any{"key": "token"}},
+			[]string{"webhookSecretRef.name: is required"}},
+		{"webhookSecretRef a string", map[string]any{"ciCdOrchestratorType": "GITHUB", "gitRepositoryType": "GITHUB", "gitOpsOperatorType": "FLUX", "gitOpsAppURL": "x", "webhookSecretRef": "hmac"},
+			[]string{"webhookSecretRef: must be an object with name and key"}},
+		{"webhookSecretRef with an unknown field", map[string]any{"ciCdOrchestratorType": "GITHUB", "gitRepositoryType": "GITHUB", "gitOpsOperatorType": "FLUX", "gitOpsAppURL": "x", "webhookSecretRef": map[string]any{"name": "s", "namespace": "other"}},
+			[]string{"webhookSecretRef.namespace: unknown field; webhookSecretRef has name and key"}},
 		{"bad status context", map[string]any{"ciCdOrchestratorType": "GITHUB", "gitRepositoryType": "GITHUB", "gitOpsOperatorType": "FLUX", "gitOpsAppURL": "x", "statusContext": "dev/../x"},
 			[]string{"statusContext: must be"}},
 	}
@@ -91,6 +98,54 @@ func TestFromSpecKeepsUnknownSettingsForPlugins(t *testing.T) {
 	if c.RepositoryType != "GITLAB" || c.Settings["gitLabUrl"] != "https://gitlab.example" || c.StatusContext != "prod" ||
 		c.SecretRef == nil || c.SecretRef.Key != "PAT" || c.Key() != "ns/c" {
 		t.Fatalf("%+v %+v", c, c.SecretRef)
+	}
+}
+
+func TestWebhookSecretRefIsReadButNeverReachesPlugins(t *testing.T) {
+	spec := map[string]any{"gitRepositoryType": "GITHUB", "ciCdOrchestratorType": "GITHUB", "gitOpsOperatorType": "FLUX", "gitOpsAppURL": "x",
+		"webhookSecretRef": map[string]any{"name": "flux-webhook"}}
+	c, errs := FromSpec("c", "apps", spec)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if c.WebhookSecretRef == nil || *c.WebhookSecretRef != (SecretRef{Name: "flux-webhook", Key: DefaultWebhookSecretKey}) || c.SecretRef != nil {
+		t.Fatalf("webhookSecretRef %+v, secretRef %+v", c.WebhookSecretRef, c.SecretRef)
+	}
+	if _, ok := c.Settings[FieldWebhookSecretRef]; ok {
+		t.Error("webhookSecretRef is passed to plugins as a setting")
+	}
+	// Rotating the webhook secret changes the config (a new snapshot is
+	// published), not what plugins see (their cached clients stay).
+	rotated := c
+	c.WebhookSecret, rotated.WebhookSecret = "webhook-secret-before", "webhook-secret-after"
+	if c.Equal(rotated) {
+		t.Error("a webhook secret rotation leaves the config equal")
+	}
+	if c.SDK().Revision != rotated.SDK().Revision || strings.Contains(fmt.Sprintf("%+v", rotated.SDK()), "webhook-secret-after") {
+		t.Error("plugins see the webhook secret")
+	}
+}
+
+func TestAConfigFileCannotNameAWebhookSecret(t *testing.T) {
+	dir := t.TempDir()
+	doc := strings.Replace(docs, `  azdoOrgUrl: "https://dev.azure.com/myorg/MyProject"`,
+		"  azdoOrgUrl: \"https://dev.azure.com/myorg/MyProject\"\n  webhookSecretRef:\n    name: argo-webhook", 1)
+	if err := os.WriteFile(filepath.Join(dir, "c.yaml"), []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := FileSource{Path: dir}.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.Configs) != 0 {
+		t.Fatalf("a config asking for its own webhook secret serves without it: %+v", snap.Configs)
+	}
+	found := false
+	for _, inv := range snap.Invalid {
+		found = found || (inv.Key == "my-gitops-repo-stage-dev" && strings.Contains(inv.Message(), "webhookSecretRef: names a Kubernetes Secret"))
+	}
+	if !found {
+		t.Fatalf("invalid %+v, want my-gitops-repo-stage-dev refused for its webhookSecretRef", snap.Invalid)
 	}
 }
 

@@ -57,6 +57,14 @@ func (s FileSource) Load() (Snapshot, error) {
 				continue
 			}
 			seen[c.Key()] = f
+			if c.WebhookSecretRef != nil {
+				// Failing closed: a config that asks for its own webhook
+				// secret must not receive unauthenticated events.
+				snap.Invalid = append(snap.Invalid, Invalid{Key: c.Key(), Errors: []sdk.FieldError{{
+					Field: FieldWebhookSecretRef, Message: "names a Kubernetes Secret, which only GitOpsConfig resources in Kubernetes can use; " +
+						"outside Kubernetes use the global webhook secret (GITOPS_CONNECTOR_WEBHOOK_HMAC_SECRET, --webhook-hmac-secret-file)"}}})
+				continue
+			}
 			if c.SecretRef == nil {
 				c.Token = s.Token
 			}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/gitops-connector/gitops-connector/host/internal/pipeline"
 	"github.com/gitops-connector/gitops-connector/sdk"
 )
 
@@ -46,8 +47,8 @@ type repository struct {
 	log *slog.Logger
 }
 
-func (r repository) PostStatus(_ context.Context, req sdk.PostStatusRequest) error {
-	r.log.Info("dry run: would post commit status", "repository", r.typ, "config", req.Config.Name,
+func (r repository) PostStatus(ctx context.Context, req sdk.PostStatusRequest) error {
+	r.log.Info("dry run: would post commit status", "event", pipeline.EventID(ctx), "repository", r.typ, "config", key(req.Config),
 		"commit", req.CommitID, "context", req.Status.Name, "state", req.Status.State.String(),
 		"raw_state", req.Status.RawState, "description", req.Status.Description)
 	return nil
@@ -59,12 +60,20 @@ type orchestrator struct {
 	log *slog.Logger
 }
 
-func (o orchestrator) NotifyCompletion(_ context.Context, c sdk.Completion, _ sdk.Repository) (sdk.NotifyResult, error) {
-	o.log.Info("dry run: would notify the orchestrator", "orchestrator", o.typ, "config", c.Config.Name,
+func (o orchestrator) NotifyCompletion(ctx context.Context, c sdk.Completion, _ sdk.Repository) (sdk.NotifyResult, error) {
+	o.log.Info("dry run: would notify the orchestrator", "event", pipeline.EventID(ctx), "orchestrator", o.typ, "config", key(c.Config),
 		"commit", c.CommitID, "successful", c.Successful)
 	return sdk.NotifyResult{Notified: true, Reason: "dry run"}, nil
 }
 
 func (o orchestrator) Sweep(_ context.Context, req sdk.SweepRequest, _ sdk.Repository) (sdk.SweepResult, error) {
 	return sdk.SweepResult{}, fmt.Errorf("dry run: periodic sweeps are off: %w", sdk.ErrUnimplemented)
+}
+
+// key is the config's key as the host's other log lines name it.
+func key(c sdk.Config) string {
+	if c.Namespace == "" {
+		return c.Name
+	}
+	return c.Namespace + "/" + c.Name
 }

@@ -4,9 +4,12 @@
 //
 // Answers: 202 with a short JSON summary when work was queued; 200 with the
 // reason when the event is ignored; 400 with the reason when the body is
-// not a JSON object or lacks what the operator needs; 413 when the body is
-// too large; 503 while the host is not ready or a plugin does not answer.
-// The body is never echoed.
+// not a JSON object or lacks what the operator needs; 401 without detail
+// when webhook authentication is on and the sender did not prove it knows
+// the secret (package webhookauth); 413 when the body is too large; 503
+// while the host is not ready or a plugin does not answer. The body is
+// never echoed. Every answer to a notification carries the event id that
+// the host's log lines about the request carry.
 package intake
 
 import (
@@ -20,15 +23,22 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
+	"github.com/gitops-connector/gitops-connector/host/internal/config"
 	"github.com/gitops-connector/gitops-connector/host/internal/pipeline"
 	"github.com/gitops-connector/gitops-connector/host/internal/routing"
+	"github.com/gitops-connector/gitops-connector/host/internal/webhookauth"
 	"github.com/gorilla/mux"
 )
 
 // Router decides what to do with a notification.
 type Router interface {
+	// Target returns the config a request is for when it is known before
+	// the body is parsed (URL path, single instance).
+	Target(req routing.Request) (config.Config, bool)
 	Route(ctx context.Context, req routing.Request) (routing.Decision, error)
 }
 
@@ -37,11 +47,28 @@ type Queue interface {
 	Submit(job pipeline.Job) error
 }
 
+// Metrics counts the outcome of every notification and times every
+// request; package metrics implements it.
+type Metrics interface {
+	// Event counts a notification by its config's operator type ("" when
+	// not known) and outcome.
+	Event(operatorType, outcome string)
+	// Instrument times the requests of a route.
+	Instrument(route string, h http.Handler) http.Handler
+}
+
 // Handler serves the HTTP endpoints.
 type Handler struct {
 	Router Router
 	Queue  Queue
 	Logger *slog.Logger
+	// Auth decides which credentials a notification must carry; nil means
+	// none (authentication off).
+	Auth *webhookauth.Policy
+	// Metrics, when set, counts and times requests.
+	Metrics Metrics
+	// MetricsHandler, when set, is served on GET /metrics.
+	MetricsHandler http.Handler
 	// MaxBodyBytes limits a notification's size; default 4 MiB.
 	MaxBodyBytes int64
 	// Ready reports whether the host serves events; "" means ready, else
@@ -53,7 +80,7 @@ type Handler struct {
 
 // Response is the JSON answer to a notification.
 type Response struct {
-	// Status is accepted, ignored, rejected or unavailable.
+	// Status is accepted, ignored, rejected, unauthorized or unavailable.
 	Status   string `json:"status"`
 	Reason   string `json:"reason,omitempty"`
 	Event    string `json:"event,omitempty"`
@@ -66,20 +93,33 @@ type Response struct {
 // Routes returns the router with every endpoint.
 func (h *Handler) Routes() http.Handler {
 	r := mux.NewRouter()
-	r.HandleFunc("/gitopsphase", h.phase).Methods(http.MethodPost)
-	r.HandleFunc("/gitopsphase/{name}", h.phase).Methods(http.MethodPost)
-	r.HandleFunc("/gitopsphase/{namespace}/{name}", h.phase).Methods(http.MethodPost)
-	r.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+	handle := func(route string, f http.HandlerFunc, method string) {
+		r.Handle(route, h.instrument(route, f)).Methods(method)
+	}
+	handle("/gitopsphase", h.phase, http.MethodPost)
+	handle("/gitopsphase/{name}", h.phase, http.MethodPost)
+	handle("/gitopsphase/{namespace}/{name}", h.phase, http.MethodPost)
+	handle("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	}).Methods(http.MethodGet)
-	r.HandleFunc("/readyz", h.readyz).Methods(http.MethodGet)
-	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	}, http.MethodGet)
+	handle("/readyz", h.readyz, http.MethodGet)
+	if h.MetricsHandler != nil {
+		handle("/metrics", h.MetricsHandler.ServeHTTP, http.MethodGet)
+	}
+	r.MethodNotAllowedHandler = h.instrument("other", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusMethodNotAllowed, Response{Status: "rejected", Reason: "method not allowed"})
 	})
-	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	r.NotFoundHandler = h.instrument("other", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusNotFound, Response{Status: "rejected", Reason: "no such endpoint; notifications go to POST /gitopsphase"})
 	})
 	return r
+}
+
+func (h *Handler) instrument(route string, f http.HandlerFunc) http.Handler {
+	if h.Metrics == nil {
+		return f
+	}
+	return h.Metrics.Instrument(route, f)
 }
 
 func (h *Handler) readyz(w http.ResponseWriter, _ *http.Request) {
@@ -103,13 +143,89 @@ func newEventID() string {
 	return hex.EncodeToString(b[:])
 }
 
+// Outcomes of a notification, in Response.Status and the metrics.
+const (
+	outcomeAccepted     = "accepted"
+	outcomeIgnored      = "ignored"
+	outcomeRejected     = "rejected"
+	outcomeUnauthorized = "unauthorized"
+	outcomeUnavailable  = "unavailable"
+)
+
+// exchange is one notification being answered: its id, body and what is
+// known of its config and sender so far.
+type exchange struct {
+	h    *Handler
+	w    http.ResponseWriter
+	r    *http.Request
+	id   string
+	body []byte
+	// operator, config and commit are what is known of the event, for its
+	// log lines and metrics.
+	operator, config, commit string
+	// proven are the credentials the request proved it knows.
+	proven []webhookauth.Credentials
+}
+
+// log returns the logger of the request's lines: each carries the event id
+// and, once known, the config and the commit.
+func (x *exchange) log() *slog.Logger {
+	args := []any{"event", x.id, "remote", x.r.RemoteAddr}
+	if x.config != "" {
+		args = append(args, "config", x.config)
+	}
+	if x.commit != "" {
+		args = append(args, "commit", x.commit)
+	}
+	return x.h.Logger.With(args...)
+}
+
+// answer writes the JSON answer and counts it.
+func (x *exchange) answer(code int, resp Response) {
+	resp.Event = x.id
+	if resp.Status == outcomeUnavailable {
+		x.w.Header().Set("Retry-After", "5")
+	}
+	if x.h.Metrics != nil {
+		x.h.Metrics.Event(x.operator, resp.Status)
+	}
+	writeJSON(x.w, code, resp)
+}
+
+// authorize checks the request against the credentials of cfg unless it
+// proved them already. cfg nil means the config is not known: a request
+// that proved the credentials of the config it names may then hear about
+// its body, any other must prove the global credentials. On failure it
+// logs why, answers 401 without detail and returns false.
+func (x *exchange) authorize(cfg *config.Config) bool {
+	if cfg == nil && len(x.proven) > 0 {
+		return true
+	}
+	creds := x.h.Auth.For(cfg)
+	// Compares the host's own secrets with each other, nothing a request
+	// sent: no timing to hide.
+	if slices.Contains(x.proven, creds) {
+		return true
+	}
+	if err := creds.Check(x.r.Header, x.body); err != nil {
+		x.log().Warn("event refused: the sender is not authenticated", "reason", err.Error())
+		x.answer(http.StatusUnauthorized, Response{Status: outcomeUnauthorized})
+		return false
+	}
+	x.proven = append(x.proven, creds)
+	return true
+}
+
+// phase answers a notification. Authentication comes before any answer
+// that says something about the body or the configs: for a config known
+// from the path or single-instance mode, before any plugin sees the body;
+// for a config the payload names, after the operator parsed it and before
+// anything is recorded.
 func (h *Handler) phase(w http.ResponseWriter, r *http.Request) {
-	id := newEventID()
+	x := &exchange{h: h, w: w, r: r, id: newEventID()}
 	vars := mux.Vars(r)
-	log := h.Logger.With("event", id, "remote", r.RemoteAddr)
 	if why := h.ready(); why != "" {
-		w.Header().Set("Retry-After", "5")
-		writeJSON(w, http.StatusServiceUnavailable, Response{Status: "unavailable", Reason: why, Event: id})
+		x.answer(http.StatusServiceUnavailable, Response{Status: outcomeUnavailable, Reason: why})
 		return
 	}
 	limit := h.MaxBodyBytes
@@ -120,17 +236,27 @@ func (h *Handler) phase(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			log.Warn("event rejected: body too large", "limit", limit)
-			writeJSON(w, http.StatusRequestEntityTooLarge, Response{Status: "rejected", Event: id, Reason: fmt.Sprintf("body larger than %d bytes", limit)})
+			x.log().Warn("event rejected: body too large", "limit", limit)
+			x.answer(http.StatusRequestEntityTooLarge, Response{Status: outcomeRejected, Reason: fmt.Sprintf("body larger than %d bytes", limit)})
 			return
 		}
-		log.Warn("event rejected: body not readable", "error", err)
-		writeJSON(w, http.StatusBadRequest, Response{Status: "rejected", Event: id, Reason: "body could not be read"})
+		x.log().Warn("event rejected: body not readable", "error", err)
+		x.answer(http.StatusBadRequest, Response{Status: outcomeRejected, Reason: "body could not be read"})
 		return
 	}
+	x.body = body
+	req := routing.Request{Body: body, Namespace: vars["namespace"], Name: vars["name"]}
+	if cfg, ok := h.Router.Target(req); ok {
+		x.operator, x.config = cfg.OperatorType, cfg.Key()
+		if !x.authorize(&cfg) {
+			return
+		}
+	}
 	if why := notJSONObject(body); why != "" {
-		log.Warn("event rejected", "reason", why)
-		writeJSON(w, http.StatusBadRequest, Response{Status: "rejected", Event: id, Reason: why})
+		if x.authorize(nil) {
+			x.log().Warn("event rejected", "reason", why)
+			x.answer(http.StatusBadRequest, Response{Status: outcomeRejected, Reason: why})
+		}
 		return
 	}
 	timeout := h.RouteTimeout
@@ -139,37 +265,53 @@ func (h *Handler) phase(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
-	d, err := h.Router.Route(ctx, routing.Request{Body: body, Namespace: vars["namespace"], Name: vars["name"]})
-	if err != nil {
-		if errors.Is(err, routing.ErrBadInput) {
-			log.Warn("event rejected", "reason", err.Error())
-			writeJSON(w, http.StatusBadRequest, Response{Status: "rejected", Event: id, Reason: err.Error()})
-			return
+	d, err := h.Router.Route(ctx, req)
+	if d.Operator != "" {
+		x.operator = d.Operator
+	}
+	var cfg *config.Config
+	if d.Config.Name != "" {
+		cfg = &d.Config
+		x.config = cfg.Key()
+	}
+	switch {
+	case err == nil:
+	case errors.Is(err, routing.ErrBadInput):
+		if x.authorize(cfg) {
+			x.log().Warn("event rejected", "reason", err.Error())
+			x.answer(http.StatusBadRequest, Response{Status: outcomeRejected, Reason: err.Error()})
 		}
-		log.Error("event not accepted: the operator plugin did not answer", "error", err)
-		w.Header().Set("Retry-After", "5")
-		writeJSON(w, http.StatusServiceUnavailable, Response{Status: "unavailable", Event: id, Reason: "the operator plugin did not answer; send again"})
+		return
+	default:
+		// Says nothing about the body or the configs, so it needs no
+		// authentication: the sender is to send again.
+		x.log().Error("event not accepted: the operator plugin did not answer", "error", err)
+		x.answer(http.StatusServiceUnavailable, Response{Status: outcomeUnavailable, Reason: "the operator plugin did not answer; send again"})
 		return
 	}
-	log = log.With("config", d.Config.Key())
+	if !x.authorize(cfg) {
+		return
+	}
+	if routing.ValidCommitID(d.Result.CommitID) {
+		x.commit = strings.ToLower(d.Result.CommitID)
+	}
 	if !d.Handled {
-		log.Info("event ignored", "reason", d.Reason)
-		writeJSON(w, http.StatusOK, Response{Status: "ignored", Event: id, Config: d.Config.Key(), Reason: d.Reason})
+		x.log().Info("event ignored", "reason", d.Reason)
+		x.answer(http.StatusOK, Response{Status: outcomeIgnored, Config: d.Config.Key(), Reason: d.Reason})
 		return
 	}
 	job := pipeline.Job{
-		ID: id, Config: d.Config, CommitID: d.Result.CommitID, Statuses: d.Result.Statuses,
+		ID: x.id, Config: d.Config, CommitID: d.Result.CommitID, Statuses: d.Result.Statuses,
 		Finished: d.Result.Finished, Successful: d.Result.Successful, Received: time.Now(),
 	}
 	if err := h.Queue.Submit(job); err != nil {
-		log.Warn("event not accepted", "error", err)
-		w.Header().Set("Retry-After", "5")
-		writeJSON(w, http.StatusServiceUnavailable, Response{Status: "unavailable", Event: id, Reason: err.Error()})
+		x.log().Warn("event not accepted", "error", err)
+		x.answer(http.StatusServiceUnavailable, Response{Status: outcomeUnavailable, Reason: err.Error()})
 		return
 	}
-	log.Info("event accepted", "commit", job.CommitID, "statuses", len(job.Statuses), "finished", job.Finished, "successful", job.Successful)
-	writeJSON(w, http.StatusAccepted, Response{
-		Status: "accepted", Event: id, Config: d.Config.Key(), Commit: job.CommitID,
+	x.log().Info("event accepted", "statuses", len(job.Statuses), "finished", job.Finished, "successful", job.Successful)
+	x.answer(http.StatusAccepted, Response{
+		Status: outcomeAccepted, Config: d.Config.Key(), Commit: job.CommitID,
 		Statuses: len(job.Statuses), Finished: job.Finished,
 	})
 }

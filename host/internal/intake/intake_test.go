@@ -22,13 +22,25 @@ import (
 )
 
 type fakeRouter struct {
+	// target is the config Target finds; nil: none.
+	target   *config.Config
 	decision routing.Decision
 	err      error
 	got      routing.Request
+	// routed counts the calls of Route: the bodies an operator plugin saw.
+	routed int
+}
+
+func (f *fakeRouter) Target(routing.Request) (config.Config, bool) {
+	if f.target == nil {
+		return config.Config{}, false
+	}
+	return *f.target, true
 }
 
 func (f *fakeRouter) Route(_ context.Context, req routing.Request) (routing.Decision, error) {
 	f.got = req
+	f.routed++
 	return f.decision, f.err
 }
 

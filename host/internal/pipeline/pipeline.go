@@ -110,6 +110,39 @@ type GiveUp struct {
 	Err    error
 }
 
+// Outcomes of a status, told to Observer.StatusDone.
+const (
+	StatusPosted     = "posted"
+	StatusUnchanged  = "unchanged"  // finished pair, same as the last posted
+	StatusSuperseded = "superseded" // behind, a later queued event has the context
+	StatusFailed     = "failed"     // permanent error
+	StatusExpired    = "expired"    // retried until the maximum age
+)
+
+// Outcomes of telling the orchestrator, told to Observer.NotificationDone.
+const (
+	NotifyNotified        = "notified"
+	NotifyNothingToNotify = "nothing_to_notify" // the plugin found no waiting pipeline
+	NotifyAlreadyNotified = "already_notified"  // this outcome was told before
+	NotifyFailed          = "failed"            // permanent error
+	NotifyExpired         = "expired"           // retried until the maximum age
+	NotifyNoPlugin        = "no_plugin"
+)
+
+// Observer is told what becomes of the work, for metrics. Its methods are
+// called from the delivery goroutines and must not block. Types are the
+// config's repository or orchestrator type (GITHUB, AZDO, ...).
+type Observer interface {
+	// StatusDone is told the outcome of one status of an event.
+	StatusDone(repositoryType, outcome string)
+	// NotificationDone is told the outcome of a finished event's
+	// notification.
+	NotificationDone(orchestratorType, outcome string)
+	// Retrying is told each time a failed call is retried; step is
+	// StepStatus or StepNotify.
+	Retrying(step, pluginType string)
+}
+
 // Options configure a Pipeline.
 type Options struct {
 	Plugins Plugins
@@ -125,6 +158,9 @@ type Options struct {
 	// OnGiveUp, when set, is told of every piece of work given up. It must
 	// not block.
 	OnGiveUp func(GiveUp)
+	// Observer, when set, is told the outcome of every status and
+	// notification, and every retry.
+	Observer Observer
 	Logger   *slog.Logger
 	// SubscriberList and SubscriberClient: raw JSON receivers.
 	SubscriberList   []subscriber.Subscriber
@@ -217,6 +253,9 @@ func New(opts Options) (*Pipeline, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
+	}
+	if opts.Observer == nil {
+		opts.Observer = nopObserver{}
 	}
 	pending, err := opts.Store.Pending()
 	if err != nil {
@@ -329,6 +368,29 @@ func (p *Pipeline) Pending() int {
 		}
 	}
 	return n
+}
+
+// OldestAge returns how long ago the oldest queued job (in flight
+// included) was accepted, or 0 when none is queued.
+func (p *Pipeline) OldestAge() time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var oldest time.Time
+	older := func(e *entry) {
+		if e != nil && (oldest.IsZero() || e.rec.Received.Before(oldest)) {
+			oldest = e.rec.Received
+		}
+	}
+	for _, q := range p.queues {
+		older(q.current)
+		for _, e := range q.waiting {
+			older(e)
+		}
+	}
+	if oldest.IsZero() {
+		return 0
+	}
+	return max(p.now().Sub(oldest), 0)
 }
 
 // Health returns nil when the store takes writes, else why it does not: the
@@ -493,35 +555,41 @@ func (p *Pipeline) deliver(e *entry) {
 	}
 	st = st.clone()
 	sdkCfg := cfg.SDK()
+	obs := p.opts.Observer
 	posted, unchanged, superseded := 0, 0, 0
 	for ; rec.Next < len(rec.Statuses); rec.Next++ {
 		s := rec.Statuses[rec.Next]
 		fp := fingerprint(s)
 		if st.Finished && st.Posted[s.Name] == fp {
 			unchanged++
+			obs.StatusDone(cfg.RepositoryType, StatusUnchanged)
 			continue
 		}
 		if p.superseded(rec.Key(), s.Name) {
 			superseded++
+			obs.StatusDone(cfg.RepositoryType, StatusSuperseded)
 			p.sendToSubscribers(cfg, rec, s, log)
 			continue
 		}
 		statusLog := log.With("status", s.Name)
-		err := p.retry(rec, statusLog, StepStatus, func(ctx context.Context) error {
+		err := p.retry(rec, statusLog, StepStatus, cfg.RepositoryType, func(ctx context.Context) error {
 			return repo.PostStatus(ctx, sdk.PostStatusRequest{Config: sdkCfg, CommitID: rec.CommitID, Status: s})
 		})
 		switch {
 		case err == nil:
 			posted++
 			st.Posted[s.Name] = fp
+			obs.StatusDone(cfg.RepositoryType, StatusPosted)
 		case p.ctx.Err() != nil:
 			statusLog.Warn("delivery interrupted by shutdown", "error", err)
 			return
 		case errors.Is(err, errExpired):
+			obs.StatusDone(cfg.RepositoryType, StatusExpired)
 			p.expire(log, rec, st, StepStatus, s.Name, err)
 			return
 		default:
 			statusLog.Error("post status failed permanently", "error", err, "kind", sdk.KindOf(err).String())
+			obs.StatusDone(cfg.RepositoryType, StatusFailed)
 			p.giveUp(rec, StepStatus, s.Name, ReasonPermanent, err)
 		}
 		p.sendToSubscribers(cfg, rec, s, log)
@@ -544,6 +612,7 @@ func (p *Pipeline) deliver(e *entry) {
 		outcome = outcomeSuccess
 	}
 	if st.Notified[outcome] {
+		obs.NotificationDone(cfg.OrchestratorType, NotifyAlreadyNotified)
 		if p.finish(log, rec, &st) {
 			log.Info("event delivered; the orchestrator was already told of this outcome", append(counts, "outcome", outcome)...)
 		}
@@ -552,12 +621,13 @@ func (p *Pipeline) deliver(e *entry) {
 	orch, err := p.opts.Plugins.Orchestrator(cfg.OrchestratorType)
 	if err != nil {
 		log.Error("deployment finished but no orchestrator plugin", "error", err)
+		obs.NotificationDone(cfg.OrchestratorType, NotifyNoPlugin)
 		p.giveUp(rec, StepNotify, "", ReasonNoPlugin, err)
 		p.finish(log, rec, &st)
 		return
 	}
 	var res sdk.NotifyResult
-	err = p.retry(rec, log, StepNotify, func(ctx context.Context) error {
+	err = p.retry(rec, log, StepNotify, cfg.OrchestratorType, func(ctx context.Context) error {
 		var err error
 		res, err = orch.NotifyCompletion(ctx, sdk.Completion{
 			Config: sdkCfg, CommitID: rec.CommitID, Successful: rec.Successful, Statuses: rec.Statuses,
@@ -570,16 +640,23 @@ func (p *Pipeline) deliver(e *entry) {
 		log.Warn("delivery interrupted by shutdown", "error", err)
 		return
 	case errors.Is(err, errExpired):
+		obs.NotificationDone(cfg.OrchestratorType, NotifyExpired)
 		p.expire(log, rec, st, StepNotify, "", err)
 		return
 	default:
 		// Not recorded as told: the next event of the outcome tells again.
 		log.Error("notify orchestrator failed permanently", "error", err, "kind", sdk.KindOf(err).String())
+		obs.NotificationDone(cfg.OrchestratorType, NotifyFailed)
 		p.giveUp(rec, StepNotify, "", ReasonPermanent, err)
 		p.finish(log, rec, &st)
 		return
 	}
 	st.Notified[outcome] = true
+	if res.Notified {
+		obs.NotificationDone(cfg.OrchestratorType, NotifyNotified)
+	} else {
+		obs.NotificationDone(cfg.OrchestratorType, NotifyNothingToNotify)
+	}
 	if !p.finish(log, rec, &st) {
 		log.Error("the orchestrator was notified but the store could not record it; it is notified again after a restart", "outcome", outcome)
 		return
@@ -666,10 +743,11 @@ func (p *Pipeline) sendToSubscribers(cfg config.Config, rec Record, s sdk.Status
 	}
 }
 
-// retry runs op until it succeeds, fails permanently, shutdown interrupts
-// it, or the job is older than MaxAge (the error then wraps errExpired). No
-// attempt starts once the job is older than MaxAge.
-func (p *Pipeline) retry(rec Record, log *slog.Logger, what string, op func(context.Context) error) error {
+// retry runs op, a call to a plugin of pluginType, until it succeeds, fails
+// permanently, shutdown interrupts it, or the job is older than MaxAge (the
+// error then wraps errExpired). No attempt starts once the job is older than
+// MaxAge.
+func (p *Pipeline) retry(rec Record, log *slog.Logger, what, pluginType string, op func(context.Context) error) error {
 	remaining := p.opts.MaxAge - p.now().Sub(rec.Received)
 	if remaining <= 0 {
 		return fmt.Errorf("%w before the first attempt", errExpired)
@@ -679,9 +757,10 @@ func (p *Pipeline) retry(rec Record, log *slog.Logger, what string, op func(cont
 	b.MaxInterval = p.opts.MaxBackoff
 	var last error
 	attempts := 0
+	callCtx := context.WithValue(p.ctx, eventKey{}, rec.ID)
 	_, err := backoff.Retry(p.ctx, func() (struct{}, error) {
 		attempts++
-		ctx, cancel := context.WithTimeout(p.ctx, p.opts.CallTimeout)
+		ctx, cancel := context.WithTimeout(callCtx, p.opts.CallTimeout)
 		defer cancel()
 		last = op(ctx)
 		switch {
@@ -697,6 +776,7 @@ func (p *Pipeline) retry(rec Record, log *slog.Logger, what string, op func(cont
 	}, backoff.WithBackOff(b), backoff.WithMaxElapsedTime(remaining),
 		backoff.WithNotify(func(_ error, next time.Duration) {
 			p.fellBehind(rec.Key())
+			p.opts.Observer.Retrying(what, pluginType)
 			log.Warn(what+" failed; retrying", "error", last, "retry_in", next.Round(time.Millisecond), "attempt", attempts)
 		}))
 	switch {
@@ -731,3 +811,18 @@ func (p *Pipeline) pruneLoop() {
 		}
 	}
 }
+
+type eventKey struct{}
+
+// EventID returns the id of the event whose delivery a plugin call's ctx
+// belongs to, or "": a stand-in for a plugin (dry run) logs it.
+func EventID(ctx context.Context) string {
+	id, _ := ctx.Value(eventKey{}).(string)
+	return id
+}
+
+type nopObserver struct{}
+
+func (nopObserver) StatusDone(string, string)       {}
+func (nopObserver) NotificationDone(string, string) {}
+func (nopObserver) Retrying(string, string)         {}

@@ -31,13 +31,43 @@ type Manager struct {
 	logger   *slog.Logger
 	binaries []*binary
 	byType   map[sdk.Capability]map[string]*binary
+	observer Observer
+}
+
+// Observer is told about plugin processes and calls, for metrics. Its
+// methods must not block.
+type Observer interface {
+	// PluginRestarted is told each time the process of a plugin (its
+	// described name) exited and is started again.
+	PluginRestarted(plugin string)
+	// PluginCall is told each call through a proxy: the capability, the
+	// method (PostStatus, ...), the type it was asked for, how long it took
+	// and its error.
+	PluginCall(capability sdk.Capability, method, typ string, took time.Duration, err error)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) PluginRestarted(string)                                          {}
+func (nopObserver) PluginCall(sdk.Capability, string, string, time.Duration, error) {}
+
+// Observe sets the observer of plugin restarts and calls. Call it before
+// Start and before handing out capabilities.
+func (m *Manager) Observe(o Observer) {
+	if o == nil {
+		o = nopObserver{}
+	}
+	m.observer = o
+	for _, b := range m.binaries {
+		b.observer = o
+	}
 }
 
 // Discover describes every executable in dirs. A binary that does not
 // describe itself is skipped with a warning; a type offered twice for one
 // capability keeps the first binary found.
 func Discover(ctx context.Context, dirs []string, logger *slog.Logger) (*Manager, error) {
-	m := &Manager{logger: logger, byType: map[sdk.Capability]map[string]*binary{}}
+	m := &Manager{logger: logger, byType: map[sdk.Capability]map[string]*binary{}, observer: nopObserver{}}
 	for _, dir := range dirs {
 		entries, err := os.ReadDir(dir)
 		if errors.Is(err, os.ErrNotExist) {
@@ -62,7 +92,7 @@ func Discover(ctx context.Context, dirs []string, logger *slog.Logger) (*Manager
 					"protocol_version", d.ProtocolVersion, "supported", sdk.ProtocolVersion)
 				continue
 			}
-			m.add(&binary{path: path, desc: d, logger: logger})
+			m.add(&binary{path: path, desc: d, logger: logger, observer: m.observer})
 		}
 	}
 	return m, nil
@@ -164,7 +194,7 @@ func (m *Manager) Operator(typ string) (sdk.Operator, error) {
 	if err != nil {
 		return nil, err
 	}
-	return operatorProxy{b}, nil
+	return operatorProxy{b, strings.ToUpper(strings.TrimSpace(typ))}, nil
 }
 
 // Repository returns the repository of a type.
@@ -173,7 +203,7 @@ func (m *Manager) Repository(typ string) (sdk.Repository, error) {
 	if err != nil {
 		return nil, err
 	}
-	return repositoryProxy{b}, nil
+	return repositoryProxy{b, strings.ToUpper(strings.TrimSpace(typ))}, nil
 }
 
 // Orchestrator returns the orchestrator of a type.
@@ -182,14 +212,15 @@ func (m *Manager) Orchestrator(typ string) (sdk.Orchestrator, error) {
 	if err != nil {
 		return nil, err
 	}
-	return orchestratorProxy{b}, nil
+	return orchestratorProxy{b, strings.ToUpper(strings.TrimSpace(typ))}, nil
 }
 
 // binary is one plugin binary and its current process.
 type binary struct {
-	path   string
-	desc   sdk.Description
-	logger *slog.Logger
+	path     string
+	desc     sdk.Description
+	logger   *slog.Logger
+	observer Observer
 
 	mu        sync.Mutex
 	client    *plugin.Client
@@ -237,6 +268,7 @@ func (b *binary) get(ctx context.Context) (*dispensed, error) {
 		delay := min(minRestartDelay<<min(b.failures, 10), maxRestartDelay)
 		b.nextStart = time.Now().Add(delay)
 		b.logger.Warn("plugin process exited; restarting", "plugin", b.desc.Name, "restart_in", delay, "restarts", b.failures)
+		b.observer.PluginRestarted(b.desc.Name)
 		b.client.Kill()
 		b.client, b.current = nil, nil
 	}

@@ -2,11 +2,14 @@ package pluginhost
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -62,6 +65,32 @@ func TestDiscoverRegistersDescribedBinariesOnly(t *testing.T) {
 	}
 }
 
+// observed records what an Observer is told.
+type observed struct {
+	mu       sync.Mutex
+	restarts []string
+	calls    []string // capability/method/type/error?
+}
+
+func (o *observed) PluginRestarted(plugin string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.restarts = append(o.restarts, plugin)
+}
+
+func (o *observed) PluginCall(c sdk.Capability, method, typ string, took time.Duration, err error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	outcome := "ok"
+	if err != nil {
+		outcome = "error"
+	}
+	if took <= 0 {
+		outcome += " without a duration"
+	}
+	o.calls = append(o.calls, fmt.Sprintf("%s/%s/%s/%s", c, method, typ, outcome))
+}
+
 func TestACrashedPluginIsRestartedAndServesAgain(t *testing.T) {
 	ctx := context.Background()
 	m, err := Discover(ctx, []string{pluginDir(t)}, quiet())
@@ -69,6 +98,8 @@ func TestACrashedPluginIsRestartedAndServesAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
+	obs := &observed{}
+	m.Observe(obs)
 	if err := m.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -105,5 +136,15 @@ func TestACrashedPluginIsRestartedAndServesAgain(t *testing.T) {
 	}
 	if !m.Ready() {
 		t.Fatal("not ready after the restart")
+	}
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	if !slices.Equal(obs.restarts, []string{"echo"}) {
+		t.Errorf("restarts told %v, want [echo]", obs.restarts)
+	}
+	calls := obs.calls
+	if len(calls) < 3 || calls[0] != "operator/ParseEvent/ECHO/ok" || calls[len(calls)-1] != "operator/ParseEvent/ECHO/ok" ||
+		!slices.Contains(calls, "operator/ParseEvent/ECHO/error") {
+		t.Errorf("calls told %v, want a success, the failures while restarting, a success", calls)
 	}
 }

@@ -2,16 +2,28 @@ package pluginhost
 
 import (
 	"context"
+	"time"
 
 	"github.com/gitops-connector/gitops-connector/sdk"
 )
 
 // The proxies reach a binary's current process on every call, starting it
-// again when it has exited.
+// again when it has exited, and tell the observer each call's duration and
+// error (a call that found no running process included).
 
-type operatorProxy struct{ b *binary }
+// observe reports one call; use it as defer observe(...)(&err).
+func (b *binary) observe(c sdk.Capability, method, typ string) func(*error) {
+	start := time.Now()
+	return func(err *error) { b.observer.PluginCall(c, method, typ, time.Since(start), *err) }
+}
 
-func (p operatorProxy) ValidateConfig(ctx context.Context, cfg sdk.Config) ([]sdk.FieldError, error) {
+type operatorProxy struct {
+	b   *binary
+	typ string
+}
+
+func (p operatorProxy) ValidateConfig(ctx context.Context, cfg sdk.Config) (_ []sdk.FieldError, err error) {
+	defer p.b.observe(sdk.CapabilityOperator, "ValidateConfig", p.typ)(&err)
 	d, err := p.b.get(ctx)
 	if err != nil {
 		return nil, err
@@ -19,7 +31,8 @@ func (p operatorProxy) ValidateConfig(ctx context.Context, cfg sdk.Config) ([]sd
 	return d.operator.ValidateConfig(ctx, cfg)
 }
 
-func (p operatorProxy) ParseEvent(ctx context.Context, req sdk.ParseRequest) (sdk.ParseResult, error) {
+func (p operatorProxy) ParseEvent(ctx context.Context, req sdk.ParseRequest) (_ sdk.ParseResult, err error) {
+	defer p.b.observe(sdk.CapabilityOperator, "ParseEvent", p.typ)(&err)
 	d, err := p.b.get(ctx)
 	if err != nil {
 		return sdk.ParseResult{}, err
@@ -27,9 +40,13 @@ func (p operatorProxy) ParseEvent(ctx context.Context, req sdk.ParseRequest) (sd
 	return d.operator.ParseEvent(ctx, req)
 }
 
-type repositoryProxy struct{ b *binary }
+type repositoryProxy struct {
+	b   *binary
+	typ string
+}
 
-func (p repositoryProxy) ValidateConfig(ctx context.Context, cfg sdk.Config) ([]sdk.FieldError, error) {
+func (p repositoryProxy) ValidateConfig(ctx context.Context, cfg sdk.Config) (_ []sdk.FieldError, err error) {
+	defer p.b.observe(sdk.CapabilityRepository, "ValidateConfig", p.typ)(&err)
 	d, err := p.b.get(ctx)
 	if err != nil {
 		return nil, err
@@ -37,7 +54,8 @@ func (p repositoryProxy) ValidateConfig(ctx context.Context, cfg sdk.Config) ([]
 	return d.repository.ValidateConfig(ctx, cfg)
 }
 
-func (p repositoryProxy) PostStatus(ctx context.Context, req sdk.PostStatusRequest) error {
+func (p repositoryProxy) PostStatus(ctx context.Context, req sdk.PostStatusRequest) (err error) {
+	defer p.b.observe(sdk.CapabilityRepository, "PostStatus", p.typ)(&err)
 	d, err := p.b.get(ctx)
 	if err != nil {
 		return err
@@ -45,7 +63,8 @@ func (p repositoryProxy) PostStatus(ctx context.Context, req sdk.PostStatusReque
 	return d.repository.PostStatus(ctx, req)
 }
 
-func (p repositoryProxy) GetCommit(ctx context.Context, req sdk.GetCommitRequest) (sdk.Commit, error) {
+func (p repositoryProxy) GetCommit(ctx context.Context, req sdk.GetCommitRequest) (_ sdk.Commit, err error) {
+	defer p.b.observe(sdk.CapabilityRepository, "GetCommit", p.typ)(&err)
 	d, err := p.b.get(ctx)
 	if err != nil {
 		return sdk.Commit{}, err
@@ -53,7 +72,8 @@ func (p repositoryProxy) GetCommit(ctx context.Context, req sdk.GetCommitRequest
 	return d.repository.GetCommit(ctx, req)
 }
 
-func (p repositoryProxy) FindPullRequests(ctx context.Context, req sdk.FindPullRequestsRequest) ([]sdk.PullRequest, error) {
+func (p repositoryProxy) FindPullRequests(ctx context.Context, req sdk.FindPullRequestsRequest) (_ []sdk.PullRequest, err error) {
+	defer p.b.observe(sdk.CapabilityRepository, "FindPullRequests", p.typ)(&err)
 	d, err := p.b.get(ctx)
 	if err != nil {
 		return nil, err
@@ -61,7 +81,8 @@ func (p repositoryProxy) FindPullRequests(ctx context.Context, req sdk.FindPullR
 	return d.repository.FindPullRequests(ctx, req)
 }
 
-func (p repositoryProxy) GetPullRequestProperty(ctx context.Context, req sdk.GetPullRequestPropertyRequest) (string, bool, error) {
+func (p repositoryProxy) GetPullRequestProperty(ctx context.Context, req sdk.GetPullRequestPropertyRequest) (_ string, _ bool, err error) {
+	defer p.b.observe(sdk.CapabilityRepository, "GetPullRequestProperty", p.typ)(&err)
 	d, err := p.b.get(ctx)
 	if err != nil {
 		return "", false, err
@@ -69,7 +90,8 @@ func (p repositoryProxy) GetPullRequestProperty(ctx context.Context, req sdk.Get
 	return d.repository.GetPullRequestProperty(ctx, req)
 }
 
-func (p repositoryProxy) ListPullRequests(ctx context.Context, req sdk.ListPullRequestsRequest) ([]sdk.PullRequest, error) {
+func (p repositoryProxy) ListPullRequests(ctx context.Context, req sdk.ListPullRequestsRequest) (_ []sdk.PullRequest, err error) {
+	defer p.b.observe(sdk.CapabilityRepository, "ListPullRequests", p.typ)(&err)
 	d, err := p.b.get(ctx)
 	if err != nil {
 		return nil, err
@@ -77,9 +99,13 @@ func (p repositoryProxy) ListPullRequests(ctx context.Context, req sdk.ListPullR
 	return d.repository.ListPullRequests(ctx, req)
 }
 
-type orchestratorProxy struct{ b *binary }
+type orchestratorProxy struct {
+	b   *binary
+	typ string
+}
 
-func (p orchestratorProxy) ValidateConfig(ctx context.Context, cfg sdk.Config) ([]sdk.FieldError, error) {
+func (p orchestratorProxy) ValidateConfig(ctx context.Context, cfg sdk.Config) (_ []sdk.FieldError, err error) {
+	defer p.b.observe(sdk.CapabilityOrchestrator, "ValidateConfig", p.typ)(&err)
 	d, err := p.b.get(ctx)
 	if err != nil {
 		return nil, err
@@ -87,7 +113,8 @@ func (p orchestratorProxy) ValidateConfig(ctx context.Context, cfg sdk.Config) (
 	return d.orchestrator.ValidateConfig(ctx, cfg)
 }
 
-func (p orchestratorProxy) NotifyCompletion(ctx context.Context, c sdk.Completion, repo sdk.Repository) (sdk.NotifyResult, error) {
+func (p orchestratorProxy) NotifyCompletion(ctx context.Context, c sdk.Completion, repo sdk.Repository) (_ sdk.NotifyResult, err error) {
+	defer p.b.observe(sdk.CapabilityOrchestrator, "NotifyCompletion", p.typ)(&err)
 	d, err := p.b.get(ctx)
 	if err != nil {
 		return sdk.NotifyResult{}, err
@@ -95,7 +122,8 @@ func (p orchestratorProxy) NotifyCompletion(ctx context.Context, c sdk.Completio
 	return d.orchestrator.NotifyCompletion(ctx, c, repo)
 }
 
-func (p orchestratorProxy) Sweep(ctx context.Context, req sdk.SweepRequest, repo sdk.Repository) (sdk.SweepResult, error) {
+func (p orchestratorProxy) Sweep(ctx context.Context, req sdk.SweepRequest, repo sdk.Repository) (_ sdk.SweepResult, err error) {
+	defer p.b.observe(sdk.CapabilityOrchestrator, "Sweep", p.typ)(&err)
 	d, err := p.b.get(ctx)
 	if err != nil {
 		return sdk.SweepResult{}, err

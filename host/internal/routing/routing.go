@@ -38,6 +38,9 @@ type Decision struct {
 	Reason  string
 	// Config is the config the event is for (when known).
 	Config config.Config
+	// Operator is the type of the operator that parsed the body (when one
+	// did), also when the body was rejected.
+	Operator string
 	// Result is the operator's parse, with status names prefixed by the
 	// config's status context.
 	Result sdk.ParseResult
@@ -66,6 +69,20 @@ var hexID = regexp.MustCompile(`^[0-9a-fA-F]{7,64}$`)
 // ValidCommitID reports whether id is a hex git commit id (7 to 64 digits).
 func ValidCommitID(id string) bool { return hexID.MatchString(id) }
 
+// Target returns the config a notification is for when that is known
+// without parsing the body: the URL path names it, or the host serves the
+// single instance. ok is false otherwise, and when no valid config has that
+// name (Route then says why). It lets the host authenticate the sender of
+// such a request before any plugin sees the body.
+func (r *Router) Target(req Request) (cfg config.Config, ok bool) {
+	set := r.Configs()
+	if req.Name == "" && !set.Single() {
+		return config.Config{}, false
+	}
+	cfg, err := set.Lookup(req.Namespace, req.Name)
+	return cfg, err == nil
+}
+
 // Route decides what to do with one notification. An error wrapping
 // ErrBadInput means the body itself is wrong; any other error is the host's
 // (a plugin not answering) and worth a retry by the sender.
@@ -88,6 +105,7 @@ func (r *Router) Route(ctx context.Context, req Request) (Decision, error) {
 	}
 	var reasons []string
 	var badInput error
+	var badOperator string
 	for _, typ := range types {
 		op, err := r.Operators.Operator(typ)
 		if err != nil {
@@ -97,58 +115,60 @@ func (r *Router) Route(ctx context.Context, req Request) (Decision, error) {
 		if err != nil {
 			if !sdk.IsRetryable(err) {
 				badInput = fmt.Errorf("%w: %s: %v", ErrBadInput, strings.ToLower(typ), err)
+				badOperator = typ
 				continue
 			}
-			return Decision{}, fmt.Errorf("%s operator: %w", strings.ToLower(typ), err)
+			return Decision{Operator: typ}, fmt.Errorf("%s operator: %w", strings.ToLower(typ), err)
 		}
 		if !res.Handled && res.ConfigName == "" {
 			reasons = append(reasons, strings.ToLower(typ)+": "+res.Reason)
 			continue
 		}
 		if withoutConfigs {
-			return finish(config.Config{}, res), nil
+			return finish(config.Config{}, typ, res), nil
 		}
 		if res.ConfigName == "" {
-			return Decision{Reason: "the event names no config (gitops_connector_config_name) and the connector serves several"}, nil
+			return Decision{Operator: typ, Reason: "the event names no config (gitops_connector_config_name) and the connector serves several"}, nil
 		}
 		cfg, err := set.Lookup("", res.ConfigName)
 		if err != nil {
-			return Decision{Reason: err.Error()}, nil
+			return Decision{Operator: typ, Reason: err.Error()}, nil
 		}
 		if cfg.OperatorType != typ {
 			reasons = append(reasons, fmt.Sprintf("%s: config %q is for operator %s", strings.ToLower(typ), cfg.Key(), cfg.OperatorType))
 			continue
 		}
-		return finish(cfg, res), nil
+		return finish(cfg, typ, res), nil
 	}
 	// An operator that recognised the body but found it wrong speaks for
 	// it: the others only said the body is not theirs.
 	if badInput != nil {
-		return Decision{}, badInput
+		return Decision{Operator: badOperator}, badInput
 	}
 	return Decision{Reason: strings.Join(reasons, "; ")}, nil
 }
 
 func (r *Router) parseFor(ctx context.Context, cfg config.Config, body []byte) (Decision, error) {
+	known := Decision{Config: cfg, Operator: cfg.OperatorType}
 	op, err := r.Operators.Operator(cfg.OperatorType)
 	if err != nil {
-		return Decision{}, err
+		return known, err
 	}
 	sc := cfg.SDK()
 	res, err := op.ParseEvent(ctx, sdk.ParseRequest{Config: &sc, Body: body})
 	if err != nil {
 		if !sdk.IsRetryable(err) {
-			return Decision{}, fmt.Errorf("%w: %v", ErrBadInput, err)
+			return known, fmt.Errorf("%w: %v", ErrBadInput, err)
 		}
-		return Decision{}, fmt.Errorf("%s operator: %w", strings.ToLower(cfg.OperatorType), err)
+		return known, fmt.Errorf("%s operator: %w", strings.ToLower(cfg.OperatorType), err)
 	}
-	return finish(cfg, res), nil
+	return finish(cfg, cfg.OperatorType, res), nil
 }
 
 // finish applies the host's rules to an operator's result: a handled event
 // needs a hex commit id, and status names get the config's status context.
-func finish(cfg config.Config, res sdk.ParseResult) Decision {
-	d := Decision{Config: cfg, Result: res}
+func finish(cfg config.Config, operator string, res sdk.ParseResult) Decision {
+	d := Decision{Config: cfg, Operator: operator, Result: res}
 	if !res.Handled {
 		d.Reason = res.Reason
 		return d

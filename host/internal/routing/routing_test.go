@@ -158,3 +158,51 @@ type unknownRepo struct{ plugins }
 func (unknownRepo) Repository(typ string) (sdk.Repository, error) {
 	return nil, errors.New(`unknown repository type "` + typ + `"; available: AZDO, GITHUB`)
 }
+
+func TestTargetKnowsTheConfigOnlyWhenThePathOrSingleInstanceNamesIt(t *testing.T) {
+	multi := router(t, false, cfg("team-a", "flux-prod", "FLUX", ""), cfg("team-a", "shared", "FLUX", ""), cfg("team-b", "shared", "FLUX", ""))
+	single := router(t, true, cfg("", "default", "ARGOCD", ""))
+	tests := []struct {
+		name string
+		r    *Router
+		req  Request
+		want string // the config's key; "" when not known before the parse
+	}{
+		{"path name", multi, Request{Name: "flux-prod"}, "team-a/flux-prod"},
+		{"namespaced path", multi, Request{Namespace: "team-b", Name: "shared"}, "team-b/shared"},
+		{"ambiguous path name", multi, Request{Name: "shared"}, ""},
+		{"unknown path name", multi, Request{Name: "nope"}, ""},
+		{"payload-named: known only after the parse", multi, Request{Body: body("FLUX", "flux-prod", sha)}, ""},
+		{"single instance", single, Request{Body: body("ARGOCD", "", sha)}, "default"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, ok := tt.r.Target(tt.req)
+			if ok != (tt.want != "") || (ok && c.Key() != tt.want) {
+				t.Fatalf("Target = %q, %v; want %q", c.Key(), ok, tt.want)
+			}
+		})
+	}
+}
+
+func TestTheDecisionNamesTheOperatorThatParsedOrRejectedTheBody(t *testing.T) {
+	multi := router(t, false, cfg("team-a", "argo-dev", "ARGOCD", ""), cfg("team-a", "flux-prod", "FLUX", ""))
+	for _, tt := range []struct {
+		name string
+		req  Request
+		want string
+	}{
+		{"handled", Request{Body: body("ARGOCD", "argo-dev", sha)}, "ARGOCD"},
+		{"ignored for an unknown config", Request{Body: body("FLUX", "nope", sha)}, "FLUX"},
+		{"rejected by one operator", Request{Body: []byte(`{"op":"ARGOCD","bad":true}`)}, "ARGOCD"},
+		{"rejected for the path's config", Request{Name: "flux-prod", Body: []byte(`{"op":"FLUX","bad":true}`)}, "FLUX"},
+		{"claimed by none", Request{Body: body("TEKTON", "x", sha)}, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			d, _ := multi.Route(context.Background(), tt.req)
+			if d.Operator != tt.want {
+				t.Fatalf("operator %q, want %q", d.Operator, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,211 @@
+// Package metrics is the host's Prometheus instrumentation, served on
+// GET /metrics from its own registry.
+//
+// Every label value comes from a small fixed set (outcomes, steps, reasons,
+// HTTP routes and codes) or from the plugins installed (operator,
+// repository and orchestrator types, plugin names): never a commit id, a
+// config name, a URL or a credential, so the number of series does not grow
+// with the traffic. Types are lower-cased (flux, github, ...); "unknown"
+// stands for an event whose operator could not be told.
+//
+// Metrics (all prefixed gitops_connector_):
+//
+//	events_total{operator,outcome}                   notifications received, by answer
+//	statuses_total{repository,outcome}               statuses of accepted events
+//	notifications_total{orchestrator,outcome}        orchestrator notifications of finished events
+//	retries_total{step,type}                         failed plugin calls retried
+//	given_up_total{step,reason}                      work given up (see docs/reliability.md)
+//	queue_depth                                      events accepted and not yet delivered
+//	queue_oldest_age_seconds                         age of the oldest of them
+//	plugin_restarts_total{plugin}                    plugin processes started again after exiting
+//	plugin_call_duration_seconds{capability,method,type,outcome}
+//	http_request_duration_seconds{route,method,code}
+//
+// plus the Go runtime's and the process's standard metrics (go_*,
+// process_*).
+package metrics
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gitops-connector/gitops-connector/host/internal/pipeline"
+	"github.com/gitops-connector/gitops-connector/sdk"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+const namespace = "gitops_connector"
+
+// Outcomes of a notification received on /gitopsphase, as events_total
+// counts them.
+const (
+	EventAccepted     = "accepted"     // 202: recorded for delivery
+	EventIgnored      = "ignored"      // 200: nothing to do
+	EventRejected     = "rejected"     // 400, 413: the body is wrong
+	EventUnauthorized = "unauthorized" // 401
+	EventUnavailable  = "unavailable"  // 503: not ready, plugin or store failing
+)
+
+// Unknown is the label value of a type the host could not tell.
+const Unknown = "unknown"
+
+// Metrics holds the host's collectors. Its methods are safe for concurrent
+// use and do not block.
+type Metrics struct {
+	registry      *prometheus.Registry
+	events        *prometheus.CounterVec
+	statuses      *prometheus.CounterVec
+	notifications *prometheus.CounterVec
+	retries       *prometheus.CounterVec
+	givenUp       *prometheus.CounterVec
+	restarts      *prometheus.CounterVec
+	pluginCalls   *prometheus.HistogramVec
+	httpRequests  *prometheus.HistogramVec
+}
+
+// New returns the host's metrics in a registry of their own, with the Go
+// runtime and process collectors.
+func New() *Metrics {
+	m := &Metrics{
+		registry: prometheus.NewRegistry(),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "events_total",
+			Help: "Notifications received on /gitopsphase, by operator type and outcome (accepted, ignored, rejected, unauthorized, unavailable).",
+		}, []string{"operator", "outcome"}),
+		statuses: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "statuses_total",
+			Help: "Commit statuses of accepted events, by repository type and outcome (posted, unchanged, superseded, failed, expired).",
+		}, []string{"repository", "outcome"}),
+		notifications: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "notifications_total",
+			Help: "Orchestrator notifications of finished deployments, by orchestrator type and outcome (notified, nothing_to_notify, already_notified, failed, expired, no_plugin).",
+		}, []string{"orchestrator", "outcome"}),
+		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "retries_total",
+			Help: "Failed plugin calls that are retried, by step (status, notification) and plugin type.",
+		}, []string{"step", "type"}),
+		givenUp: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "given_up_total",
+			Help: "Work given up, by step (event, status, notification) and reason (MaxAgeExceeded, PermanentError, ConfigUnavailable, PluginUnavailable).",
+		}, []string{"step", "reason"}),
+		restarts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "plugin_restarts_total",
+			Help: "Plugin processes started again after they exited, by plugin name.",
+		}, []string{"plugin"}),
+		pluginCalls: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "plugin_call_duration_seconds",
+			Help:    "Duration of calls to plugins, by capability, method, plugin type and outcome (ok, retryable, permanent).",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+		}, []string{"capability", "method", "type", "outcome"}),
+		httpRequests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "http_request_duration_seconds",
+			Help:    "Duration of HTTP requests until the answer is written, by route, method and status code.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"route", "method", "code"}),
+	}
+	m.registry.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.events, m.statuses, m.notifications, m.retries, m.givenUp, m.restarts, m.pluginCalls, m.httpRequests,
+	)
+	return m
+}
+
+// Registry returns the registry the metrics are in.
+func (m *Metrics) Registry() *prometheus.Registry { return m.registry }
+
+// Handler serves the metrics in the Prometheus exposition formats.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry})
+}
+
+// Queue registers the queue gauges: depth returns the number of events
+// accepted and not yet delivered, oldest the age of the oldest of them.
+// They are read on every scrape. Call it once.
+func (m *Metrics) Queue(depth func() int, oldest func() time.Duration) {
+	m.registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "queue_depth",
+			Help: "Events accepted and not yet delivered, in flight included.",
+		}, func() float64 { return float64(depth()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "queue_oldest_age_seconds",
+			Help: "Age of the oldest event accepted and not yet delivered; 0 when none is.",
+		}, func() float64 { return oldest().Seconds() }),
+	)
+}
+
+// Event counts a notification received, by the operator type of its config
+// ("" when not known) and its outcome (an Event constant).
+func (m *Metrics) Event(operatorType, outcome string) {
+	m.events.WithLabelValues(typeLabel(operatorType), outcome).Inc()
+}
+
+// Instrument times the requests h serves under the route's name (its path
+// template, e.g. /gitopsphase/{name}).
+func (m *Metrics) Instrument(route string, h http.Handler) http.Handler {
+	return promhttp.InstrumentHandlerDuration(m.httpRequests.MustCurryWith(prometheus.Labels{"route": route}), h)
+}
+
+// StatusDone implements pipeline.Observer.
+func (m *Metrics) StatusDone(repositoryType, outcome string) {
+	m.statuses.WithLabelValues(typeLabel(repositoryType), outcome).Inc()
+}
+
+// NotificationDone implements pipeline.Observer.
+func (m *Metrics) NotificationDone(orchestratorType, outcome string) {
+	m.notifications.WithLabelValues(typeLabel(orchestratorType), outcome).Inc()
+}
+
+// Retrying implements pipeline.Observer.
+func (m *Metrics) Retrying(step, pluginType string) {
+	m.retries.WithLabelValues(stepLabel(step), typeLabel(pluginType)).Inc()
+}
+
+// GaveUp counts work the pipeline gave up; it is the pipeline's OnGiveUp.
+func (m *Metrics) GaveUp(g pipeline.GiveUp) {
+	m.givenUp.WithLabelValues(stepLabel(g.Step), g.Reason).Inc()
+}
+
+// PluginRestarted implements pluginhost.Observer.
+func (m *Metrics) PluginRestarted(plugin string) {
+	m.restarts.WithLabelValues(plugin).Inc()
+}
+
+// PluginCall implements pluginhost.Observer.
+func (m *Metrics) PluginCall(c sdk.Capability, method, typ string, took time.Duration, err error) {
+	m.pluginCalls.WithLabelValues(string(c), method, typeLabel(typ), callOutcome(err)).Observe(took.Seconds())
+}
+
+func typeLabel(typ string) string {
+	if typ = strings.ToLower(strings.TrimSpace(typ)); typ != "" {
+		return typ
+	}
+	return Unknown
+}
+
+// stepLabel names the pipeline's steps in label form.
+func stepLabel(step string) string {
+	switch step {
+	case pipeline.StepEvent:
+		return "event"
+	case pipeline.StepStatus:
+		return "status"
+	case pipeline.StepNotify:
+		return "notification"
+	}
+	return Unknown
+}
+
+func callOutcome(err error) string {
+	switch {
+	case err == nil:
+		return "ok"
+	case sdk.IsRetryable(err):
+		return "retryable"
+	}
+	return "permanent"
+}

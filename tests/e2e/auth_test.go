@@ -1,0 +1,186 @@
+package e2e
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// Webhook authentication against the real host: Flux's generic-hmac
+// provider signs the body (X-Signature: sha256=<hex>), Argo CD's webhook
+// service sends Authorization: Bearer.
+
+const (
+	envHMAC   = "GITOPS_CONNECTOR_WEBHOOK_HMAC_SECRET"
+	envBearer = "GITOPS_CONNECTOR_WEBHOOK_BEARER_TOKEN"
+	// fluxHMAC is the token of the Flux Provider's Secret.
+	fluxHMAC = "e2e-flux-provider-token-5d0a9c"
+)
+
+// signature is the X-Signature value Flux sends for body.
+func signature(key string, body []byte) string {
+	mac := hmac.New(sha256.New, []byte(key))
+	mac.Write(body)
+	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
+}
+
+// postWith sends an event with headers.
+func (h *host) postWith(t *testing.T, path string, body []byte, header map[string]string) answer {
+	t.Helper()
+	if path == "" {
+		path = "/gitopsphase"
+	}
+	req, err := http.NewRequest(http.MethodPost, h.URL+path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	a := answer{Code: resp.StatusCode, Raw: string(raw)}
+	if err := json.Unmarshal(raw, &a); err != nil {
+		t.Fatalf("answer is not JSON: %d %q", resp.StatusCode, raw)
+	}
+	return a
+}
+
+// refused checks a 401 answer: no detail but the event id.
+func refused(t *testing.T, what string, a answer) {
+	t.Helper()
+	var m map[string]any
+	_ = json.Unmarshal([]byte(a.Raw), &m)
+	if a.Code != http.StatusUnauthorized || len(m) != 2 || m["status"] != "unauthorized" || m["event"] == "" {
+		t.Errorf("%s: answer %d %s, want 401 with only the status and the event id", what, a.Code, a.Raw)
+	}
+}
+
+func TestFluxEventsMustBeSignedWithTheProvidersToken(t *testing.T) {
+	fake := newGitHub(t)
+	env := githubEnv(fake, "FLUX")
+	env[envHMAC] = fluxHMAC
+	h := startHost(t, hostOptions{Env: env})
+	if len(h.messages("webhook authentication on")) != 1 {
+		t.Error("the start does not say webhook authentication is on")
+	}
+	revision := "main@sha1:" + sha
+	progressing := fluxEvent("Kustomization", "Progressing", progressingMessage, revision, "")
+	succeeded := fluxEvent("Kustomization", "ReconciliationSucceeded", "Applied revision: "+revision, revision, "")
+	forged := fluxEvent("Kustomization", "ReconciliationSucceeded", "Applied revision: "+revision+" ", revision, "")
+
+	refused(t, "unsigned", h.post(t, "", succeeded))
+	refused(t, "signed with another key", h.postWith(t, "", succeeded, map[string]string{"X-Signature": signature("guessed", succeeded)}))
+	refused(t, "the signature of another body", h.postWith(t, "", forged, map[string]string{"X-Signature": signature(fluxHMAC, succeeded)}))
+	refused(t, "a bearer token instead", h.postWith(t, "", succeeded, map[string]string{"Authorization": "Bearer " + fluxHMAC}))
+	refused(t, "unsigned and not JSON", h.post(t, "", []byte("revision=main")))
+	if n := len(fake.Requests()); n != 0 {
+		t.Fatalf("refused events made %d requests to GitHub", n)
+	}
+
+	if a := h.postWith(t, "", progressing, map[string]string{"X-Signature": signature(fluxHMAC, progressing)}); a.Code != http.StatusAccepted {
+		t.Fatalf("signed Progressing: %d %s", a.Code, a.Raw)
+	}
+	if a := h.postWith(t, "", succeeded, map[string]string{"X-Hub-Signature-256": signature(fluxHMAC, succeeded)}); a.Code != http.StatusAccepted {
+		t.Fatalf("ReconciliationSucceeded signed in X-Hub-Signature-256: %d %s", a.Code, a.Raw)
+	}
+	h.settle(t, 2)
+	want := []string{"Status=pending", "Deployment=success", "Service=success", "HorizontalPodAutoscaler=success", "Status=pending", "Status=success"}
+	if got := contexts(fake); !slices.Equal(got, want) {
+		t.Fatalf("statuses\n%v\nwant\n%v", got, want)
+	}
+	if n := len(fake.Dispatches(owner, actions)); n != 1 {
+		t.Fatalf("%d dispatches, want 1", n)
+	}
+	lines := h.messages("event refused: the sender is not authenticated")
+	if len(lines) != 5 {
+		t.Fatalf("%d refusals logged, want 5", len(lines))
+	}
+	for _, l := range lines {
+		if l["reason"] == nil || l["event"] == nil || l["config"] != "default" {
+			t.Errorf("refusal log line %v lacks the reason, the event or the config", l)
+		}
+	}
+}
+
+func TestArgoCDSendsTheBearerTokenFromAFile(t *testing.T) {
+	fake := newGitHub(t)
+	const token = "e2e-argocd-notifications-token-77b3"
+	registerSecret("the bearer token file", token)
+	file := filepath.Join(t.TempDir(), "bearer-token")
+	if err := os.WriteFile(file, []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h := startHost(t, hostOptions{Env: githubEnv(fake, "ARGOCD"), Args: []string{"--webhook-bearer-token-file", file}})
+	done := argoEvent(sha, "Succeeded", "Synced", "Healthy", "successfully synced (all tasks run)", "", []map[string]any{
+		resource("Deployment", "podinfo", "Synced", "Healthy"),
+	})
+	refused(t, "no Authorization", h.post(t, "", done))
+	refused(t, "a wrong token", h.postWith(t, "", done, map[string]string{"Authorization": "Bearer " + token[:len(token)-1]}))
+	refused(t, "a signature keyed by the token", h.postWith(t, "", done, map[string]string{"X-Signature": signature(token, done)}))
+	if a := h.postWith(t, "", done, map[string]string{"Authorization": "Bearer " + token}); a.Code != http.StatusAccepted || !a.Finished {
+		t.Fatalf("with the token: %d %s", a.Code, a.Raw)
+	}
+	h.settle(t, 1)
+	if n := len(fake.Dispatches(owner, actions)); n != 1 {
+		t.Fatalf("%d dispatches, want 1", n)
+	}
+}
+
+func TestWithoutSecretsAuthenticationIsOffAndTheStartWarns(t *testing.T) {
+	fake := newGitHub(t)
+	h := startHost(t, hostOptions{Env: githubEnv(fake, "FLUX")})
+	warned := false
+	for _, l := range h.messages("webhook authentication is off: anyone who can reach the connector can report deployment results " +
+		"for configs without their own webhookSecretRef; set GITOPS_CONNECTOR_WEBHOOK_HMAC_SECRET (Flux generic-hmac) and/or " +
+		"GITOPS_CONNECTOR_WEBHOOK_BEARER_TOKEN (Argo CD)") {
+		warned = warned || l["level"] == "WARN"
+	}
+	if !warned {
+		t.Error("no warning at start that webhook authentication is off")
+	}
+	revision := "main@sha1:" + sha
+	if a := h.post(t, "", fluxEvent("Kustomization", "ReconciliationSucceeded", "Applied revision: "+revision, revision, "")); a.Code != http.StatusAccepted {
+		t.Fatalf("unsigned event with authentication off: %d %s", a.Code, a.Raw)
+	}
+	for _, l := range h.messages("config loaded") {
+		if l["webhook_auth"] != "off" {
+			t.Errorf("config loaded with webhook_auth %v, want off", l["webhook_auth"])
+		}
+	}
+}
+
+func TestASecretFileThatCannotBeReadKeepsTheHostFromStarting(t *testing.T) {
+	fake := newGitHub(t)
+	missing := filepath.Join(t.TempDir(), "no-such-file")
+	out, err := runToExit(t, groupOptions{hostOptions: hostOptions{Env: githubEnv(fake, "FLUX"),
+		Args: []string{"--webhook-hmac-secret-file", missing}}})
+	if err == nil || !strings.Contains(out, "webhook authentication: --webhook-hmac-secret-file: open "+missing) {
+		t.Fatalf("exit %v, output:\n%s", err, out)
+	}
+	bothEnv := githubEnv(fake, "FLUX")
+	bothEnv[envBearer] = "e2e-bearer-and-file-3a1f"
+	file := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(file, []byte("e2e-bearer-in-a-file-90c2"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	registerSecret("the bearer token file", "e2e-bearer-in-a-file-90c2")
+	out, err = runToExit(t, groupOptions{hostOptions: hostOptions{Env: bothEnv, Args: []string{"--webhook-bearer-token-file", file}}})
+	if err == nil || !strings.Contains(out, "GITOPS_CONNECTOR_WEBHOOK_BEARER_TOKEN and --webhook-bearer-token-file are both set; set one") {
+		t.Fatalf("exit %v, output:\n%s", err, out)
+	}
+}
