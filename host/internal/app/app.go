@@ -136,7 +136,7 @@ func Serve(ctx context.Context, opts Options) error {
 	pipe, err := pipeline.New(pipeline.Options{
 		Plugins: delivery, Logger: log, Store: events, Resolve: h.configByKey, MaxAge: opts.MaxAge,
 		SubscriberList: subs, SubscriberClient: subscriber.NewClient(30 * time.Second),
-		OnGiveUp: measures.GaveUp, Observer: measures,
+		OnGiveUp: h.gaveUp(measures.GaveUp), Observer: measures,
 	})
 	if err != nil {
 		return err
@@ -240,6 +240,31 @@ func openStore(dataDir string, log *slog.Logger) (pipeline.Store, func(), error)
 			log.Error("cannot close the event store", "error", err)
 		}
 	}, nil
+}
+
+// gaveUp counts work given up and, when the config source can show it (a
+// GitOpsConfig resource), records it there as a Delivered=False condition.
+// It never blocks the pipeline.
+func (h *host) gaveUp(count func(pipeline.GiveUp)) func(pipeline.GiveUp) {
+	reporter, ok := h.source.(config.DeliveryReporter)
+	return func(g pipeline.GiveUp) {
+		count(g)
+		if !ok || !strings.Contains(g.ConfigKey, "/") {
+			return
+		}
+		what := g.Step
+		if g.Status != "" {
+			what += " " + g.Status
+		}
+		msg := fmt.Sprintf("commit %s: %s given up: %v", g.CommitID, what, g.Err)
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := reporter.ReportGiveUp(ctx, g.ConfigKey, g.Reason, msg); err != nil {
+				h.log.Warn("cannot record the give-up on the GitOpsConfig", "config", g.ConfigKey, "error", err)
+			}
+		}()
+	}
 }
 
 // configByKey returns the current config of a key ("namespace/name" or

@@ -18,3 +18,11 @@ type StatusReporter interface {
 	// validated) is ready, with a CamelCase reason and a message.
 	ReportStatus(ctx context.Context, key string, generation int64, ready bool, reason, message string) error
 }
+
+// DeliveryReporter is implemented by sources that can record, where the
+// config's author looks, that the connector gave up work of a config.
+type DeliveryReporter interface {
+	// ReportGiveUp records that work of the config at key was given up,
+	// with a CamelCase reason and a message.
+	ReportGiveUp(ctx context.Context, key, reason, message string) error
+}

@@ -62,6 +62,10 @@ const (
 	Resource     = "gitopsconfigs"
 	// ConditionReady is the status condition the connector writes.
 	ConditionReady = "Ready"
+	// ConditionDelivered is False while the connector has given up work of
+	// the config (independent of Ready: the config is valid, the remote
+	// API is not taking its statuses or notices).
+	ConditionDelivered = "Delivered"
 )
 
 // secretSyncGrace is how long a new snapshot waits for the first read of a
@@ -396,10 +400,6 @@ func sameSnapshot(a, b config.Snapshot) bool {
 // so, or already describes a newer generation, or the resource is gone.
 // A conflicting concurrent write is retried.
 func (s *Source) ReportStatus(ctx context.Context, key string, generation int64, ready bool, reason, message string) error {
-	namespace, name, ok := strings.Cut(key, "/")
-	if !ok || namespace == "" || name == "" {
-		return fmt.Errorf("report status: key %q is not namespace/name", key)
-	}
 	cond := metav1.Condition{
 		Type:               ConditionReady,
 		Status:             metav1.ConditionFalse,
@@ -409,6 +409,29 @@ func (s *Source) ReportStatus(ctx context.Context, key string, generation int64,
 	}
 	if ready {
 		cond.Status = metav1.ConditionTrue
+	}
+	return s.writeCondition(ctx, key, generation, cond)
+}
+
+// ReportGiveUp implements config.DeliveryReporter: it sets the Delivered
+// condition to False with the reason and message of work given up, leaving
+// Ready and observedGeneration as they are.
+func (s *Source) ReportGiveUp(ctx context.Context, key, reason, message string) error {
+	cond := metav1.Condition{
+		Type:    ConditionDelivered,
+		Status:  metav1.ConditionFalse,
+		Reason:  conditionReason(reason, false),
+		Message: truncate(message, 32768),
+	}
+	return s.writeCondition(ctx, key, -1, cond)
+}
+
+// writeCondition sets one condition in the status subresource. A generation
+// of -1 keeps the observedGeneration the status has.
+func (s *Source) writeCondition(ctx context.Context, key string, generation int64, cond metav1.Condition) error {
+	namespace, name, ok := strings.Cut(key, "/")
+	if !ok || namespace == "" || name == "" {
+		return fmt.Errorf("report status: key %q is not namespace/name", key)
 	}
 	client := s.dynamic.Resource(s.gvr).Namespace(namespace)
 	fromCache := true
@@ -425,7 +448,12 @@ func (s *Source) ReportStatus(ctx context.Context, key string, generation int64,
 			}
 		}
 		obj = obj.DeepCopy()
-		if !setStatus(obj, generation, cond) {
+		gen := generation
+		if gen < 0 {
+			gen, _, _ = unstructured.NestedInt64(obj.Object, "status", "observedGeneration")
+			cond.ObservedGeneration = gen
+		}
+		if !setStatus(obj, gen, cond) {
 			return nil
 		}
 		_, err := client.UpdateStatus(ctx, obj, metav1.UpdateOptions{FieldManager: "gitops-connector"})

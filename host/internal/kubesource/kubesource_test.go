@@ -542,3 +542,38 @@ func TestConditionReason(t *testing.T) {
 		}
 	}
 }
+
+func TestReportGiveUpSetsDeliveredFalseAndLeavesReadyAlone(t *testing.T) {
+	ctx := context.Background()
+	dyn, core := newFakes(gitOpsConfig("team-a", "app", 4))
+	src := newSource(Options{}, quietLogger(), dyn, core)
+	if err := src.ReportStatus(ctx, "team-a/app", 4, true, "Valid", "the config is valid and receives events"); err != nil {
+		t.Fatal(err)
+	}
+	msg := "commit 3e3d3f0: post status Status given up: 403 token lacks repo:status"
+	if err := src.ReportGiveUp(ctx, "team-a/app", "PermanentError", msg); err != nil {
+		t.Fatal(err)
+	}
+	obj, err := dyn.Resource(gvr).Namespace("team-a").Get(ctx, "app", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ready, observed := readyCondition(t, obj)
+	if ready.Status != metav1.ConditionTrue || observed != 4 {
+		t.Errorf("Ready %+v, observedGeneration %d: want Ready=True at generation 4 untouched", ready, observed)
+	}
+	conds, _, _ := unstructured.NestedSlice(obj.Object, "status", "conditions")
+	var delivered *metav1.Condition
+	for _, c := range conds {
+		var cond metav1.Condition
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(c.(map[string]any), &cond); err != nil {
+			t.Fatal(err)
+		}
+		if cond.Type == ConditionDelivered {
+			delivered = &cond
+		}
+	}
+	if delivered == nil || delivered.Status != metav1.ConditionFalse || delivered.Reason != "PermanentError" || delivered.Message != msg {
+		t.Fatalf("Delivered condition %+v", delivered)
+	}
+}
