@@ -155,6 +155,15 @@ func startHost(t *testing.T, o hostOptions) *host {
 			t.Logf("host log:\n%s", h.logs.String())
 		}
 	})
+	h.waitListening(t)
+	h.waitReady(t)
+	return h
+}
+
+// waitListening waits for the host's "listening" log line and takes its
+// address.
+func (h *host) waitListening(t *testing.T) {
+	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for h.URL == "" {
 		for _, l := range h.logs.logLines() {
@@ -171,8 +180,6 @@ func startHost(t *testing.T, o hostOptions) *host {
 			t.Fatalf("host did not listen:\n%s", h.logs.String())
 		}
 	}
-	h.waitReady(t)
-	return h
 }
 
 func (h *host) waitReady(t *testing.T) {

@@ -66,22 +66,7 @@ func startGroupHost(t *testing.T, o groupOptions) *host {
 			t.Logf("host log:\n%s", h.logs.String())
 		}
 	})
-	deadline := time.Now().Add(60 * time.Second)
-	for h.URL == "" {
-		for _, l := range h.logs.logLines() {
-			if l["msg"] == "gitops-connector listening" {
-				h.URL = "http://" + l["addr"].(string)
-			}
-		}
-		select {
-		case err := <-h.done:
-			t.Fatalf("host exited: %v\n%s", err, h.logs.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("host did not listen:\n%s", h.logs.String())
-		}
-	}
+	h.waitListening(t)
 	h.waitReady(t)
 	return h
 }
