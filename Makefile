@@ -27,7 +27,9 @@ HELM_DOCS := $(TOOLS)/helm-docs-$(HELM_DOCS_VERSION)/helm-docs
 CHART     := charts/gitops-connector
 IMAGE     ?= ghcr.io/gitops-connector/gitops-connector
 
-.PHONY: build run test lint proto proto-check tools clean chart chart-docs chart-docs-check image
+BENCH_COUNT ?= 1
+
+.PHONY: build run test lint proto proto-check tools clean chart chart-docs chart-docs-check image bench bench-micro
 
 $(TOOLS)/buf:
 	GOBIN=$(TOOLS) go install github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
@@ -96,6 +98,19 @@ chart-docs-check: $(HELM_DOCS)
 ## image: build the container image (needs a Docker engine)
 image:
 	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE):$(VERSION) .
+
+## bench: the load benchmark against the performance targets (prints the table and
+##        regenerates the figures of docs/performance.md), then the micro-benchmarks
+bench:
+	cd bench && go run ./cmd/gitops-connector-bench -write ../docs/performance.md
+	@$(MAKE) --no-print-directory bench-micro
+
+## bench-micro: Go micro-benchmarks of the decoders and the queue, benchstat-ready
+##              (make bench-micro BENCH_COUNT=6 > new.txt; benchstat old.txt new.txt)
+bench-micro:
+	@for m in plugins/flux:./internal/event plugins/argocd:./internal/notification host:./internal/pipeline host:./internal/store; do \
+		(cd $${m%%:*} && go test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) $${m#*:}) || exit 1; \
+	done
 
 clean:
 	rm -rf $(BIN)

@@ -1,0 +1,662 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/gitops-connector/gitops-connector/bench/internal/fakegh"
+	"github.com/gitops-connector/gitops-connector/bench/internal/flux"
+	"github.com/gitops-connector/gitops-connector/bench/internal/harness"
+	"github.com/gitops-connector/gitops-connector/bench/internal/load"
+	"github.com/gitops-connector/gitops-connector/bench/internal/procmem"
+	"github.com/gitops-connector/gitops-connector/bench/internal/stats"
+)
+
+// The repositories of the single-instance config the host serves.
+const (
+	owner     = "kaizentm"
+	manifests = "gitops-manifests"
+	actions   = "hello-world"
+)
+
+// Phases number the commits of each phase (flux.Commit), so no commit is
+// shared between phases.
+const (
+	phaseIntake uint32 = iota + 1
+	phaseE2E
+	phaseSlow
+)
+
+// dependencyMessage is the message of the end-to-end events: Flux's, when a
+// Kustomization waits for another.
+const dependencyMessage = "dependency 'flux-system/infrastructure' is not ready"
+
+// drainTimeout bounds the wait for the host to deliver what it accepted.
+const drainTimeout = 2 * time.Minute
+
+// bench runs the phases.
+type bench struct {
+	opts options
+	out  io.Writer
+	work string
+	bins harness.Binaries
+	fake *fakegh.Server
+
+	host    *harness.Host
+	tail    *harness.LogTail
+	sampler *procmem.Sampler
+	// accepted counts the 202 answers of the main host: every one must be
+	// delivered (a log line) before the next phase.
+	accepted int
+	bare     *bareServer
+
+	res *results
+}
+
+// results is everything measured.
+type results struct {
+	opts options
+	// revision names the source built ("" with -bin).
+	revision string
+	// binarySizes are the binaries' sizes by process name ("host",
+	// "flux", ...).
+	binarySizes map[string]int64
+	hostPID     int
+	started     time.Time
+	elapsed     time.Duration
+	machine     machine
+	fsType      string
+	syncs       stats.Summary
+	syncErr     error
+	starts      []time.Duration
+	startErr    error
+	intake      []intakeResult
+	e2e         e2eResult
+	slow        slowResult
+	procs       []procmem.Process
+	memErr      error
+	cpu         []phaseCPU
+	// hostErrors counts the ERROR lines of the main host's log.
+	hostErrors  int
+	firstErrors []string
+	rejected    []string
+	failures    []string
+}
+
+type intakeResult struct {
+	conc       int
+	bare, host load.Result
+	bareLat    stats.Summary
+	hostLat    stats.Summary
+	err        error
+}
+
+type e2eResult struct {
+	sent, accepted int
+	// latency is from the moment an event was due until the fake received
+	// its status.
+	latency stats.Summary
+	// intake is the latency of the 202 answers under this load.
+	intake  stats.Summary
+	missing int
+	lag     time.Duration
+	conns   int64
+	err     error
+}
+
+type slowResult struct {
+	commits, statuses, dispatches int
+	window                        time.Duration
+	calls, conns                  int64
+	disorder                      []string
+	err                           error
+}
+
+// phaseCPU is the processor time each process used during a phase.
+type phaseCPU struct {
+	name   string
+	events int
+	wall   time.Duration
+	// byProcess is by process name: the host, each plugin.
+	byProcess map[string]float64
+	bench     float64
+	bare      float64
+}
+
+func (b *bench) logf(format string, args ...any) {
+	fmt.Fprintf(b.out, "%s  %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+}
+
+func (b *bench) fail(phase string, err error) {
+	b.res.failures = append(b.res.failures, phase+": "+err.Error())
+	b.logf("%s FAILED: %v", phase, err)
+}
+
+// run measures every phase. A phase that fails is recorded and the others
+// still run where they can; an error is returned only when nothing can be
+// measured.
+func (b *bench) run(ctx context.Context) (*results, error) {
+	b.res = &results{opts: b.opts, started: time.Now(), machine: describeMachine()}
+	work, cleanup, err := b.workDir()
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup()
+	b.work = work
+	b.res.fsType = harness.FilesystemType(work)
+	syncs, err := harness.SyncProbe(work, 200)
+	b.res.syncs, b.res.syncErr = stats.Summarize(syncs), err
+	b.logf("work directory %s (%s); fdatasync of one page: p50 %s, p99 %s", work, b.res.fsType,
+		stats.Millis(b.res.syncs.P50), stats.Millis(b.res.syncs.P99))
+	if b.res.fsType == "tmpfs" {
+		b.logf("WARNING: the data directories are on tmpfs, where fsync costs nothing: pass -work on a disk")
+	}
+
+	if b.opts.bin != "" {
+		b.bins, err = harness.Prebuilt(b.opts.bin)
+	} else {
+		b.logf("building the host and the plugins")
+		b.bins, err = harness.Build(ctx, b.opts.root, filepath.Join(work, "bin"))
+	}
+	if err != nil {
+		return nil, err
+	}
+	b.res.binarySizes = binarySizes(b.bins)
+	if b.opts.bin == "" {
+		b.res.revision = harness.Revision(ctx, b.opts.root)
+	}
+	b.fake, err = fakegh.Start()
+	if err != nil {
+		return nil, err
+	}
+	defer b.fake.Close()
+	b.bare, err = startBare(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer b.bare.stop()
+
+	b.startToReady(ctx)
+	if err := b.startMainHost(ctx); err != nil {
+		b.fail("host", err)
+	} else {
+		stopSampling := b.sampleMemory()
+		b.intake(ctx)
+		b.endToEnd(ctx)
+		b.slowAPI(ctx)
+		stopSampling()
+		b.stopMainHost()
+	}
+	b.res.rejected = b.fake.Rejected()
+	b.res.machine.LoadEnd = loadAverage()
+	b.res.elapsed = time.Since(b.res.started)
+	return b.res, nil
+}
+
+func (b *bench) workDir() (string, func(), error) {
+	dir := b.opts.work
+	if dir == "" {
+		d, err := os.MkdirTemp("", "gitops-connector-bench-")
+		if err != nil {
+			return "", nil, fmt.Errorf("create the work directory: %w", err)
+		}
+		dir = d
+	} else if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", nil, fmt.Errorf("create the work directory: %w", err)
+	}
+	return dir, func() {
+		if b.opts.keep {
+			b.logf("work directory kept: %s", dir)
+			return
+		}
+		_ = os.RemoveAll(dir)
+	}, nil
+}
+
+// binarySizes are the sizes of the host and plugin binaries by process
+// name; a binary that cannot be read is left out.
+func binarySizes(bins harness.Binaries) map[string]int64 {
+	paths := map[string]string{hostName: bins.Host}
+	for _, p := range harness.Plugins {
+		paths[p] = filepath.Join(bins.PluginDir, p)
+	}
+	sizes := map[string]int64{}
+	for name, path := range paths {
+		if fi, err := os.Stat(path); err == nil {
+			sizes[name] = fi.Size()
+		}
+	}
+	return sizes
+}
+
+// hostEnv is the single-instance config — Flux events, GitHub statuses and
+// GitHub Actions dispatches, against the fake — and the -env settings.
+func (b *bench) hostEnv() map[string]string {
+	env := map[string]string{
+		"GIT_REPOSITORY_TYPE":              "GITHUB",
+		"CICD_ORCHESTRATOR_TYPE":           "GITHUB",
+		"GITOPS_OPERATOR_TYPE":             "FLUX",
+		"GITOPS_APP_URL":                   "https://github.com/kaizentm/gitops-manifests/commit",
+		"GITHUB_ORG_URL":                   b.fake.OrgURL(owner),
+		"GITHUB_GITOPS_MANIFEST_REPO_NAME": manifests,
+		"GITHUB_GITOPS_REPO_NAME":          actions,
+		"PAT":                              fakegh.Token,
+	}
+	maps.Copy(env, b.opts.env)
+	return env
+}
+
+// startToReady starts a host on a fresh data directory several times and
+// times each from exec until /readyz answers 200.
+func (b *bench) startToReady(ctx context.Context) {
+	b.logf("start-to-ready: %d starts", b.opts.starts)
+	for i := range b.opts.starts {
+		dir := filepath.Join(b.work, fmt.Sprintf("start-%d", i))
+		h, err := harness.StartHost(harness.HostOptions{Binaries: b.bins, DataDir: dir, LogPath: dir + ".log", Env: b.hostEnv()})
+		if err != nil {
+			b.res.startErr = err
+			break
+		}
+		readyCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		d, err := h.WaitReady(readyCtx, time.Millisecond)
+		cancel()
+		stopErr := h.Stop(30 * time.Second)
+		if err = errors.Join(err, stopErr); err != nil {
+			b.res.startErr = fmt.Errorf("start %d: %w (log %s; -keep keeps it)", i+1, err, dir+".log")
+			break
+		}
+		b.res.starts = append(b.res.starts, d)
+	}
+	if b.res.startErr != nil {
+		b.fail("start-to-ready", b.res.startErr)
+		return
+	}
+	b.logf("start-to-ready: median %s (%s)", stats.Millis(stats.Median(b.res.starts)), joinMillis(b.res.starts))
+}
+
+func (b *bench) startMainHost(ctx context.Context) error {
+	dir := filepath.Join(b.work, "data")
+	logPath := filepath.Join(b.work, "host.log")
+	h, err := harness.StartHost(harness.HostOptions{Binaries: b.bins, DataDir: dir, LogPath: logPath, Env: b.hostEnv()})
+	if err != nil {
+		return err
+	}
+	readyCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	_, err = h.WaitReady(readyCtx, 5*time.Millisecond)
+	if err == nil {
+		b.tail, err = harness.NewLogTail(logPath)
+	}
+	if err == nil {
+		b.sampler, err = procmem.NewSampler(procfsMount, h.PID())
+	}
+	if err != nil {
+		_ = h.Stop(10 * time.Second)
+		return fmt.Errorf("%w (log %s; -keep keeps it)", err, logPath)
+	}
+	b.host = h
+	b.res.hostPID = h.PID()
+	b.logf("host ready at %s (pid %d, data directory %s)", h.URL, h.PID(), dir)
+	return nil
+}
+
+// procfsMount is where Linux mounts procfs.
+const procfsMount = "/proc"
+
+// sampleMemory samples the host's processes every 100 ms until the
+// returned function is called.
+func (b *bench) sampleMemory() func() {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if err := b.sampler.Sample(); err != nil && b.res.memErr == nil {
+					b.res.memErr = err
+				}
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		wg.Wait()
+		if err := b.sampler.Sample(); err != nil && b.res.memErr == nil {
+			b.res.memErr = err
+		}
+		b.res.procs = b.sampler.Processes()
+	}
+}
+
+func (b *bench) stopMainHost() {
+	if err := b.tail.Update(); err == nil {
+		b.res.hostErrors, b.res.firstErrors = b.tail.Errors, b.tail.FirstErrors
+	}
+	if err := b.host.Stop(60 * time.Second); err != nil {
+		b.fail("host shutdown", err)
+	}
+}
+
+// cpuMark is the processor time used so far by every process involved.
+type cpuMark struct {
+	at        time.Time
+	byProcess map[string]float64
+	bench     float64
+	bare      float64
+}
+
+func (b *bench) markCPU() cpuMark {
+	m := cpuMark{at: time.Now(), byProcess: map[string]float64{}}
+	if err := b.sampler.Sample(); err == nil {
+		for _, p := range b.sampler.Processes() {
+			m.byProcess[b.res.nameOf(p)] += p.CPUSeconds
+		}
+	}
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		m.bench = time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+	}
+	if fs, err := procfsFS(); err == nil {
+		if p, err := fs.Proc(b.bare.cmd.Process.Pid); err == nil {
+			if st, err := p.Stat(); err == nil {
+				m.bare = st.CPUTime()
+			}
+		}
+	}
+	return m
+}
+
+func (b *bench) recordCPU(name string, events int, from cpuMark) {
+	to := b.markCPU()
+	c := phaseCPU{name: name, events: events, wall: to.at.Sub(from.at), byProcess: map[string]float64{},
+		bench: to.bench - from.bench, bare: to.bare - from.bare}
+	for p, s := range to.byProcess {
+		c.byProcess[p] = s - from.byProcess[p]
+	}
+	b.res.cpu = append(b.res.cpu, c)
+}
+
+// waitDelivered waits until the host logged the end of the delivery of
+// every event it accepted.
+func (b *bench) waitDelivered(ctx context.Context) error {
+	deadline := time.Now().Add(drainTimeout)
+	for {
+		if err := b.tail.Update(); err != nil {
+			return err
+		}
+		if b.tail.Delivered >= b.accepted {
+			return nil
+		}
+		select {
+		case <-b.host.Exited():
+			return fmt.Errorf("the host exited")
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d of %d accepted events delivered after %v", b.tail.Delivered, b.accepted, drainTimeout)
+		}
+	}
+}
+
+// waitFake waits until the fake holds want statuses and dispatches.
+func (b *bench) waitFake(ctx context.Context, statuses, dispatches int, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		s, d := b.fake.StatusCount(), b.fake.DispatchCount()
+		if s >= statuses && d >= dispatches {
+			return nil
+		}
+		select {
+		case <-b.host.Exited():
+			return fmt.Errorf("the host exited")
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("after %v the fake GitHub has %d of %d statuses and %d of %d dispatches", timeout, s, statuses, d, dispatches)
+		}
+	}
+}
+
+func (b *bench) phaseURL() string { return b.host.URL + "/gitopsphase" }
+
+// intake measures the host and the bare handler at each concurrency. The
+// events are what Flux sends most: ReconciliationSucceeded repeated every
+// interval for commits already deployed, which post nothing, so the
+// figures are those of the intake path with its durable write, not of the
+// API calls behind it.
+func (b *bench) intake(ctx context.Context) {
+	commits := make([]string, b.opts.commits)
+	bodies := make([][]byte, len(commits))
+	for i := range commits {
+		commits[i] = flux.Commit(phaseIntake, i)
+		bodies[i] = flux.Event(flux.ReasonSucceeded, "Applied revision: main@sha1:"+commits[i], commits[i])
+	}
+	body := func(i int) []byte { return bodies[i%len(bodies)] }
+
+	b.logf("intake: deploying %d commits first, so the measured events are repeats", len(commits))
+	warm := load.Closed{Client: load.NewClient(8), URL: b.phaseURL(), Concurrency: 8, Duration: time.Minute,
+		MaxRequests: len(commits), Body: body}.Run(ctx)
+	b.accepted += warm.Answered[http.StatusAccepted]
+	if err := errors.Join(expectAll(warm, len(commits)), b.waitFake(ctx, len(commits), len(commits), drainTimeout), b.waitDelivered(ctx)); err != nil {
+		b.fail("intake", fmt.Errorf("deploy the commits: %w", err))
+		return
+	}
+	b.fake.Reset()
+
+	for _, c := range b.opts.conc {
+		r := intakeResult{conc: c}
+		run := func(url string) load.Result {
+			return load.Closed{Client: load.NewClient(c), URL: url, Concurrency: c, Warmup: b.opts.warmup,
+				Duration: b.opts.duration, Body: body}.Run(ctx)
+		}
+		mark := b.markCPU()
+		r.bare = run(b.bare.URL)
+		b.recordCPU(fmt.Sprintf("intake, concurrency %d (bare handler)", c), r.bare.Answered[http.StatusAccepted], mark)
+		r.bareLat = stats.Summarize(r.bare.Latencies(http.StatusAccepted))
+		b.logf("intake, concurrency %d: bare handler %.0f req/s, p50 %s, p99 %s", c, r.bare.Rate(http.StatusAccepted),
+			stats.Millis(r.bareLat.P50), stats.Millis(r.bareLat.P99))
+
+		mark = b.markCPU()
+		r.host = run(b.phaseURL())
+		b.accepted += r.host.Answered[http.StatusAccepted]
+		r.hostLat = stats.Summarize(r.host.Latencies(http.StatusAccepted))
+		b.logf("intake, concurrency %d: host %.0f req/s, p50 %s, p99 %s", c, r.host.Rate(http.StatusAccepted),
+			stats.Millis(r.hostLat.P50), stats.Millis(r.hostLat.P99))
+		r.err = errors.Join(onlyAccepted(r.host), b.waitDelivered(ctx))
+		b.recordCPU(fmt.Sprintf("intake, concurrency %d (host)", c), r.host.Answered[http.StatusAccepted], mark)
+		if r.err != nil {
+			b.fail(fmt.Sprintf("intake at concurrency %d", c), r.err)
+		}
+		b.res.intake = append(b.res.intake, r)
+	}
+}
+
+// expectAll fails unless all n requests were answered 202.
+func expectAll(r load.Result, n int) error {
+	if got := r.Answered[http.StatusAccepted]; got != n {
+		return fmt.Errorf("%d of %d events accepted; answers %v, %d without answer (%v)", got, n, r.Answered, r.Errors, r.FirstError)
+	}
+	return nil
+}
+
+// onlyAccepted fails when a measured request was not answered 202.
+func onlyAccepted(r load.Result) error {
+	other := r.Errors
+	for code, n := range r.Codes {
+		if code != http.StatusAccepted {
+			other += n
+		}
+	}
+	if other > 0 {
+		return fmt.Errorf("%d requests not accepted: answers %v, %d without answer (%v)", other, r.Codes, r.Errors, r.FirstError)
+	}
+	return nil
+}
+
+// endToEnd sends events at a fixed rate, each for a commit of its own, and
+// times each from the moment it was due until the fake received its
+// status.
+func (b *bench) endToEnd(ctx context.Context) {
+	n := int(b.opts.e2eRate * b.opts.e2eTime.Seconds())
+	r := &b.res.e2e
+	r.sent = n
+	bodies := make([][]byte, n)
+	for i := range bodies {
+		bodies[i] = flux.Event(flux.ReasonDependencyNotReady, dependencyMessage, flux.Commit(phaseE2E, i))
+	}
+	b.logf("end-to-end: %d events at %.0f/s", n, b.opts.e2eRate)
+	b.fake.Reset()
+	conns := b.fake.Connections()
+	mark := b.markCPU()
+	res := load.Open{Client: load.NewClient(256), URL: b.phaseURL(), Rate: b.opts.e2eRate, Count: n,
+		Body: func(i int) []byte { return bodies[i] }}.Run(ctx)
+	r.accepted = res.Answered[http.StatusAccepted]
+	b.accepted += r.accepted
+	r.lag = res.MaxSendLag
+	r.intake = stats.Summarize(res.Latencies(http.StatusAccepted))
+	r.err = errors.Join(onlyAccepted(res), b.waitFake(ctx, r.accepted, 0, drainTimeout))
+	arrived := map[string]time.Time{}
+	for _, s := range b.fake.Statuses() {
+		if _, seen := arrived[s.SHA]; !seen {
+			arrived[s.SHA] = s.At
+		}
+	}
+	var lat []time.Duration
+	for _, s := range res.Samples {
+		if s.Err != nil || s.Code != http.StatusAccepted {
+			continue
+		}
+		at, ok := arrived[flux.Commit(phaseE2E, s.Index)]
+		if !ok {
+			r.missing++
+			continue
+		}
+		lat = append(lat, at.Sub(s.Due))
+	}
+	r.latency = stats.Summarize(lat)
+	r.conns = b.fake.Connections() - conns
+	r.err = errors.Join(r.err, b.waitDelivered(ctx))
+	b.recordCPU(fmt.Sprintf("end-to-end, %.0f events/s", b.opts.e2eRate), r.accepted, mark)
+	if r.err != nil {
+		b.fail("end-to-end", r.err)
+		return
+	}
+	b.logf("end-to-end: p50 %s, p99 %s, max %s; intake p50 %s, p99 %s; sender late by %s at most",
+		stats.Millis(r.latency.P50), stats.Millis(r.latency.P99), stats.Millis(r.latency.Max),
+		stats.Millis(r.intake.P50), stats.Millis(r.intake.P99), stats.Millis(r.lag))
+}
+
+// slowAPI deploys commits while the fake answers every call after a delay:
+// per commit a Progressing event (5 statuses) then a ReconciliationSucceeded
+// (1 status, the commit read, one dispatch). It measures statuses per
+// second and checks the order within each commit.
+func (b *bench) slowAPI(ctx context.Context) {
+	r := &b.res.slow
+	n := b.opts.slowN
+	r.commits = n
+	commits := make([]string, n)
+	bodies := make([][]byte, 2*n)
+	for i := range commits {
+		commits[i] = flux.Commit(phaseSlow, i)
+		bodies[i] = flux.Event(flux.ReasonProgressing, flux.ChangeSet, commits[i])
+		bodies[n+i] = flux.Event(flux.ReasonSucceeded, "Applied revision: main@sha1:"+commits[i], commits[i])
+	}
+	perCommit := len(flux.ProgressingContexts) + 1
+	b.logf("slow API: %d commits, %d statuses and %d dispatches, every call answered after %v", n, n*perCommit, n, b.opts.slowWait)
+	b.fake.Reset()
+	b.fake.SetDelay(b.opts.slowWait)
+	defer b.fake.SetDelay(0)
+	calls, conns := b.fake.Requests(), b.fake.Connections()
+	mark := b.markCPU()
+	start := time.Now()
+	// Eight clients send the 2n events in order: a commit's
+	// ReconciliationSucceeded leaves only after its Progressing was
+	// answered, n ≥ 8 places behind.
+	res := load.Closed{Client: load.NewClient(8), URL: b.phaseURL(), Concurrency: 8, Duration: 10 * time.Minute,
+		MaxRequests: 2 * n, Body: func(i int) []byte { return bodies[i] }}.Run(ctx)
+	b.accepted += res.Answered[http.StatusAccepted]
+	r.err = errors.Join(expectAll(res, 2*n), b.waitFake(ctx, n*perCommit, n, 5*time.Minute))
+	statuses := b.fake.Statuses()
+	r.statuses, r.dispatches = len(statuses), b.fake.DispatchCount()
+	if len(statuses) > 0 {
+		r.window = statuses[len(statuses)-1].At.Sub(start)
+	}
+	r.calls, r.conns = b.fake.Requests()-calls, b.fake.Connections()-conns
+	r.disorder = checkDeployments(commits, statuses, b.fake.Dispatches())
+	if len(r.disorder) > 0 {
+		r.err = errors.Join(r.err, fmt.Errorf("%d commits with wrong statuses or dispatches, e.g. %s", len(r.disorder), r.disorder[0]))
+	}
+	r.err = errors.Join(r.err, b.waitDelivered(ctx))
+	b.recordCPU(fmt.Sprintf("slow API, %v per call", b.opts.slowWait), 2*n, mark)
+	if r.err != nil {
+		b.fail("slow API", r.err)
+		return
+	}
+	b.logf("slow API: %d statuses in %s: %.0f statuses/s", r.statuses, r.window.Round(time.Millisecond), r.rate())
+}
+
+func (r slowResult) rate() float64 {
+	if r.window <= 0 {
+		return 0
+	}
+	return float64(r.statuses) / r.window.Seconds()
+}
+
+// checkDeployments checks that every commit got its statuses in the order
+// the events produced them — Status, Deployment, HorizontalPodAutoscaler,
+// Service, Status (pending), then Status (success) — and
+// exactly one dispatch. It returns what is wrong, per commit.
+func checkDeployments(commits []string, statuses []fakegh.Status, dispatches []fakegh.Dispatch) []string {
+	want := append(slices.Clone(flux.ProgressingContexts), "Status")
+	got := map[string][]string{}
+	last := map[string]string{}
+	for _, s := range statuses {
+		got[s.SHA] = append(got[s.SHA], s.Context)
+		last[s.SHA] = s.State
+	}
+	told := map[string]int{}
+	for _, d := range dispatches {
+		told[d.SHA]++
+	}
+	var wrong []string
+	for _, c := range commits {
+		switch {
+		case !slices.Equal(got[c], want):
+			wrong = append(wrong, fmt.Sprintf("%s: statuses %s, want %s", c, strings.Join(got[c], ","), strings.Join(want, ",")))
+		case last[c] != "success":
+			wrong = append(wrong, fmt.Sprintf("%s: last status %s, want success", c, last[c]))
+		case told[c] != 1:
+			wrong = append(wrong, fmt.Sprintf("%s: %d dispatches, want 1", c, told[c]))
+		}
+	}
+	return wrong
+}
+
+func joinMillis(ds []time.Duration) string {
+	parts := make([]string, len(ds))
+	for i, d := range ds {
+		parts[i] = fmt.Sprintf("%.0f", float64(d)/float64(time.Millisecond))
+	}
+	return strings.Join(parts, ", ") + " ms"
+}

@@ -1,0 +1,166 @@
+// Command gitops-connector-bench measures the connector against its
+// performance targets: the host with the real plugin binaries and a durable
+// data directory, driven over loopback, posting to a local fake GitHub API.
+//
+// It builds the binaries (or takes them with -bin), then measures, in this
+// order:
+//
+//  1. start-to-ready: exec of the host with the four bundled plugins until
+//     /readyz answers 200, the median of -starts starts;
+//  2. intake: requests/s and latency at each -concurrency, against the host
+//     and, in the same run, a bare net/http handler that reads the body and
+//     answers 202 (a process of its own, like the host);
+//  3. end-to-end: events at -e2e-rate per second, each for its own commit;
+//     the latency from the moment an event was due until the fake GitHub
+//     received its status;
+//  4. slow API: the fake answers every call after -slow-delay; Progressing
+//     and ReconciliationSucceeded events for -slow-commits commits; statuses
+//     per second until all arrived, in order, with one dispatch per commit;
+//  5. peak memory: the sum of VmHWM of the host and its plugin processes,
+//     sampled through phases 2 to 4.
+//
+// It prints a table (figure, target, measured, met?) and, with -write,
+// regenerates the section between the markers of docs/performance.md. It
+// exits 1 when a phase could not run, and with -strict also when a target
+// was missed.
+//
+// Usage:
+//
+//	cd bench && go run ./cmd/gitops-connector-bench -write ../docs/performance.md
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == bareCommand {
+		if err := serveBare(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "gitops-connector-bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	code, err := run(os.Args[1:], os.Stdout, os.Stderr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gitops-connector-bench:", err)
+	}
+	os.Exit(code)
+}
+
+// options are the command-line settings.
+type options struct {
+	root     string
+	bin      string
+	write    string
+	work     string
+	keep     bool
+	strict   bool
+	timeout  time.Duration
+	starts   int
+	warmup   time.Duration
+	duration time.Duration
+	conc     []int
+	commits  int
+	e2eRate  float64
+	e2eTime  time.Duration
+	slowN    int
+	slowWait time.Duration
+	// env is added to the host's environment; its plugins inherit it.
+	env map[string]string
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("gitops-connector-bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.root, "root", "..", "repository root (the bench module is run from bench/)")
+	fs.StringVar(&o.bin, "bin", "", "use prebuilt binaries: DIR/gitops-connector and DIR/plugins/ (default: build them)")
+	fs.StringVar(&o.write, "write", "", "regenerate the figures of this document (docs/performance.md) between its markers")
+	fs.StringVar(&o.work, "work", "", "directory for binaries, data directories and logs (default: a new temporary directory); must be on the disk to measure")
+	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (binaries, host logs, stores)")
+	fs.BoolVar(&o.strict, "strict", false, "exit 1 when a target is missed")
+	fs.DurationVar(&o.timeout, "timeout", 15*time.Minute, "bound on the whole run")
+	fs.IntVar(&o.starts, "starts", 7, "host starts measured for start-to-ready (the median is reported)")
+	fs.DurationVar(&o.warmup, "intake-warmup", time.Second, "intake: unmeasured time before each measurement")
+	fs.DurationVar(&o.duration, "intake-duration", 5*time.Second, "intake: measured time at each concurrency, for the host and for the bare handler")
+	conc := fs.String("concurrency", "8,32", "intake: comma-separated client counts")
+	fs.IntVar(&o.commits, "intake-commits", 256, "intake: finished commits the repeated ReconciliationSucceeded events cycle over")
+	fs.Float64Var(&o.e2eRate, "e2e-rate", 1000, "end-to-end: events per second")
+	fs.DurationVar(&o.e2eTime, "e2e-duration", 10*time.Second, "end-to-end: time events are sent for")
+	fs.IntVar(&o.slowN, "slow-commits", 200, "slow API: distinct commits, each deployed with a Progressing and a ReconciliationSucceeded event")
+	fs.DurationVar(&o.slowWait, "slow-delay", 200*time.Millisecond, "slow API: time the fake GitHub takes to answer each call")
+	o.env = map[string]string{}
+	fs.Func("env", "KEY=VALUE added to the host's environment, which its plugins inherit (repeatable), e.g. -env GOGC=50", func(kv string) error {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return fmt.Errorf("%q is not KEY=VALUE", kv)
+		}
+		o.env[k] = v
+		return nil
+	})
+	if err := fs.Parse(args); err != nil {
+		return options{}, err
+	}
+	if fs.NArg() > 0 {
+		return options{}, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	for _, f := range strings.Split(*conc, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return options{}, fmt.Errorf("-concurrency: %q is not a positive number", f)
+		}
+		o.conc = append(o.conc, n)
+	}
+	switch {
+	case o.starts < 1:
+		return options{}, fmt.Errorf("-starts must be at least 1")
+	case o.commits < 1 || o.slowN < 1:
+		return options{}, fmt.Errorf("-intake-commits and -slow-commits must be at least 1")
+	case o.e2eRate <= 0 || o.e2eTime <= 0 || o.duration <= 0:
+		return options{}, fmt.Errorf("-e2e-rate, -e2e-duration and -intake-duration must be positive")
+	}
+	return o, nil
+}
+
+func run(args []string, stdout, stderr io.Writer) (int, error) {
+	o, err := parseFlags(args, stderr)
+	if err != nil {
+		return 2, err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+
+	b := &bench{opts: o, out: stdout}
+	res, err := b.run(ctx)
+	if err != nil {
+		return 1, err
+	}
+	rows := res.rows()
+	fmt.Fprintln(stdout)
+	fmt.Fprint(stdout, textReport(res, rows))
+	if o.write != "" {
+		if err := writeDoc(o.write, markdownReport(res, rows)); err != nil {
+			return 1, err
+		}
+		fmt.Fprintf(stdout, "\nfigures written to %s\n", o.write)
+	}
+	if len(res.failures) > 0 {
+		return 1, fmt.Errorf("%d phase(s) failed: %s", len(res.failures), strings.Join(res.failures, "; "))
+	}
+	if o.strict && len(missed(rows)) > 0 {
+		return 1, fmt.Errorf("%d target(s) missed", len(missed(rows)))
+	}
+	return 0, nil
+}

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gitops-connector/gitops-connector/bench/internal/fakegh"
+	"github.com/gitops-connector/gitops-connector/bench/internal/flux"
+	"github.com/gitops-connector/gitops-connector/bench/internal/load"
+	"github.com/gitops-connector/gitops-connector/bench/internal/procmem"
+	"github.com/gitops-connector/gitops-connector/bench/internal/report"
+	"github.com/gitops-connector/gitops-connector/bench/internal/stats"
+)
+
+func deployment(sha string, contexts ...string) []fakegh.Status {
+	var out []fakegh.Status
+	for i, c := range contexts {
+		state := "pending"
+		if i == len(contexts)-1 {
+			state = "success"
+		}
+		out = append(out, fakegh.Status{SHA: sha, Context: c, State: state})
+	}
+	return out
+}
+
+func TestCheckDeploymentsNamesEachCommitWithWrongStatusesOrDispatches(t *testing.T) {
+	good := append(append([]string{}, flux.ProgressingContexts...), "Status")
+	a, b := flux.Commit(9, 1), flux.Commit(9, 2)
+	tests := []struct {
+		name       string
+		statuses   []fakegh.Status
+		dispatches []fakegh.Dispatch
+		wrong      []string
+	}{
+		{"both deployed in order", append(deployment(a, good...), deployment(b, good...)...),
+			[]fakegh.Dispatch{{SHA: a}, {SHA: b}}, nil},
+		{"statuses of two commits interleaved still count per commit",
+			[]fakegh.Status{deployment(a, good...)[0], deployment(b, good...)[0], deployment(a, good...)[1]},
+			nil, []string{a, b}},
+		{"kinds out of order", append(deployment(a, "Status", "Service", "Deployment", "HorizontalPodAutoscaler", "Status", "Status"), deployment(b, good...)...),
+			[]fakegh.Dispatch{{SHA: a}, {SHA: b}}, []string{a}},
+		{"a dispatch missing and one twice", append(deployment(a, good...), deployment(b, good...)...),
+			[]fakegh.Dispatch{{SHA: a}, {SHA: a}}, []string{a, b}},
+		{"last state not success", append(deployment(a, good...)[:5], fakegh.Status{SHA: a, Context: "Status", State: "failure"}),
+			[]fakegh.Dispatch{{SHA: a}}, []string{a, b}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := checkDeployments([]string{a, b}, tt.statuses, tt.dispatches)
+			if len(got) != len(tt.wrong) {
+				t.Fatalf("wrong %q, want %d entries for %v", got, len(tt.wrong), tt.wrong)
+			}
+			for i, sha := range tt.wrong {
+				if !strings.HasPrefix(got[i], sha+": ") {
+					t.Errorf("entry %d %q does not name %s", i, got[i], sha)
+				}
+			}
+		})
+	}
+}
+
+// accepted is a load result of n 202 answers over window.
+func accepted(n int, window time.Duration) load.Result {
+	return load.Result{Window: window, Codes: map[int]int{http.StatusAccepted: n}}
+}
+
+func TestRowsJudgeEachFigureAgainstItsTarget(t *testing.T) {
+	r := &results{
+		opts:    options{e2eRate: 1000, slowWait: 200 * time.Millisecond},
+		hostPID: 10,
+		intake: []intakeResult{
+			{conc: 8, bare: accepted(10000, time.Second), host: accepted(6000, time.Second),
+				hostLat: stats.Summary{N: 6000, P50: time.Millisecond, P99: 4 * time.Millisecond}},
+			{conc: 32, bare: accepted(10000, time.Second), host: accepted(4000, time.Second),
+				hostLat: stats.Summary{N: 4000, P99: 50 * time.Millisecond}},
+		},
+		e2e:    e2eResult{sent: 10, latency: stats.Summary{N: 10, P50: 4 * time.Millisecond, P99: 25 * time.Millisecond}},
+		slow:   slowResult{commits: 100, statuses: 600, window: 5 * time.Second},
+		procs:  []procmem.Process{{PID: 10, PeakBytes: 40 << 20}, {PID: 11, PeakBytes: 30 << 20}},
+		starts: []time.Duration{250 * time.Millisecond, 400 * time.Millisecond, 200 * time.Millisecond},
+	}
+	want := map[string]report.Verdict{
+		"intake throughput, concurrency 8":              report.Met,
+		"intake latency, concurrency 8":                 report.Met,
+		"intake throughput, concurrency 32":             report.Missed,
+		"intake latency, concurrency 32":                report.Info,
+		"end-to-end p50, at 1000 events/s":              report.Met,
+		"end-to-end p99, at 1000 events/s":              report.Missed,
+		"statuses/s, every API call 200ms, 100 commits": report.Met,
+		"peak RSS, host + 1 plugins (sum of VmHWM)":     report.Missed,
+		"start-to-ready, 4 plugins (median of 3)":       report.Met,
+	}
+	rows := r.rows()
+	if len(rows) != len(want) {
+		t.Fatalf("%d rows, want %d:\n%s", len(rows), len(want), report.Text(rows))
+	}
+	for _, row := range rows {
+		v, ok := want[row.Figure]
+		if !ok {
+			t.Errorf("unexpected row %q", row.Figure)
+			continue
+		}
+		if row.Verdict != v {
+			t.Errorf("%s: %v (%s), want %v", row.Figure, row.Verdict, row.Measured, v)
+		}
+	}
+	if got := missed(rows); len(got) != 3 {
+		t.Errorf("%d missed rows, want 3", len(got))
+	}
+}
+
+func TestAPhaseThatFailedIsNotMeasuredWhateverItsFigures(t *testing.T) {
+	r := &results{
+		opts:     options{e2eRate: 1000},
+		e2e:      e2eResult{latency: stats.Summary{N: 10, P50: time.Millisecond, P99: time.Millisecond}, err: errors.New("the host exited")},
+		startErr: errors.New("start 1: the host exited before it was ready"),
+	}
+	for _, row := range r.rows() {
+		if row.Verdict != report.Failed {
+			t.Errorf("%s: %v, though it was not measured", row.Figure, row.Verdict)
+		}
+	}
+}
+
+func TestFlagsAreCheckedBeforeAnythingRuns(t *testing.T) {
+	tests := []struct {
+		args []string
+		err  string
+	}{
+		{[]string{"-concurrency", "8,x"}, `"x" is not a positive number`},
+		{[]string{"-concurrency", "0"}, "not a positive number"},
+		{[]string{"-starts", "0"}, "-starts"},
+		{[]string{"-e2e-rate", "0"}, "-e2e-rate"},
+		{[]string{"-env", "GOGC"}, "KEY=VALUE"},
+		{[]string{"extra"}, "unexpected arguments"},
+	}
+	for _, tt := range tests {
+		_, err := parseFlags(tt.args, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tt.err) {
+			t.Errorf("%v: error %v, want one containing %q", tt.args, err, tt.err)
+		}
+	}
+	o, err := parseFlags([]string{"-concurrency", "4, 16", "-env", "GOGC=50", "-env", "GOMEMLIMIT=24MiB"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(o.conc) != 2 || o.conc[0] != 4 || o.conc[1] != 16 {
+		t.Errorf("concurrency %v", o.conc)
+	}
+	if o.env["GOGC"] != "50" || o.env["GOMEMLIMIT"] != "24MiB" {
+		t.Errorf("env %v", o.env)
+	}
+}
+
+func TestTheBareHandlerReadsTheWholeBodyAndAnswers202(t *testing.T) {
+	body := strings.NewReader(string(flux.Event(flux.ReasonSucceeded, "Applied revision", flux.Commit(1, 1))))
+	req := httptest.NewRequest(http.MethodPost, "/gitopsphase", body)
+	w := httptest.NewRecorder()
+	bareHandler(w, req)
+	if w.Code != http.StatusAccepted || w.Body.String() != bareAnswer {
+		t.Errorf("answer %d %q", w.Code, w.Body.String())
+	}
+	if body.Len() != 0 {
+		t.Errorf("%d bytes of the body left unread", body.Len())
+	}
+}

@@ -1,0 +1,43 @@
+package flux
+
+import (
+	"encoding/json"
+	"regexp"
+	"testing"
+)
+
+func TestCommitsAreDistinctHexIDsPerPhaseAndIndex(t *testing.T) {
+	hex40 := regexp.MustCompile(`^[0-9a-f]{40}$`)
+	seen := map[string]bool{}
+	for phase := uint32(0); phase < 3; phase++ {
+		for i := range 1000 {
+			c := Commit(phase, i)
+			if !hex40.MatchString(c) {
+				t.Fatalf("Commit(%d, %d) = %q, not 40 hex digits", phase, i, c)
+			}
+			if seen[c] {
+				t.Fatalf("Commit(%d, %d) = %q repeats", phase, i, c)
+			}
+			seen[c] = true
+		}
+	}
+}
+
+func TestEventIsAKustomizationEventWithTheRevisionOfTheCommit(t *testing.T) {
+	commit := Commit(1, 7)
+	var ev struct {
+		InvolvedObject struct{ Kind, Name, Namespace string }
+		Reason         string
+		Message        string
+		Metadata       map[string]string
+	}
+	if err := json.Unmarshal(Event(ReasonProgressing, ChangeSet, commit), &ev); err != nil {
+		t.Fatal(err)
+	}
+	if ev.InvolvedObject.Kind != "Kustomization" || ev.Reason != ReasonProgressing || ev.Message != ChangeSet {
+		t.Errorf("event %+v", ev)
+	}
+	if got := ev.Metadata["revision"]; got != "main@sha1:"+commit {
+		t.Errorf("revision %q", got)
+	}
+}

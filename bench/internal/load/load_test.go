@@ -1,0 +1,125 @@
+package load
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+)
+
+// recorder answers 202, or 503 for the bodies listed, and keeps the bodies.
+type recorder struct {
+	mu     sync.Mutex
+	bodies []string
+	refuse map[string]bool
+}
+
+func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	b, _ := io.ReadAll(req.Body)
+	r.mu.Lock()
+	r.bodies = append(r.bodies, string(b))
+	refuse := r.refuse[string(b)]
+	r.mu.Unlock()
+	if refuse {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	}
+	w.WriteHeader(http.StatusAccepted)
+}
+
+func body(i int) []byte { return []byte{byte('a' + i%26)} }
+
+func TestAClosedLoopStopsAtMaxRequestsAndCountsEveryAnswer(t *testing.T) {
+	rec := &recorder{refuse: map[string]bool{"c": true}}
+	srv := httptest.NewServer(rec)
+	defer srv.Close()
+	res := Closed{Client: NewClient(4), URL: srv.URL, Concurrency: 4, Duration: time.Minute, MaxRequests: 52, Body: body}.Run(context.Background())
+
+	if len(rec.bodies) != 52 {
+		t.Fatalf("%d requests sent, want 52", len(rec.bodies))
+	}
+	if res.Count(http.StatusAccepted) != 50 || res.Count(http.StatusServiceUnavailable) != 2 || res.Errors != 0 {
+		t.Errorf("codes %v, errors %d; want 50 × 202, 2 × 503", res.Codes, res.Errors)
+	}
+	if len(res.Latencies(http.StatusAccepted)) != 50 {
+		t.Errorf("%d latencies of 202 answers", len(res.Latencies(http.StatusAccepted)))
+	}
+	if res.Window <= 0 || res.Window >= time.Minute {
+		t.Errorf("window %v: a run stopped by its count ends with its last answer", res.Window)
+	}
+	var idx []int
+	for _, s := range res.Samples {
+		idx = append(idx, s.Index)
+	}
+	slices.Sort(idx)
+	for i, v := range idx {
+		if v != i {
+			t.Fatalf("indexes %v: each of 0..51 once", idx)
+		}
+	}
+}
+
+func TestAClosedLoopDoesNotMeasureItsWarmUp(t *testing.T) {
+	srv := httptest.NewServer(&recorder{})
+	defer srv.Close()
+	// The whole run is warm-up: the deadline passes before any
+	// measurement.
+	res := Closed{Client: NewClient(1), URL: srv.URL, Concurrency: 1, Warmup: time.Hour, Duration: 0, MaxRequests: 5, Body: body}.Run(context.Background())
+	if len(res.Samples) != 0 || res.Rate(http.StatusAccepted) != 0 {
+		t.Errorf("warm-up measured: %d samples, rate %v", len(res.Samples), res.Rate(http.StatusAccepted))
+	}
+	if res.Answered[http.StatusAccepted] != 5 {
+		t.Errorf("answered %v: the warm-up's answers were taken in all the same", res.Answered)
+	}
+}
+
+func TestAnOpenLoopSendsEveryRequestOnceWithItsDueTime(t *testing.T) {
+	rec := &recorder{}
+	srv := httptest.NewServer(rec)
+	defer srv.Close()
+	res := Open{Client: NewClient(8), URL: srv.URL, Rate: 2000, Count: 40, Body: body}.Run(context.Background())
+
+	if len(res.Samples) != 40 || res.Count(http.StatusAccepted) != 40 {
+		t.Fatalf("%d samples, codes %v; want 40 × 202", len(res.Samples), res.Codes)
+	}
+	for i, s := range res.Samples {
+		if s.Index != i {
+			t.Fatalf("sample %d has index %d", i, s.Index)
+		}
+		if i > 0 && !s.Due.After(res.Samples[i-1].Due) {
+			t.Fatalf("due times not increasing at %d", i)
+		}
+		if s.Latency <= 0 {
+			t.Fatalf("sample %d latency %v", i, s.Latency)
+		}
+	}
+	if len(rec.bodies) != 40 || res.Answered[http.StatusAccepted] != 40 {
+		t.Errorf("server got %d requests, answered %v", len(rec.bodies), res.Answered)
+	}
+}
+
+func TestAnOpenLoopStopsSendingWhenItsContextEnds(t *testing.T) {
+	rec := &recorder{}
+	srv := httptest.NewServer(rec)
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	res := Open{Client: NewClient(1), URL: srv.URL, Rate: 10, Count: 1000, Body: body}.Run(ctx)
+	if len(res.Samples) != 0 || len(rec.bodies) != 0 {
+		t.Errorf("%d samples, %d requests after the context ended", len(res.Samples), len(rec.bodies))
+	}
+}
+
+func TestUnansweredRequestsAreErrorsNotCodes(t *testing.T) {
+	srv := httptest.NewServer(&recorder{})
+	url := srv.URL
+	srv.Close()
+	res := Closed{Client: NewClient(1), URL: url, Concurrency: 2, Duration: time.Minute, MaxRequests: 6, Body: body}.Run(context.Background())
+	if res.Errors != 6 || res.FirstError == nil || len(res.Codes) != 0 {
+		t.Errorf("errors %d (%v), codes %v; want 6 errors", res.Errors, res.FirstError, res.Codes)
+	}
+}

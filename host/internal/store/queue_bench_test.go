@@ -1,0 +1,196 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gitops-connector/gitops-connector/host/internal/config"
+	"github.com/gitops-connector/gitops-connector/host/internal/pipeline"
+	"github.com/gitops-connector/gitops-connector/sdk"
+)
+
+// The benchmarks of this file measure the durable queue: what one accepted
+// event costs in the store, alone and under concurrency, and through the
+// pipeline. Each runs with bbolt's group-commit delay as the store opens it
+// (DB.MaxBatchDelay, 10 ms) and with shorter ones, so the effect of the
+// delay on latency and throughput shows side by side:
+//
+//	go test -run '^$' -bench . -benchmem -count 6 ./internal/store | tee new.txt
+//	benchstat old.txt new.txt
+//
+// Besides ns/op they report p50-ms and p99-ms, the latency of one store
+// write as a caller sees it.
+
+// batchDelays are the group-commit delays compared; 0 keeps the store's.
+var batchDelays = []time.Duration{0, time.Millisecond, 100 * time.Microsecond}
+
+func delayName(d time.Duration) string {
+	if d == 0 {
+		return "delay=default"
+	}
+	return "delay=" + d.String()
+}
+
+func openBench(b *testing.B, delay time.Duration) *Bolt {
+	b.Helper()
+	s, err := Open(b.TempDir(), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = s.Close() })
+	if delay > 0 {
+		s.db.MaxBatchDelay = delay
+	}
+	return s
+}
+
+// runWriters runs op b.N times from writers goroutines and reports the
+// latency percentiles of one op.
+func runWriters(b *testing.B, writers int, op func(i int) error) {
+	b.Helper()
+	lat := make([]time.Duration, b.N)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	for range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= b.N {
+					return
+				}
+				start := time.Now()
+				if err := op(i); err != nil {
+					b.Error(err)
+					return
+				}
+				lat[i] = time.Since(start)
+			}
+		}()
+	}
+	wg.Wait()
+	b.StopTimer()
+	reportLatency(b, lat)
+}
+
+func reportLatency(b *testing.B, lat []time.Duration) {
+	slices.Sort(lat)
+	at := func(p float64) float64 {
+		i := min(len(lat)-1, int(p*float64(len(lat))))
+		return float64(lat[i]) / float64(time.Millisecond)
+	}
+	b.ReportMetric(at(0.50), "p50-ms")
+	b.ReportMetric(at(0.99), "p99-ms")
+}
+
+// BenchmarkAdd records events from 1, 8 and 32 concurrent writers, as
+// intake does for each request before it answers 202: with one writer,
+// ns/op is the latency of a lone event.
+func BenchmarkAdd(b *testing.B) {
+	r := record("e", commitA, "Status")
+	for _, delay := range batchDelays {
+		for _, writers := range []int{1, 8, 32} {
+			b.Run(fmt.Sprintf("%s/writers=%d", delayName(delay), writers), func(b *testing.B) {
+				s := openBench(b, delay)
+				runWriters(b, writers, func(int) error {
+					_, err := s.Add(r)
+					return err
+				})
+			})
+		}
+	}
+}
+
+// BenchmarkDeliveryCycle is the store's part of delivering a one-status
+// event: Add (intake), State, Progress after the status, Done, each pair a
+// commit of its own, from 64 concurrent deliveries (the pipeline's
+// default concurrency). ns/op is the time per event at that concurrency.
+func BenchmarkDeliveryCycle(b *testing.B) {
+	for _, delay := range batchDelays {
+		b.Run(delayName(delay), func(b *testing.B) {
+			s := openBench(b, delay)
+			runWriters(b, 64, func(i int) error {
+				r := record(fmt.Sprint(i), fmt.Sprintf("%040x", i), "Status")
+				seq, err := s.Add(r)
+				if err != nil {
+					return err
+				}
+				r.Seq = seq
+				st, err := s.State(r.Key())
+				if err != nil {
+					return err
+				}
+				st.Posted = map[string]string{"Status": "pending\x00DependencyNotReady\x00"}
+				r.Next = 1
+				if err := s.Progress(r, st); err != nil {
+					return err
+				}
+				return s.Done(r, &st)
+			})
+		})
+	}
+}
+
+// noopPlugins is a repository and orchestrator that answer at once.
+type noopPlugins struct {
+	sdk.UnimplementedRepository
+	sdk.UnimplementedOrchestrator
+	posted atomic.Int64
+	done   chan struct{}
+	want   int64
+}
+
+func (n *noopPlugins) PostStatus(context.Context, sdk.PostStatusRequest) error {
+	if n.posted.Add(1) == n.want {
+		close(n.done)
+	}
+	return nil
+}
+
+func (n *noopPlugins) NotifyCompletion(context.Context, sdk.Completion, sdk.Repository) (sdk.NotifyResult, error) {
+	return sdk.NotifyResult{Notified: true}, nil
+}
+
+func (n *noopPlugins) ValidateConfig(context.Context, sdk.Config) ([]sdk.FieldError, error) {
+	return nil, nil
+}
+
+func (n *noopPlugins) Repository(string) (sdk.Repository, error)     { return n, nil }
+func (n *noopPlugins) Orchestrator(string) (sdk.Orchestrator, error) { return n, nil }
+
+// BenchmarkDurablePipeline submits one-status events for distinct commits
+// from 32 concurrent submitters to a pipeline on the bolt store, with
+// plugins that answer at once, and waits until every status was posted:
+// ns/op is the time per event of the durable path without API latency,
+// and p50-ms/p99-ms the latency of Submit (the 202).
+func BenchmarkDurablePipeline(b *testing.B) {
+	cfg := config.Config{Name: "default", RepositoryType: "GITHUB", OrchestratorType: "GITHUB", Token: "ghp_bench"}
+	for _, delay := range batchDelays {
+		b.Run(delayName(delay), func(b *testing.B) {
+			s := openBench(b, delay)
+			plugins := &noopPlugins{done: make(chan struct{}), want: int64(b.N)}
+			p, err := pipeline.New(pipeline.Options{Plugins: plugins, Store: s, Logger: slog.New(slog.DiscardHandler),
+				Resolve: func(string) (config.Config, error) { return cfg, nil }})
+			if err != nil {
+				b.Fatal(err)
+			}
+			p.Start()
+			defer func() { _ = p.Close(context.Background()) }()
+			status := []sdk.Status{{Name: "Status", State: sdk.StatePending, RawState: "DependencyNotReady",
+				Description: "dependency 'flux-system/infrastructure' is not ready", Genre: "Kustomization", Operator: "Flux"}}
+			runWriters(b, 32, func(i int) error {
+				return p.Submit(pipeline.Job{ID: fmt.Sprint(i), Config: cfg, CommitID: fmt.Sprintf("%040x", i), Statuses: status})
+			})
+			b.StartTimer()
+			<-plugins.done
+		})
+	}
+}
