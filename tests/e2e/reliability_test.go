@@ -22,27 +22,10 @@ import (
 // The delivery guarantees (docs/reliability.md), tested against the host
 // and plugin processes with a fake GitHub that fails as told.
 
-// waitFor polls cond until it returns "". The bound only ends a stuck test;
-// nothing asserts how long delivery takes.
-func waitFor(t *testing.T, what string, cond func() string) {
-	t.Helper()
-	deadline := time.Now().Add(3 * time.Minute)
-	for {
-		msg := cond()
-		if msg == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %s", what, msg)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // waitFinished waits until n events ended, by their final log lines.
 func (h *host) waitFinished(t *testing.T, n int) {
 	t.Helper()
-	waitFor(t, "events to finish", func() string {
+	eventually(t, "events to finish", func() string {
 		if got := h.finished(); got < n {
 			return fmt.Sprintf("%d of %d events finished", got, n)
 		}
@@ -171,7 +154,7 @@ func TestAHostKilledMidStreamDeliversEveryAcceptedEventAfterARestartAndDispatche
 		}
 	}
 	postCommits(h1, 0, 20)
-	waitFor(t, "the first dispatches", func() string {
+	eventually(t, "the first dispatches", func() string {
 		if n := len(h1.messages("orchestrator notified")); n < told {
 			return fmt.Sprintf("%d of %d", n, told)
 		}
@@ -242,7 +225,7 @@ func TestAKilledPluginIsRestartedAndItsDeliveriesCompleteWithoutLossOrRepeat(t *
 	if t.Failed() {
 		t.FailNow()
 	}
-	waitFor(t, "dispatches in flight", func() string {
+	eventually(t, "dispatches in flight", func() string {
 		if n := len(h.messages("orchestrator notified")); n < told || held.Load() == 0 {
 			return fmt.Sprintf("%d dispatched, %d in flight", n, held.Load())
 		}
@@ -360,7 +343,7 @@ func TestWhenTheStoreCannotGrowTheHostRefusesEventsIsNotReadyAndDeliversWhatItAc
 		t.Fatalf("prlimit: %v %s", err, out)
 	}
 	down.Store(false)
-	waitFor(t, "the host to be ready again", func() string {
+	eventually(t, "the host to be ready again", func() string {
 		if code, body := h.readyz(t); code != http.StatusOK {
 			return body
 		}
