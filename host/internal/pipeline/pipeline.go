@@ -593,6 +593,12 @@ func (p *Pipeline) deliver(e *entry) {
 			p.giveUp(rec, StepStatus, s.Name, ReasonPermanent, err)
 		}
 		p.sendToSubscribers(cfg, rec, s, log)
+		if rec.Next+1 == len(rec.Statuses) && !rec.Finished {
+			// The last status of an event that finishes nothing: finish's
+			// Done records the state and removes the job in one write. A
+			// crash before it posts this status once more on restart.
+			continue
+		}
 		next := rec
 		next.Next++
 		if !p.persist(log, "record the delivery progress", func() error { return p.opts.Store.Progress(next, st) }) {

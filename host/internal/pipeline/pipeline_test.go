@@ -804,3 +804,72 @@ func TestAResumedBacklogPostsOnlyTheNewestStatusOfEachContext(t *testing.T) {
 		t.Fatalf("posted\n%v\nwant\n%v", posted, want)
 	}
 }
+
+// writeCounter counts a store's writes.
+type writeCounter struct {
+	Store
+	mu                   sync.Mutex
+	adds, progress, done int
+}
+
+func (w *writeCounter) Add(r Record) (uint64, error) {
+	w.mu.Lock()
+	w.adds++
+	w.mu.Unlock()
+	return w.Store.Add(r)
+}
+
+func (w *writeCounter) Progress(r Record, st State) error {
+	w.mu.Lock()
+	w.progress++
+	w.mu.Unlock()
+	return w.Store.Progress(r, st)
+}
+
+func (w *writeCounter) Done(r Record, st *State) error {
+	w.mu.Lock()
+	w.done++
+	w.mu.Unlock()
+	return w.Store.Done(r, st)
+}
+
+func TestTheLastStatusOfAnEventThatFinishesNothingIsRecordedByItsRemovalAlone(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		job          Job
+		wantProgress int
+	}{
+		{"one status", Job{Config: testConfig, CommitID: commitA,
+			Statuses: []sdk.Status{status("Status", "DependencyNotReady", sdk.StatePending)}}, 0},
+		{"two statuses", Job{Config: testConfig, CommitID: commitA,
+			Statuses: []sdk.Status{status("Status", "Progressing", sdk.StatePending), status("Health", "Progressing", sdk.StatePending)}}, 1},
+		// A finishing event records its statuses before it notifies, so a
+		// restart between the two does not post them again.
+		{"finishing", Job{Config: testConfig, CommitID: commitA, Finished: true, Successful: true,
+			Statuses: []sdk.Status{status("Status", "ReconciliationSucceeded", sdk.StateSucceeded)}}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := &writeCounter{Store: durableMemory{NewMemoryStore()}}
+			r := &recorder{}
+			p := newTestPipeline(t, r, func(o *Options) { o.Store = st })
+			submit(t, p, tc.job)
+			waitIdle(t, p)
+			closeAndWait(t, p)
+			if posted, _ := r.snapshot(); len(posted) != len(tc.job.Statuses) {
+				t.Fatalf("posted %v", posted)
+			}
+			if st.adds != 1 || st.progress != tc.wantProgress || st.done != 1 {
+				t.Errorf("writes: %d adds, %d progress, %d done; want 1, %d, 1", st.adds, st.progress, st.done, tc.wantProgress)
+			}
+			// The state the removal recorded holds the last status.
+			state, err := st.State(pairKey(testConfig.Key(), commitA))
+			if err != nil {
+				t.Fatal(err)
+			}
+			last := tc.job.Statuses[len(tc.job.Statuses)-1]
+			if state.Posted[last.Name] != fingerprint(last) {
+				t.Errorf("state %v does not record the last status %s", state.Posted, last.Name)
+			}
+		})
+	}
+}

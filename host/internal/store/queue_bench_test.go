@@ -17,9 +17,7 @@ import (
 
 // The benchmarks of this file measure the durable queue: what one accepted
 // event costs in the store, alone and under concurrency, and through the
-// pipeline. Each runs with bbolt's group-commit delay as the store opens it
-// (DB.MaxBatchDelay, 10 ms) and with shorter ones, so the effect of the
-// delay on latency and throughput shows side by side:
+// pipeline:
 //
 //	go test -run '^$' -bench . -benchmem -count 6 ./internal/store | tee new.txt
 //	benchstat old.txt new.txt
@@ -27,26 +25,13 @@ import (
 // Besides ns/op they report p50-ms and p99-ms, the latency of one store
 // write as a caller sees it.
 
-// batchDelays are the group-commit delays compared; 0 keeps the store's.
-var batchDelays = []time.Duration{0, time.Millisecond, 100 * time.Microsecond}
-
-func delayName(d time.Duration) string {
-	if d == 0 {
-		return "delay=default"
-	}
-	return "delay=" + d.String()
-}
-
-func openBench(b *testing.B, delay time.Duration) *Bolt {
+func openBench(b *testing.B) *Bolt {
 	b.Helper()
 	s, err := Open(b.TempDir(), Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = s.Close() })
-	if delay > 0 {
-		s.db.MaxBatchDelay = delay
-	}
 	return s
 }
 
@@ -96,16 +81,14 @@ func reportLatency(b *testing.B, lat []time.Duration) {
 // ns/op is the latency of a lone event.
 func BenchmarkAdd(b *testing.B) {
 	r := record("e", commitA, "Status")
-	for _, delay := range batchDelays {
-		for _, writers := range []int{1, 8, 32} {
-			b.Run(fmt.Sprintf("%s/writers=%d", delayName(delay), writers), func(b *testing.B) {
-				s := openBench(b, delay)
-				runWriters(b, writers, func(int) error {
-					_, err := s.Add(r)
-					return err
-				})
+	for _, writers := range []int{1, 8, 32} {
+		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
+			s := openBench(b)
+			runWriters(b, writers, func(int) error {
+				_, err := s.Add(r)
+				return err
 			})
-		}
+		})
 	}
 }
 
@@ -114,29 +97,25 @@ func BenchmarkAdd(b *testing.B) {
 // commit of its own, from 64 concurrent deliveries (the pipeline's
 // default concurrency). ns/op is the time per event at that concurrency.
 func BenchmarkDeliveryCycle(b *testing.B) {
-	for _, delay := range batchDelays {
-		b.Run(delayName(delay), func(b *testing.B) {
-			s := openBench(b, delay)
-			runWriters(b, 64, func(i int) error {
-				r := record(fmt.Sprint(i), fmt.Sprintf("%040x", i), "Status")
-				seq, err := s.Add(r)
-				if err != nil {
-					return err
-				}
-				r.Seq = seq
-				st, err := s.State(r.Key())
-				if err != nil {
-					return err
-				}
-				st.Posted = map[string]string{"Status": "pending\x00DependencyNotReady\x00"}
-				r.Next = 1
-				if err := s.Progress(r, st); err != nil {
-					return err
-				}
-				return s.Done(r, &st)
-			})
-		})
-	}
+	s := openBench(b)
+	runWriters(b, 64, func(i int) error {
+		r := record(fmt.Sprint(i), fmt.Sprintf("%040x", i), "Status")
+		seq, err := s.Add(r)
+		if err != nil {
+			return err
+		}
+		r.Seq = seq
+		st, err := s.State(r.Key())
+		if err != nil {
+			return err
+		}
+		st.Posted = map[string]string{"Status": "pending\x00DependencyNotReady\x00"}
+		r.Next = 1
+		if err := s.Progress(r, st); err != nil {
+			return err
+		}
+		return s.Done(r, &st)
+	})
 }
 
 // noopPlugins is a repository and orchestrator that answer at once.
@@ -173,24 +152,20 @@ func (n *noopPlugins) Orchestrator(string) (sdk.Orchestrator, error) { return n,
 // and p50-ms/p99-ms the latency of Submit (the 202).
 func BenchmarkDurablePipeline(b *testing.B) {
 	cfg := config.Config{Name: "default", RepositoryType: "GITHUB", OrchestratorType: "GITHUB", Token: "ghp_bench"}
-	for _, delay := range batchDelays {
-		b.Run(delayName(delay), func(b *testing.B) {
-			s := openBench(b, delay)
-			plugins := &noopPlugins{done: make(chan struct{}), want: int64(b.N)}
-			p, err := pipeline.New(pipeline.Options{Plugins: plugins, Store: s, Logger: slog.New(slog.DiscardHandler),
-				Resolve: func(string) (config.Config, error) { return cfg, nil }})
-			if err != nil {
-				b.Fatal(err)
-			}
-			p.Start()
-			defer func() { _ = p.Close(context.Background()) }()
-			status := []sdk.Status{{Name: "Status", State: sdk.StatePending, RawState: "DependencyNotReady",
-				Description: "dependency 'flux-system/infrastructure' is not ready", Genre: "Kustomization", Operator: "Flux"}}
-			runWriters(b, 32, func(i int) error {
-				return p.Submit(pipeline.Job{ID: fmt.Sprint(i), Config: cfg, CommitID: fmt.Sprintf("%040x", i), Statuses: status})
-			})
-			b.StartTimer()
-			<-plugins.done
-		})
+	s := openBench(b)
+	plugins := &noopPlugins{done: make(chan struct{}), want: int64(b.N)}
+	p, err := pipeline.New(pipeline.Options{Plugins: plugins, Store: s, Logger: slog.New(slog.DiscardHandler),
+		Resolve: func(string) (config.Config, error) { return cfg, nil }})
+	if err != nil {
+		b.Fatal(err)
 	}
+	p.Start()
+	defer func() { _ = p.Close(context.Background()) }()
+	status := []sdk.Status{{Name: "Status", State: sdk.StatePending, RawState: "DependencyNotReady",
+		Description: "dependency 'flux-system/infrastructure' is not ready", Genre: "Kustomization", Operator: "Flux"}}
+	runWriters(b, 32, func(i int) error {
+		return p.Submit(pipeline.Job{ID: fmt.Sprint(i), Config: cfg, CommitID: fmt.Sprintf("%040x", i), Statuses: status})
+	})
+	b.StartTimer()
+	<-plugins.done
 }

@@ -9,9 +9,10 @@
 // token is looked up again when they are delivered.
 //
 // Every write commits and fsyncs before it returns. Concurrent writes are
-// group-committed: bbolt's DB.Batch runs the writes that arrive within a few
-// milliseconds of each other in one transaction with one fsync, so the
-// number of fsyncs, not the number of events, bounds throughput.
+// group-committed: a write that finds no commit in progress is committed at
+// once, and the writes that arrive during a commit share the next one (one
+// transaction, one fsync), so the number of fsyncs, not the number of
+// events, bounds throughput, and a lone write waits for one commit only.
 package store
 
 import (
@@ -69,9 +70,10 @@ type Options struct {
 
 // Bolt is a pipeline.Store in a bbolt file. It is safe for concurrent use.
 type Bolt struct {
-	db   *bolt.DB
-	path string
-	now  func() time.Time
+	db      *bolt.DB
+	commits *committer
+	path    string
+	now     func() time.Time
 
 	mu       sync.Mutex
 	writeErr error // of the last write that failed
@@ -123,6 +125,7 @@ func Open(dir string, opts Options) (*Bolt, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("initialize the store %s: %w", path, err)
 	}
+	s.commits = newCommitter(db)
 	return s, nil
 }
 
@@ -205,8 +208,10 @@ func checkRecord(bucket, k, v []byte) error {
 	return nil
 }
 
-// Close closes the file.
+// Close waits for the commit in progress and closes the file; writes made
+// after it fail.
 func (s *Bolt) Close() error {
+	s.commits.close()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close the store %s: %w", s.path, err)
 	}
@@ -218,7 +223,7 @@ func (s *Bolt) Path() string { return s.path }
 
 // write commits fn in a group commit and remembers whether writes work.
 func (s *Bolt) write(fn func(*bolt.Tx) error) error {
-	err := s.db.Batch(fn)
+	err := s.commits.write(fn)
 	s.noteWrite(err)
 	if err != nil {
 		return fmt.Errorf("write the store %s: %w", s.path, err)
@@ -227,7 +232,7 @@ func (s *Bolt) write(fn func(*bolt.Tx) error) error {
 }
 
 func (s *Bolt) noteWrite(err error) {
-	if err == nil {
+	if err == nil || errors.Is(err, errClosed) {
 		return
 	}
 	s.mu.Lock()
