@@ -233,13 +233,13 @@ func TestPlanReferencesOutsideTheOrganizationAreRefused(t *testing.T) {
 		{"https://dev.azure.com/myorg", "$(System.CollectionUri)", false},
 	}
 	for _, tc := range cases {
-		c := newClient(tc.org, "project", "pat", time.Second)
+		c := newClient(tc.org, "project", "pat", time.Second, http.DefaultTransport)
 		err := c.CheckPlanRef(PlanRef{CollectionURL: tc.collection, ProjectID: projectID, PlanID: planID})
 		if (err == nil) != tc.ok {
 			t.Errorf("org %s, planurl %s: %v, want ok=%v", tc.org, tc.collection, err, tc.ok)
 		}
 	}
-	c := newClient("https://dev.azure.com/myorg", "project", "pat", time.Second)
+	c := newClient("https://dev.azure.com/myorg", "project", "pat", time.Second, http.DefaultTransport)
 	if err := c.CheckPlanRef(PlanRef{CollectionURL: "https://dev.azure.com/myorg/", ProjectID: "project", PlanID: planID}); err == nil {
 		t.Error("a project name as projectid was accepted")
 	}

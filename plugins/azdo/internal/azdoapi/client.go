@@ -34,8 +34,9 @@ const DefaultTimeout = 30 * time.Second
 const maxCachedClients = 64
 
 // Clients caches one Client per config revision, so the library's discovery
-// requests and connections are reused across calls. The zero value is
-// ready to use.
+// requests are reused across calls; all its clients share one HTTP
+// transport, so connections are pooled across configs and revisions. The
+// zero value is ready to use.
 type Clients struct {
 	// Timeout of every HTTP request; zero means DefaultTimeout.
 	Timeout time.Duration
@@ -43,6 +44,8 @@ type Clients struct {
 	mu    sync.Mutex
 	byKey map[string]*Client
 	order []string
+	// transport is shared by the clients: one pool of connections.
+	transport http.RoundTripper
 }
 
 // For returns the client of a config whose settings were parsed into s.
@@ -68,7 +71,10 @@ func (cs *Clients) For(cfg sdk.Config, s config.Settings) *Client {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	c := newClient(s.OrganizationURL, s.Project, s.Token, timeout)
+	if cs.transport == nil {
+		cs.transport = sdk.NewHTTPTransport()
+	}
+	c := newClient(s.OrganizationURL, s.Project, s.Token, timeout, cs.transport)
 	cs.byKey[key] = c
 	cs.order = append(cs.order, key)
 	return c
@@ -85,10 +91,9 @@ type Client struct {
 	git *git.ClientImpl
 }
 
-func newClient(orgURL, project, token string, timeout time.Duration) *Client {
+func newClient(orgURL, project, token string, timeout time.Duration, transport http.RoundTripper) *Client {
 	conn := azuredevops.NewPatConnection(orgURL, token)
 	conn.UserAgent = "gitops-connector-azdo"
-	transport := http.DefaultTransport.(*http.Transport).Clone()
 	return &Client{
 		conn:    conn,
 		orgURL:  strings.TrimRight(orgURL, "/"),

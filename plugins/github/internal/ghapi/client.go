@@ -46,9 +46,7 @@ type cachedClient struct {
 
 // NewClients returns a client cache whose HTTP calls time out after timeout.
 func NewClients(timeout time.Duration) *Clients {
-	// The default transport's clone keeps HTTPS_PROXY and friends.
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	return &Clients{timeout: timeout, transport: t, cache: map[string]cachedClient{}}
+	return &Clients{timeout: timeout, transport: sdk.NewHTTPTransport(), cache: map[string]cachedClient{}}
 }
 
 // For returns the client of a config whose settings parsed. It refuses a
