@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -288,7 +290,8 @@ func (b *bench) startToReady(ctx context.Context) {
 func (b *bench) startMainHost(ctx context.Context) error {
 	dir := filepath.Join(b.work, "data")
 	logPath := filepath.Join(b.work, "host.log")
-	h, err := harness.StartHost(harness.HostOptions{Binaries: b.bins, DataDir: dir, LogPath: logPath, Env: b.hostEnv()})
+	h, err := harness.StartHost(harness.HostOptions{Binaries: b.bins, DataDir: dir, LogPath: logPath, Env: b.hostEnv(),
+		Pprof: b.opts.cpuprofile != ""})
 	if err != nil {
 		return err
 	}
@@ -478,7 +481,9 @@ func (b *bench) intake(ctx context.Context) {
 			stats.Millis(r.bareLat.P50), stats.Millis(r.bareLat.P99))
 
 		mark = b.markCPU()
+		profiled := b.profile(ctx, fmt.Sprintf("intake-c%d", c), b.opts.warmup+b.opts.duration)
 		r.host = run(b.phaseURL())
+		profiled()
 		b.accepted += r.host.Answered[http.StatusAccepted]
 		r.hostLat = stats.Summarize(r.host.Latencies(http.StatusAccepted))
 		b.logf("intake, concurrency %d: host %.0f req/s, p50 %s, p99 %s", c, r.host.Rate(http.StatusAccepted),
@@ -529,8 +534,10 @@ func (b *bench) endToEnd(ctx context.Context) {
 	b.fake.Reset()
 	conns := b.fake.Connections()
 	mark := b.markCPU()
+	profiled := b.profile(ctx, "e2e", b.opts.e2eTime)
 	res := load.Open{Client: load.NewClient(256), URL: b.phaseURL(), Rate: b.opts.e2eRate, Count: n,
 		Body: func(i int) []byte { return bodies[i] }}.Run(ctx)
+	profiled()
 	r.accepted = res.Answered[http.StatusAccepted]
 	b.accepted += r.accepted
 	r.lag = res.MaxSendLag
@@ -659,4 +666,57 @@ func joinMillis(ds []time.Duration) string {
 		parts[i] = fmt.Sprintf("%.0f", float64(d)/float64(time.Millisecond))
 	}
 	return strings.Join(parts, ", ") + " ms"
+}
+
+// profile records a CPU profile of the main host for the next d (rounded
+// up to whole seconds) into -cpuprofile's directory as host-<name>.pprof,
+// in the background; the returned function waits for it. Without
+// -cpuprofile it does nothing. A profile that cannot be taken is reported,
+// not a failure of the phase.
+func (b *bench) profile(ctx context.Context, name string, d time.Duration) (wait func()) {
+	if b.opts.cpuprofile == "" {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		path := filepath.Join(b.opts.cpuprofile, "host-"+name+".pprof")
+		if err := fetchProfile(ctx, b.host.PprofURL, d, path); err != nil {
+			b.logf("CPU profile %s: %v", name, err)
+			return
+		}
+		b.logf("CPU profile of the host written to %s", path)
+	}()
+	return func() { <-done }
+}
+
+// fetchProfile saves the CPU profile of the next d from a net/http/pprof
+// endpoint at base.
+func fetchProfile(ctx context.Context, base string, d time.Duration, path string) error {
+	secs := int(math.Ceil(d.Seconds()))
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/profile?seconds=%d", base, secs), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("%s: %s", resp.Status, bytes.TrimSpace(msg))
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -75,6 +75,8 @@ type options struct {
 	e2eTime  time.Duration
 	slowN    int
 	slowWait time.Duration
+	// cpuprofile is a directory for the host's CPU profiles, one per phase.
+	cpuprofile string
 	// env is added to the host's environment; its plugins inherit it.
 	env map[string]string
 }
@@ -99,6 +101,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.e2eTime, "e2e-duration", 10*time.Second, "end-to-end: time events are sent for")
 	fs.IntVar(&o.slowN, "slow-commits", 200, "slow API: distinct commits, each deployed with a Progressing and a ReconciliationSucceeded event")
 	fs.DurationVar(&o.slowWait, "slow-delay", 200*time.Millisecond, "slow API: time the fake GitHub takes to answer each call")
+	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the host for each measured phase into this directory (go tool pprof DIR/host-e2e.pprof)")
 	o.env = map[string]string{}
 	fs.Func("env", "KEY=VALUE added to the host's environment, which its plugins inherit (repeatable), e.g. -env GOGC=50", func(kv string) error {
 		k, v, ok := strings.Cut(kv, "=")

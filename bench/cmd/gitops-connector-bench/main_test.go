@@ -1,10 +1,13 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -168,5 +171,32 @@ func TestTheBareHandlerReadsTheWholeBodyAndAnswers202(t *testing.T) {
 	}
 	if body.Len() != 0 {
 		t.Errorf("%d bytes of the body left unread", body.Len())
+	}
+}
+
+func TestFetchProfileSavesTheProfileForTheRoundedUpDuration(t *testing.T) {
+	var asked string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked = r.URL.RequestURI()
+		if r.URL.Query().Get("seconds") == "0" {
+			http.Error(w, "bad seconds", http.StatusBadRequest)
+			return
+		}
+		_, _ = w.Write([]byte("profile bytes"))
+	}))
+	defer srv.Close()
+	path := filepath.Join(t.TempDir(), "profiles", "host-e2e.pprof")
+	if err := fetchProfile(context.Background(), srv.URL+"/debug/pprof", 5500*time.Millisecond, path); err != nil {
+		t.Fatal(err)
+	}
+	if asked != "/debug/pprof/profile?seconds=6" {
+		t.Errorf("asked %s, want 6 seconds", asked)
+	}
+	if b, err := os.ReadFile(path); err != nil || string(b) != "profile bytes" {
+		t.Errorf("saved %q, %v", b, err)
+	}
+	err := fetchProfile(context.Background(), srv.URL+"/debug/pprof", 0, path+"2")
+	if err == nil || !strings.Contains(err.Error(), "400") || !strings.Contains(err.Error(), "bad seconds") {
+		t.Errorf("err = %v, want the answer's status and message", err)
 	}
 }

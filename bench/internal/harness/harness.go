@@ -98,6 +98,9 @@ type HostOptions struct {
 	LogPath string
 	// Env is added to a minimal PATH and HOME.
 	Env map[string]string
+	// Pprof serves the host's Go profiles on a free loopback port
+	// (--pprof-address); Host.PprofURL names it.
+	Pprof bool
 }
 
 // Host is a running host process.
@@ -106,6 +109,9 @@ type Host struct {
 	URL string
 	// Started is just before the process was started.
 	Started time.Time
+	// PprofURL is the base URL of the host's profiles, e.g.
+	// http://127.0.0.1:41235/debug/pprof; "" unless HostOptions.Pprof.
+	PprofURL string
 
 	cmd  *exec.Cmd
 	log  *os.File
@@ -131,6 +137,17 @@ func StartHost(o HostOptions) (*Host, error) {
 		"--data-dir", o.DataDir,
 		"--subscribers-dir", filepath.Join(o.DataDir, "no-subscribers"),
 	)
+	var pprofURL string
+	if o.Pprof {
+		port, err := freePort()
+		if err != nil {
+			logFile.Close()
+			return nil, err
+		}
+		pprofAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		cmd.Args = append(cmd.Args, "--pprof-address", pprofAddr)
+		pprofURL = "http://" + pprofAddr + "/debug/pprof"
+	}
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
 	for k, v := range o.Env {
 		cmd.Env = append(cmd.Env, k+"="+v)
@@ -138,7 +155,7 @@ func StartHost(o HostOptions) (*Host, error) {
 	// The host writes straight to the file: no pipe for the benchmark to
 	// drain while it measures.
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	h := &Host{URL: "http://" + addr, cmd: cmd, log: logFile, done: make(chan struct{})}
+	h := &Host{URL: "http://" + addr, PprofURL: pprofURL, cmd: cmd, log: logFile, done: make(chan struct{})}
 	h.Started = time.Now()
 	if err := cmd.Start(); err != nil {
 		logFile.Close()

@@ -70,6 +70,7 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) er
 		fs.StringVar(&opts.DataDir, "data-dir", getenv("GITOPS_CONNECTOR_DATA_DIR"), "directory of the event store, so accepted events survive restarts (default none: in memory only)")
 		fs.DurationVar(&opts.MaxAge, "max-age", envDuration(getenv, "GITOPS_CONNECTOR_MAX_AGE", 24*time.Hour), "how long an event's deliveries are retried before they are given up")
 		fs.StringVar(&opts.WebhookHMACSecretFile, "webhook-hmac-secret-file", getenv("GITOPS_CONNECTOR_WEBHOOK_HMAC_SECRET_FILE"), "file holding the key of the body signature senders must send (Flux generic-hmac); instead of GITOPS_CONNECTOR_WEBHOOK_HMAC_SECRET")
+		fs.StringVar(&opts.PprofAddress, "pprof-address", getenv("GITOPS_CONNECTOR_PPROF_ADDRESS"), "address serving Go's profiles under /debug/pprof/, e.g. 127.0.0.1:6060 (default off; never expose it)")
 		fs.StringVar(&opts.WebhookBearerTokenFile, "webhook-bearer-token-file", getenv("GITOPS_CONNECTOR_WEBHOOK_BEARER_TOKEN_FILE"), "file holding the token senders must send as Authorization: Bearer (Argo CD); instead of GITOPS_CONNECTOR_WEBHOOK_BEARER_TOKEN")
 	}
 	if err := fs.Parse(args); err != nil {

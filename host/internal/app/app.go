@@ -63,6 +63,8 @@ type Options struct {
 	// variables (package webhookauth).
 	WebhookHMACSecretFile  string
 	WebhookBearerTokenFile string
+	// PprofAddress, when set, serves Go's profiles there (--pprof-address).
+	PprofAddress string
 }
 
 // DefaultPluginDir is the plugins directory beside the running binary.
@@ -102,6 +104,11 @@ func Serve(ctx context.Context, opts Options) error {
 	auth, err := webhookAuth(opts)
 	if err != nil {
 		return err
+	}
+	if opts.PprofAddress != "" {
+		if _, err := servePprof(ctx, opts.PprofAddress, log); err != nil {
+			return err
+		}
 	}
 	measures := metrics.New()
 	plugins, err := pluginhost.Discover(ctx, opts.PluginDirs, log)
