@@ -4,6 +4,10 @@
 // webhook secret), with informers (no polling), and writes the outcome of
 // validating each config to the resource's status subresource.
 //
+// Both kinds of resources are read through the dynamic client, as
+// unstructured objects: the typed clients and informer factories of
+// client-go would link every API group of k8s.io/api into the host.
+//
 // Configs are built by config.FromSpec, so a GitOpsConfig resource, a
 // GitOpsConfig document in a --config file and the single-instance
 // environment accept the same spec and report the same field errors.
@@ -20,6 +24,7 @@ package kubesource
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -30,7 +35,6 @@ import (
 	"sync"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -39,10 +43,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/dynamic/dynamicinformer"
-	coreinformers "k8s.io/client-go/informers/core/v1"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
@@ -67,6 +69,9 @@ const (
 	// API is not taking its statuses or notices).
 	ConditionDelivered = "Delivered"
 )
+
+// secretsGVR is the core resource of Secrets.
+var secretsGVR = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
 
 // secretSyncGrace is how long a new snapshot waits for the first read of a
 // newly referenced Secret. Within it the snapshot is held back, so a config
@@ -102,7 +107,6 @@ type Source struct {
 	token      string
 	log        *slog.Logger
 	dynamic    dynamic.Interface
-	core       kubernetes.Interface
 	// secretGrace is secretSyncGrace (shorter in tests).
 	secretGrace time.Duration
 
@@ -135,15 +139,11 @@ func New(opts Options) (*Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes dynamic client: %w", err)
 	}
-	core, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("kubernetes client: %w", err)
-	}
 	klog.SetSlogLogger(log.With("component", "client-go"))
-	return newSource(opts, log, dyn, core), nil
+	return newSource(opts, log, dyn), nil
 }
 
-func newSource(opts Options, log *slog.Logger, dyn dynamic.Interface, core kubernetes.Interface) *Source {
+func newSource(opts Options, log *slog.Logger, dyn dynamic.Interface) *Source {
 	group := strings.TrimSpace(opts.Group)
 	if group == "" {
 		group = DefaultGroup
@@ -160,7 +160,6 @@ func newSource(opts Options, log *slog.Logger, dyn dynamic.Interface, core kuber
 		token:       opts.Token,
 		log:         log,
 		dynamic:     dyn,
-		core:        core,
 		secretGrace: secretSyncGrace,
 	}
 }
@@ -197,7 +196,7 @@ func (s *Source) Run(ctx context.Context, publish func(config.Snapshot)) error {
 	infs := make([]cache.SharedIndexInformer, 0, len(namespaces))
 	synced := make([]cache.InformerSynced, 0, len(namespaces))
 	for _, ns := range namespaces {
-		inf := dynamicinformer.NewFilteredDynamicInformer(s.dynamic, s.gvr, ns, 0, cache.Indexers{}, nil).Informer()
+		inf := s.newInformer(s.gvr, ns, "")
 		if err := s.prepare(inf, "GitOpsConfig", ns); err != nil {
 			return err
 		}
@@ -239,6 +238,31 @@ func (s *Source) Run(ctx context.Context, publish func(config.Snapshot)) error {
 		// Logged after publish returns: the host has taken the snapshot.
 		s.log.Info("GitOpsConfig resources loaded", "configs", len(snap.Configs), "invalid", len(snap.Invalid))
 	}
+}
+
+// newInformer returns an informer (not started) of the resources gvr in
+// namespace (metav1.NamespaceAll for all), held as unstructured objects. A
+// fieldSelector other than "" limits what it lists and watches.
+func (s *Source) newInformer(gvr schema.GroupVersionResource, namespace, fieldSelector string) cache.SharedIndexInformer {
+	client := s.dynamic.Resource(gvr).Namespace(namespace)
+	lw := &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+			if fieldSelector != "" {
+				opts.FieldSelector = fieldSelector
+			}
+			return client.List(ctx, opts)
+		},
+		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+			if fieldSelector != "" {
+				opts.FieldSelector = fieldSelector
+			}
+			return client.Watch(ctx, opts)
+		},
+	}
+	// The wrapper tells the reflector whether the client can serve watch
+	// lists (streamed initial lists): the test fakes cannot.
+	return cache.NewSharedIndexInformerWithOptions(cache.ToListWatcherWithWatchListSemantics(lw, s.dynamic),
+		&unstructured.Unstructured{}, cache.SharedIndexInformerOptions{ObjectDescription: gvr.String()})
 }
 
 // prepare sets the informer up to log list/watch failures through the
@@ -612,8 +636,7 @@ func (w *secretWatchers) reconcile(ctx context.Context, want map[string]bool) {
 
 func (w *secretWatchers) start(ctx context.Context, namespace, name string) (*secretWatch, error) {
 	selector := fields.OneTermEqualSelector("metadata.name", name).String()
-	inf := coreinformers.NewFilteredSecretInformer(w.source.core, namespace, 0, cache.Indexers{},
-		func(o *metav1.ListOptions) { o.FieldSelector = selector })
+	inf := w.source.newInformer(secretsGVR, namespace, selector)
 	ctx, cancel := context.WithCancel(ctx)
 	sw := &secretWatch{inf: inf, cancel: cancel}
 	if err := inf.SetTransform(stripManagedFields); err != nil {
@@ -698,11 +721,14 @@ func (w *secretWatchers) token(namespace string, ref config.SecretRef) (token st
 	if err != nil || !exists {
 		return "", false, fmt.Errorf("the Secret %q does not exist", key)
 	}
-	secret, ok := obj.(*corev1.Secret)
+	secret, ok := obj.(*unstructured.Unstructured)
 	if !ok {
 		return "", false, fmt.Errorf("the Secret %q does not exist", key)
 	}
-	value, ok := secret.Data[ref.Key]
+	value, ok, err := secretData(secret, ref.Key)
+	if err != nil {
+		return "", false, fmt.Errorf("key %q of the Secret %q: %w", ref.Key, key, err)
+	}
 	if !ok {
 		return "", false, fmt.Errorf("the Secret %q has no key %q", key, ref.Key)
 	}
@@ -711,6 +737,29 @@ func (w *secretWatchers) token(namespace string, ref config.SecretRef) (token st
 		return "", false, fmt.Errorf("key %q of the Secret %q is empty", ref.Key, key)
 	}
 	return token, false, nil
+}
+
+// secretData returns the value of key in the Secret's data (base64 in the
+// API's JSON, as for any []byte field; null reads as empty). ok is false
+// when the Secret has no such key.
+func secretData(secret *unstructured.Unstructured, key string) (value []byte, ok bool, err error) {
+	data, _ := secret.Object["data"].(map[string]any)
+	raw, ok := data[key]
+	if !ok {
+		return nil, false, nil
+	}
+	if raw == nil {
+		return nil, true, nil
+	}
+	encoded, isString := raw.(string)
+	if !isString {
+		return nil, true, fmt.Errorf("is not base64 data but %T", raw)
+	}
+	value, err = base64.StdEncoding.DecodeString(encoded)
+	if err != nil {
+		return nil, true, fmt.Errorf("is not base64 data: %w", err)
+	}
+	return value, true, nil
 }
 
 func (w *secretWatchers) stopAll() {

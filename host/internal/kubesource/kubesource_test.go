@@ -2,6 +2,7 @@ package kubesource
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"io"
 	"log/slog"
@@ -10,14 +11,12 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
-	kubefake "k8s.io/client-go/kubernetes/fake"
 	clienttesting "k8s.io/client-go/testing"
 
 	"github.com/gitops-connector/gitops-connector/host/internal/config"
@@ -71,26 +70,30 @@ func withWebhookSecretRef(name, key string) func(map[string]any) {
 	}
 }
 
-func secret(namespace, name string, data map[string]string) *corev1.Secret {
-	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name}, Data: map[string][]byte{}}
+// secret returns a Secret as the API serves it to the dynamic client: data
+// values base64-encoded.
+func secret(namespace, name string, data map[string]string) *unstructured.Unstructured {
+	encoded := map[string]any{}
 	for k, v := range data {
-		s.Data[k] = []byte(v)
+		encoded[k] = base64.StdEncoding.EncodeToString([]byte(v))
 	}
-	return s
+	return secretWithData(namespace, name, encoded)
 }
 
-func newFakes(objs ...runtime.Object) (*dynamicfake.FakeDynamicClient, *kubefake.Clientset) {
-	var crs, core []runtime.Object
-	for _, o := range objs {
-		if _, ok := o.(*unstructured.Unstructured); ok {
-			crs = append(crs, o)
-		} else {
-			core = append(core, o)
-		}
-	}
-	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(),
-		map[schema.GroupVersionResource]string{gvr: "GitOpsConfigList"}, crs...)
-	return dyn, kubefake.NewClientset(core...)
+// secretWithData returns a Secret whose data is data, as is.
+func secretWithData(namespace, name string, data map[string]any) *unstructured.Unstructured {
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1",
+		"kind":       "Secret",
+		"metadata":   map[string]any{"name": name, "namespace": namespace},
+		"type":       "Opaque",
+		"data":       data,
+	}}
+}
+
+func newFake(objs ...runtime.Object) *dynamicfake.FakeDynamicClient {
+	return dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(),
+		map[schema.GroupVersionResource]string{gvr: "GitOpsConfigList", secretsGVR: "SecretList"}, objs...)
 }
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -101,10 +104,10 @@ type running struct {
 	snaps chan config.Snapshot
 }
 
-func run(t *testing.T, opts Options, objs ...runtime.Object) (*running, *dynamicfake.FakeDynamicClient, *kubefake.Clientset) {
+func run(t *testing.T, opts Options, objs ...runtime.Object) (*running, *dynamicfake.FakeDynamicClient) {
 	t.Helper()
-	dyn, core := newFakes(objs...)
-	r := &running{src: newSource(opts, quietLogger(), dyn, core), snaps: make(chan config.Snapshot, 100)}
+	dyn := newFake(objs...)
+	r := &running{src: newSource(opts, quietLogger(), dyn), snaps: make(chan config.Snapshot, 100)}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- r.src.Run(ctx, func(s config.Snapshot) { r.snaps <- s }) }()
@@ -114,7 +117,7 @@ func run(t *testing.T, opts Options, objs ...runtime.Object) (*running, *dynamic
 			t.Errorf("Run: %v", err)
 		}
 	})
-	return r, dyn, core
+	return r, dyn
 }
 
 // next waits for the next snapshot. The deadline only bounds a broken test.
@@ -164,7 +167,7 @@ func invalidByKey(s config.Snapshot, key string) (config.Invalid, bool) {
 }
 
 func TestFirstSnapshotResolvesTokensAndReportsBadConfigsByField(t *testing.T) {
-	r, _, _ := run(t, Options{Token: globalPAT},
+	r, _ := run(t, Options{Token: globalPAT},
 		gitOpsConfig("team-a", "global-token", 3),
 		gitOpsConfig("team-a", "own-token", 1, withSecretRef("github", "")),
 		gitOpsConfig("team-a", "custom-key", 1, withSecretRef("github", "token")),
@@ -236,7 +239,7 @@ func TestFirstSnapshotResolvesTokensAndReportsBadConfigsByField(t *testing.T) {
 
 func TestAWebhookSecretRefIsReadFromTheConfigsNamespace(t *testing.T) {
 	ctx := context.Background()
-	r, _, core := run(t, Options{Token: globalPAT},
+	r, dyn := run(t, Options{Token: globalPAT},
 		gitOpsConfig("team-a", "signed", 1, withWebhookSecretRef("flux-webhook", "")),
 		gitOpsConfig("team-a", "both", 1, withSecretRef("github", ""), withWebhookSecretRef("github", "hmac")),
 		gitOpsConfig("team-a", "unsigned", 1),
@@ -276,7 +279,7 @@ func TestAWebhookSecretRefIsReadFromTheConfigsNamespace(t *testing.T) {
 
 	// A rotated webhook secret is published, though nothing a plugin sees
 	// changed.
-	if _, err := core.CoreV1().Secrets("team-a").Update(ctx, secret("team-a", "flux-webhook", map[string]string{"token": "rotated-hmac"}), metav1.UpdateOptions{}); err != nil {
+	if _, err := dyn.Resource(secretsGVR).Namespace("team-a").Update(ctx, secret("team-a", "flux-webhook", map[string]string{"token": "rotated-hmac"}), metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	r.until(t, "the rotated webhook secret", func(s config.Snapshot) bool {
@@ -286,11 +289,11 @@ func TestAWebhookSecretRefIsReadFromTheConfigsNamespace(t *testing.T) {
 }
 
 func TestASecretThatCannotBeReadMakesItsConfigInvalidWithTheReason(t *testing.T) {
-	dyn, core := newFakes(gitOpsConfig("team-a", "app", 1, withSecretRef("github", "")))
-	core.PrependReactor("list", "secrets", func(clienttesting.Action) (bool, runtime.Object, error) {
+	dyn := newFake(gitOpsConfig("team-a", "app", 1, withSecretRef("github", "")))
+	dyn.PrependReactor("list", "secrets", func(clienttesting.Action) (bool, runtime.Object, error) {
 		return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "secrets"}, "", errors.New("RBAC: access denied"))
 	})
-	src := newSource(Options{}, quietLogger(), dyn, core)
+	src := newSource(Options{}, quietLogger(), dyn)
 	src.secretGrace = 10 * time.Millisecond
 	snaps := make(chan config.Snapshot, 10)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -312,7 +315,7 @@ func TestASecretThatCannotBeReadMakesItsConfigInvalidWithTheReason(t *testing.T)
 }
 
 func TestNamespacesLimitWhatIsWatched(t *testing.T) {
-	r, _, _ := run(t, Options{Namespaces: []string{"team-a", " team-c ", "team-a"}},
+	r, _ := run(t, Options{Namespaces: []string{"team-a", " team-c ", "team-a"}},
 		gitOpsConfig("team-a", "one", 1),
 		gitOpsConfig("team-b", "two", 1),
 		gitOpsConfig("team-c", "three", 1),
@@ -329,7 +332,7 @@ func TestNamespacesLimitWhatIsWatched(t *testing.T) {
 
 func TestChangesArePublishedAsCompleteSnapshots(t *testing.T) {
 	ctx := context.Background()
-	r, dyn, core := run(t, Options{Token: globalPAT},
+	r, dyn := run(t, Options{Token: globalPAT},
 		gitOpsConfig("team-a", "app", 1, withSecretRef("github", "")),
 		secret("team-a", "github", map[string]string{"PAT": "first"}),
 	)
@@ -361,7 +364,7 @@ func TestChangesArePublishedAsCompleteSnapshots(t *testing.T) {
 		}
 	})
 	t.Run("a rotated Secret changes the token", func(t *testing.T) {
-		if _, err := core.CoreV1().Secrets("team-a").Update(ctx, secret("team-a", "github", map[string]string{"PAT": "second"}), metav1.UpdateOptions{}); err != nil {
+		if _, err := dyn.Resource(secretsGVR).Namespace("team-a").Update(ctx, secret("team-a", "github", map[string]string{"PAT": "second"}), metav1.UpdateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		r.until(t, "the rotated token", func(s config.Snapshot) bool {
@@ -370,7 +373,7 @@ func TestChangesArePublishedAsCompleteSnapshots(t *testing.T) {
 		})
 	})
 	t.Run("a deleted Secret makes its config invalid", func(t *testing.T) {
-		if err := core.CoreV1().Secrets("team-a").Delete(ctx, "github", metav1.DeleteOptions{}); err != nil {
+		if err := dyn.Resource(secretsGVR).Namespace("team-a").Delete(ctx, "github", metav1.DeleteOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		snap := r.until(t, "app invalid", func(s config.Snapshot) bool { _, ok := invalidByKey(s, "team-a/app"); return ok })
@@ -423,8 +426,8 @@ func TestReportStatusWritesTheReadyCondition(t *testing.T) {
 	obj.Object["status"] = map[string]any{"conditions": []any{
 		map[string]any{"type": "Reconciled", "status": "True", "reason": "Other", "message": "kept", "lastTransitionTime": "2024-01-02T03:04:05Z"},
 	}}
-	dyn, core := newFakes(obj)
-	src := newSource(Options{}, quietLogger(), dyn, core)
+	dyn := newFake(obj)
+	src := newSource(Options{}, quietLogger(), dyn)
 	get := func() *unstructured.Unstructured {
 		o, err := dyn.Resource(gvr).Namespace("team-a").Get(ctx, "app", metav1.GetOptions{})
 		if err != nil {
@@ -485,7 +488,7 @@ func TestReportStatusWritesTheReadyCondition(t *testing.T) {
 
 func TestReportStatusRetriesConflicts(t *testing.T) {
 	ctx := context.Background()
-	dyn, core := newFakes(gitOpsConfig("team-a", "app", 1))
+	dyn := newFake(gitOpsConfig("team-a", "app", 1))
 	var mu sync.Mutex
 	conflicts := 2
 	dyn.PrependReactor("update", "gitopsconfigs", func(a clienttesting.Action) (bool, runtime.Object, error) {
@@ -497,7 +500,7 @@ func TestReportStatusRetriesConflicts(t *testing.T) {
 		}
 		return false, nil, nil
 	})
-	src := newSource(Options{}, quietLogger(), dyn, core)
+	src := newSource(Options{}, quietLogger(), dyn)
 	if err := src.ReportStatus(ctx, "team-a/app", 1, true, "Valid", "ok"); err != nil {
 		t.Fatal(err)
 	}
@@ -511,8 +514,8 @@ func TestReportStatusRetriesConflicts(t *testing.T) {
 }
 
 func TestReportStatusOfAGoneOrMalformedKey(t *testing.T) {
-	dyn, core := newFakes()
-	src := newSource(Options{}, quietLogger(), dyn, core)
+	dyn := newFake()
+	src := newSource(Options{}, quietLogger(), dyn)
 	if err := src.ReportStatus(context.Background(), "team-a/deleted", 1, true, "Valid", "ok"); err != nil {
 		t.Errorf("a deleted config: %v, want nil", err)
 	}
@@ -545,8 +548,8 @@ func TestConditionReason(t *testing.T) {
 
 func TestReportGiveUpSetsDeliveredFalseAndLeavesReadyAlone(t *testing.T) {
 	ctx := context.Background()
-	dyn, core := newFakes(gitOpsConfig("team-a", "app", 4))
-	src := newSource(Options{}, quietLogger(), dyn, core)
+	dyn := newFake(gitOpsConfig("team-a", "app", 4))
+	src := newSource(Options{}, quietLogger(), dyn)
 	if err := src.ReportStatus(ctx, "team-a/app", 4, true, "Valid", "the config is valid and receives events"); err != nil {
 		t.Fatal(err)
 	}
@@ -575,5 +578,71 @@ func TestReportGiveUpSetsDeliveredFalseAndLeavesReadyAlone(t *testing.T) {
 	}
 	if delivered == nil || delivered.Status != metav1.ConditionFalse || delivered.Reason != "PermanentError" || delivered.Message != msg {
 		t.Fatalf("Delivered condition %+v", delivered)
+	}
+}
+
+func TestSecretValuesAreDecodedFromBase64(t *testing.T) {
+	r, dyn := run(t, Options{Token: globalPAT},
+		gitOpsConfig("team-a", "padded", 1, withSecretRef("tokens", "padded")),
+		gitOpsConfig("team-a", "url-unsafe", 1, withSecretRef("tokens", "url-unsafe")),
+		gitOpsConfig("team-a", "unicode", 1, withSecretRef("tokens", "unicode")),
+		gitOpsConfig("team-a", "null", 1, withSecretRef("tokens", "null")),
+		gitOpsConfig("team-a", "not-base64", 1, withSecretRef("tokens", "not-base64")),
+		gitOpsConfig("team-a", "number", 1, withSecretRef("tokens", "number")),
+		gitOpsConfig("team-a", "no-data", 1, withSecretRef("empty", "")),
+		secretWithData("team-a", "tokens", map[string]any{
+			"padded":     "YWI=",     // "ab"
+			"url-unsafe": "Pz8+Pw==", // "??>?": '+' of the standard alphabet
+			"unicode":    base64.StdEncoding.EncodeToString([]byte(" tök€n\n")),
+			"null":       nil,
+			"not-base64": "ab-_",
+			"number":     int64(7),
+		}),
+		secretWithData("team-a", "empty", nil),
+	)
+	snap := r.next(t)
+	for key, want := range map[string]string{"team-a/padded": "ab", "team-a/url-unsafe": "??>?", "team-a/unicode": "tök€n"} {
+		if c, ok := configByKey(snap, key); !ok || c.Token != want {
+			t.Errorf("%s: token %q (valid %v), want %q", key, c.Token, ok, want)
+		}
+	}
+	for key, message := range map[string]string{
+		"team-a/null":       `key "null" of the Secret "team-a/tokens" is empty`,
+		"team-a/not-base64": `key "not-base64" of the Secret "team-a/tokens": is not base64 data`,
+		"team-a/number":     `key "number" of the Secret "team-a/tokens": is not base64 data but int64`,
+		"team-a/no-data":    `the Secret "team-a/empty" has no key "PAT"`,
+	} {
+		inv, ok := invalidByKey(snap, key)
+		if !ok || len(inv.Errors) != 1 || inv.Errors[0].Field != "secretRef" || !strings.Contains(inv.Errors[0].Message, message) {
+			t.Errorf("%s: invalid %v %+v, want secretRef: %s", key, ok, inv.Errors, message)
+		}
+	}
+
+	// Each Secret is listed (and watched) alone, by name, in its namespace.
+	// The lists precede the snapshot; the watches may not yet.
+	selected := map[string]bool{}
+	for _, a := range dyn.Actions() {
+		if a.GetResource() != secretsGVR {
+			continue
+		}
+		var fields string
+		switch a := a.(type) {
+		case clienttesting.ListAction:
+			fields = a.GetListRestrictions().Fields.String()
+		case clienttesting.WatchAction:
+			fields = a.GetWatchRestrictions().Fields.String()
+		default:
+			t.Errorf("unexpected %s of secrets", a.GetVerb())
+			continue
+		}
+		if a.GetNamespace() != "team-a" || (fields != "metadata.name=tokens" && fields != "metadata.name=empty") {
+			t.Errorf("%s of secrets in namespace %q with field selector %q, want team-a and one Secret's name", a.GetVerb(), a.GetNamespace(), fields)
+		}
+		selected[a.GetVerb()+" "+fields] = true
+	}
+	for _, want := range []string{"list metadata.name=tokens", "list metadata.name=empty"} {
+		if !selected[want] {
+			t.Errorf("no %s of secrets; got %v", want, selected)
+		}
 	}
 }
