@@ -1,18 +1,18 @@
 package e2e
 
 import (
-	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/gitops-connector/gitops-connector/testkit/hostproc"
 )
 
 // Webhook authentication against the real host: Flux's generic-hmac
@@ -33,35 +33,8 @@ func signature(key string, body []byte) string {
 	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
 }
 
-// postWith sends an event with headers.
-func (h *host) postWith(t *testing.T, path string, body []byte, header map[string]string) answer {
-	t.Helper()
-	if path == "" {
-		path = "/gitopsphase"
-	}
-	req, err := http.NewRequest(http.MethodPost, h.URL+path, bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	for k, v := range header {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	a := answer{Code: resp.StatusCode, Raw: string(raw)}
-	if err := json.Unmarshal(raw, &a); err != nil {
-		t.Fatalf("answer is not JSON: %d %q", resp.StatusCode, raw)
-	}
-	return a
-}
-
 // refused checks a 401 answer: no detail but the event id.
-func refused(t *testing.T, what string, a answer) {
+func refused(t *testing.T, what string, a hostproc.Answer) {
 	t.Helper()
 	var m map[string]any
 	_ = json.Unmarshal([]byte(a.Raw), &m)
@@ -75,7 +48,7 @@ func TestFluxEventsMustBeSignedWithTheProvidersToken(t *testing.T) {
 	env := githubEnv(fake, "FLUX")
 	env[envHMAC] = fluxHMAC
 	h := startHost(t, hostOptions{Env: env})
-	if len(h.messages("webhook authentication on")) != 1 {
+	if len(h.Log.Messages("webhook authentication on")) != 1 {
 		t.Error("the start does not say webhook authentication is on")
 	}
 	revision := "main@sha1:" + sha
@@ -83,22 +56,22 @@ func TestFluxEventsMustBeSignedWithTheProvidersToken(t *testing.T) {
 	succeeded := fluxEvent("Kustomization", "ReconciliationSucceeded", "Applied revision: "+revision, revision, "")
 	forged := fluxEvent("Kustomization", "ReconciliationSucceeded", "Applied revision: "+revision+" ", revision, "")
 
-	refused(t, "unsigned", h.post(t, "", succeeded))
-	refused(t, "signed with another key", h.postWith(t, "", succeeded, map[string]string{"X-Signature": signature("guessed", succeeded)}))
-	refused(t, "the signature of another body", h.postWith(t, "", forged, map[string]string{"X-Signature": signature(fluxHMAC, succeeded)}))
-	refused(t, "a bearer token instead", h.postWith(t, "", succeeded, map[string]string{"Authorization": "Bearer " + fluxHMAC}))
-	refused(t, "unsigned and not JSON", h.post(t, "", []byte("revision=main")))
+	refused(t, "unsigned", h.Post(t, "", succeeded))
+	refused(t, "signed with another key", h.PostWith(t, "", succeeded, map[string]string{"X-Signature": signature("guessed", succeeded)}))
+	refused(t, "the signature of another body", h.PostWith(t, "", forged, map[string]string{"X-Signature": signature(fluxHMAC, succeeded)}))
+	refused(t, "a bearer token instead", h.PostWith(t, "", succeeded, map[string]string{"Authorization": "Bearer " + fluxHMAC}))
+	refused(t, "unsigned and not JSON", h.Post(t, "", []byte("revision=main")))
 	if n := len(fake.Requests()); n != 0 {
 		t.Fatalf("refused events made %d requests to GitHub", n)
 	}
 
-	if a := h.postWith(t, "", progressing, map[string]string{"X-Signature": signature(fluxHMAC, progressing)}); a.Code != http.StatusAccepted {
+	if a := h.PostWith(t, "", progressing, map[string]string{"X-Signature": signature(fluxHMAC, progressing)}); a.Code != http.StatusAccepted {
 		t.Fatalf("signed Progressing: %d %s", a.Code, a.Raw)
 	}
-	if a := h.postWith(t, "", succeeded, map[string]string{"X-Hub-Signature-256": signature(fluxHMAC, succeeded)}); a.Code != http.StatusAccepted {
+	if a := h.PostWith(t, "", succeeded, map[string]string{"X-Hub-Signature-256": signature(fluxHMAC, succeeded)}); a.Code != http.StatusAccepted {
 		t.Fatalf("ReconciliationSucceeded signed in X-Hub-Signature-256: %d %s", a.Code, a.Raw)
 	}
-	h.settle(t, 2)
+	h.Settle(t, 2)
 	want := []string{"Status=pending", "Deployment=success", "Service=success", "HorizontalPodAutoscaler=success", "Status=pending", "Status=success"}
 	if got := contexts(fake); !slices.Equal(got, want) {
 		t.Fatalf("statuses\n%v\nwant\n%v", got, want)
@@ -106,7 +79,7 @@ func TestFluxEventsMustBeSignedWithTheProvidersToken(t *testing.T) {
 	if n := len(fake.Dispatches(owner, actions)); n != 1 {
 		t.Fatalf("%d dispatches, want 1", n)
 	}
-	lines := h.messages("event refused: the sender is not authenticated")
+	lines := h.Log.Messages("event refused: the sender is not authenticated")
 	if len(lines) != 5 {
 		t.Fatalf("%d refusals logged, want 5", len(lines))
 	}
@@ -129,13 +102,13 @@ func TestArgoCDSendsTheBearerTokenFromAFile(t *testing.T) {
 	done := argoEvent(sha, "Succeeded", "Synced", "Healthy", "successfully synced (all tasks run)", "", []map[string]any{
 		resource("Deployment", "podinfo", "Synced", "Healthy"),
 	})
-	refused(t, "no Authorization", h.post(t, "", done))
-	refused(t, "a wrong token", h.postWith(t, "", done, map[string]string{"Authorization": "Bearer " + token[:len(token)-1]}))
-	refused(t, "a signature keyed by the token", h.postWith(t, "", done, map[string]string{"X-Signature": signature(token, done)}))
-	if a := h.postWith(t, "", done, map[string]string{"Authorization": "Bearer " + token}); a.Code != http.StatusAccepted || !a.Finished {
+	refused(t, "no Authorization", h.Post(t, "", done))
+	refused(t, "a wrong token", h.PostWith(t, "", done, map[string]string{"Authorization": "Bearer " + token[:len(token)-1]}))
+	refused(t, "a signature keyed by the token", h.PostWith(t, "", done, map[string]string{"X-Signature": signature(token, done)}))
+	if a := h.PostWith(t, "", done, map[string]string{"Authorization": "Bearer " + token}); a.Code != http.StatusAccepted || !a.Finished {
 		t.Fatalf("with the token: %d %s", a.Code, a.Raw)
 	}
-	h.settle(t, 1)
+	h.Settle(t, 1)
 	if n := len(fake.Dispatches(owner, actions)); n != 1 {
 		t.Fatalf("%d dispatches, want 1", n)
 	}
@@ -145,7 +118,7 @@ func TestWithoutSecretsAuthenticationIsOffAndTheStartWarns(t *testing.T) {
 	fake := newGitHub(t)
 	h := startHost(t, hostOptions{Env: githubEnv(fake, "FLUX")})
 	warned := false
-	for _, l := range h.messages("webhook authentication is off: anyone who can reach the connector can report deployment results " +
+	for _, l := range h.Log.Messages("webhook authentication is off: anyone who can reach the connector can report deployment results " +
 		"for configs without their own webhookSecretRef; set GITOPS_CONNECTOR_WEBHOOK_HMAC_SECRET (Flux generic-hmac) and/or " +
 		"GITOPS_CONNECTOR_WEBHOOK_BEARER_TOKEN (Argo CD)") {
 		warned = warned || l["level"] == "WARN"
@@ -154,10 +127,10 @@ func TestWithoutSecretsAuthenticationIsOffAndTheStartWarns(t *testing.T) {
 		t.Error("no warning at start that webhook authentication is off")
 	}
 	revision := "main@sha1:" + sha
-	if a := h.post(t, "", fluxEvent("Kustomization", "ReconciliationSucceeded", "Applied revision: "+revision, revision, "")); a.Code != http.StatusAccepted {
+	if a := h.Post(t, "", fluxEvent("Kustomization", "ReconciliationSucceeded", "Applied revision: "+revision, revision, "")); a.Code != http.StatusAccepted {
 		t.Fatalf("unsigned event with authentication off: %d %s", a.Code, a.Raw)
 	}
-	for _, l := range h.messages("config loaded") {
+	for _, l := range h.Log.Messages("config loaded") {
 		if l["webhook_auth"] != "off" {
 			t.Errorf("config loaded with webhook_auth %v, want off", l["webhook_auth"])
 		}

@@ -58,11 +58,11 @@ func TestFluxEventsBecomeAzureDevOpsStatusesAndOneTaskCompleted(t *testing.T) {
 	fake := newAzureDevOps(t)
 	h := startHost(t, hostOptions{Env: azdoEnv(fake, "FLUX")})
 	revision := "main@sha1:" + sha
-	h.post(t, "", fluxEvent("Kustomization", "Progressing", progressingMessage, revision, ""))
+	h.Post(t, "", fluxEvent("Kustomization", "Progressing", progressingMessage, revision, ""))
 	succeeded := fluxEvent("Kustomization", "ReconciliationSucceeded", "Applied revision: "+revision, revision, "")
-	h.post(t, "", succeeded)
-	h.post(t, "", succeeded)
-	h.settle(t, 3)
+	h.Post(t, "", succeeded)
+	h.Post(t, "", succeeded)
+	h.Settle(t, 3)
 	want := []string{"Status=pending", "Deployment=notApplicable", "Service=notApplicable", "HorizontalPodAutoscaler=notApplicable", "Status=pending", "Status=succeeded"}
 	if got := azdoContexts(fake); !slices.Equal(got, want) {
 		t.Fatalf("statuses\n%v\nwant\n%v", got, want)
@@ -90,10 +90,10 @@ func TestArgoFailureCompletesTheTaskAsFailedOnce(t *testing.T) {
 	failed := argoEvent(sha, "Failed", "OutOfSync", "Degraded", "one or more objects failed to apply", "", []map[string]any{
 		resource("Deployment", "az-vote", "OutOfSync", "Degraded"),
 	})
-	h.post(t, "", running)
-	h.post(t, "", failed)
-	h.post(t, "", failed)
-	h.settle(t, 3)
+	h.Post(t, "", running)
+	h.Post(t, "", failed)
+	h.Post(t, "", failed)
+	h.Settle(t, 3)
 	// The finishing event is posted whole; its repeat posts nothing.
 	want := []string{"Phase=pending", "Sync=pending", "Health=pending", "Phase=failed", "Sync=pending", "Health=error"}
 	if got := azdoContexts(fake); !slices.Equal(got, want) {

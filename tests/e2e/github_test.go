@@ -87,11 +87,11 @@ func TestFluxEventsBecomeGitHubStatusesAndOneDispatch(t *testing.T) {
 	h := startHost(t, hostOptions{Env: githubEnv(fake, "FLUX"), Args: []string{"--subscribers-dir", subsDir}})
 	revision := "main@sha1:" + sha
 
-	a := h.post(t, "", fluxEvent("Kustomization", "Progressing", progressingMessage, revision, ""))
+	a := h.Post(t, "", fluxEvent("Kustomization", "Progressing", progressingMessage, revision, ""))
 	if a.Code != 202 || a.Commit != sha || a.Finished {
 		t.Fatalf("progressing: %+v", a)
 	}
-	h.settle(t, 1)
+	h.Settle(t, 1)
 	want := []string{"Status=pending", "Deployment=success", "Service=success", "HorizontalPodAutoscaler=success", "Status=pending"}
 	if got := contexts(fake); !slices.Equal(got, want) {
 		t.Fatalf("statuses after Progressing\n%v\nwant\n%v", got, want)
@@ -107,11 +107,11 @@ func TestFluxEventsBecomeGitHubStatusesAndOneDispatch(t *testing.T) {
 
 	succeeded := fluxEvent("Kustomization", "ReconciliationSucceeded", "Applied revision: "+revision, revision, "")
 	for i := 0; i < 3; i++ { // Flux repeats it every interval
-		if a := h.post(t, "", succeeded); a.Code != 202 || !a.Finished {
+		if a := h.Post(t, "", succeeded); a.Code != 202 || !a.Finished {
 			t.Fatalf("succeeded #%d: %+v", i, a)
 		}
 	}
-	h.settle(t, 4)
+	h.Settle(t, 4)
 	want = append(want, "Status=success")
 	if got := contexts(fake); !slices.Equal(got, want) {
 		t.Fatalf("statuses after ReconciliationSucceeded ×3\n%v\nwant\n%v", got, want)
@@ -149,10 +149,10 @@ func TestAFailureThenARecoveryOnOneCommitIsShownAndDispatched(t *testing.T) {
 	fake := newGitHub(t)
 	h := startHost(t, hostOptions{Env: githubEnv(fake, "FLUX")})
 	revision := "main@sha1:" + sha
-	h.post(t, "", fluxEvent("Kustomization", "HealthCheckFailed",
+	h.Post(t, "", fluxEvent("Kustomization", "HealthCheckFailed",
 		"health check failed after 30s: timeout waiting for: [Deployment/default/podinfo status: 'InProgress']", revision, ""))
-	h.post(t, "", fluxEvent("Kustomization", "ReconciliationSucceeded", "Applied revision: "+revision, revision, ""))
-	h.settle(t, 2)
+	h.Post(t, "", fluxEvent("Kustomization", "ReconciliationSucceeded", "Applied revision: "+revision, revision, ""))
+	h.Settle(t, 2)
 	got := contexts(fake)
 	if len(got) < 2 || got[len(got)-1] != "Status=success" || !slices.Contains(got, "Status=failure") {
 		t.Fatalf("statuses %v: want the failure, then the recovery", got)
@@ -171,15 +171,15 @@ func TestArgoEventsBecomeGitHubStatusesAndOneDispatch(t *testing.T) {
 	done := argoEvent(sha, "Succeeded", "Synced", "Healthy", "successfully synced (all tasks run)", "", []map[string]any{
 		resource("Deployment", "podinfo", "Synced", "Healthy"), resource("Service", "podinfo", "Synced", "Healthy"),
 	})
-	if a := h.post(t, "", running); a.Code != 202 || a.Finished {
+	if a := h.Post(t, "", running); a.Code != 202 || a.Finished {
 		t.Fatalf("running: %+v", a)
 	}
 	for i := 0; i < 2; i++ {
-		if a := h.post(t, "", done); a.Code != 202 || !a.Finished {
+		if a := h.Post(t, "", done); a.Code != 202 || !a.Finished {
 			t.Fatalf("succeeded: %+v", a)
 		}
 	}
-	h.settle(t, 3)
+	h.Settle(t, 3)
 	want := []string{"Phase=pending", "Sync=pending", "Health=pending", "Phase=success", "Sync=success", "Health=success"}
 	if got := contexts(fake); !slices.Equal(got, want) {
 		t.Fatalf("statuses\n%v\nwant\n%v", got, want)
@@ -212,7 +212,7 @@ func TestBadInputIsAnsweredWith4xxAndNeverReachesGitHub(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			a := h.post(t, "", []byte(c.body))
+			a := h.Post(t, "", []byte(c.body))
 			if a.Code != c.code || a.Reason == "" {
 				t.Fatalf("answer %d %q, want %d with a reason", a.Code, a.Raw, c.code)
 			}
@@ -232,15 +232,15 @@ func TestDryRunLogsActionsAndSendsNothing(t *testing.T) {
 	delete(env, "PAT")
 	h := startHost(t, hostOptions{Env: env, Args: []string{"--dry-run"}})
 	revision := "main@sha1:" + sha
-	h.post(t, "", fluxEvent("Kustomization", "ReconciliationSucceeded", "Applied revision: "+revision, revision, ""))
-	h.settle(t, 1)
+	h.Post(t, "", fluxEvent("Kustomization", "ReconciliationSucceeded", "Applied revision: "+revision, revision, ""))
+	h.Settle(t, 1)
 	var wouldPost, wouldNotify bool
-	for _, l := range h.logs.logLines() {
+	for _, l := range h.Log.Lines() {
 		wouldPost = wouldPost || (l["msg"] == "dry run: would post commit status" && l["commit"] == sha && l["context"] == "Status" && l["state"] == "succeeded")
 		wouldNotify = wouldNotify || (l["msg"] == "dry run: would notify the orchestrator" && l["successful"] == true)
 	}
 	if !wouldPost || !wouldNotify {
-		t.Fatalf("dry-run log lacks the actions (post %v, notify %v):\n%s", wouldPost, wouldNotify, h.logs.String())
+		t.Fatalf("dry-run log lacks the actions (post %v, notify %v):\n%s", wouldPost, wouldNotify, h.Log.String())
 	}
 	for _, r := range fake.Requests() {
 		if r.Method != http.MethodGet {
@@ -252,7 +252,7 @@ func TestDryRunLogsActionsAndSendsNothing(t *testing.T) {
 // checkNoSecret fails when the host's log holds the secret.
 func checkNoSecret(t *testing.T, h *host, secret string) {
 	t.Helper()
-	if strings.Contains(h.logs.String(), secret) {
+	if strings.Contains(h.Log.String(), secret) {
 		t.Fatal("the host's log holds the PAT")
 	}
 }

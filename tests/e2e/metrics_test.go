@@ -98,11 +98,11 @@ func TestMetricsCountWhatTheHostDid(t *testing.T) {
 		{artifact, signed(artifact), 200},
 		{[]byte("revision=main"), signed([]byte("revision=main")), 400},
 	} {
-		if a := h.postWith(t, "", c.body, c.header); a.Code != c.code {
+		if a := h.PostWith(t, "", c.body, c.header); a.Code != c.code {
 			t.Fatalf("answer %d %s, want %d", a.Code, a.Raw, c.code)
 		}
 	}
-	h.settle(t, 3)
+	h.Settle(t, 3)
 
 	const p = "gitops_connector_"
 	want := []struct {
@@ -156,10 +156,10 @@ func TestMetricsCountWhatTheHostDid(t *testing.T) {
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	if a := h.postWith(t, "", progressing, signed(progressing)); a.Code != http.StatusAccepted {
+	if a := h.PostWith(t, "", progressing, signed(progressing)); a.Code != http.StatusAccepted {
 		t.Fatalf("after the kill: %d %s", a.Code, a.Raw)
 	}
-	h.settle(t, 4)
+	h.Settle(t, 4)
 	eventually(t, "the restart to be counted", func() string {
 		all, _ := h.scrape(t)
 		if got := sample(all, p+"plugin_restarts_total", map[string]string{"plugin": "github"}); got != 1 {
@@ -178,7 +178,7 @@ func TestEveryLogLineAboutAnEventNamesItsIDConfigAndCommit(t *testing.T) {
 		fluxEvent("Kustomization", "Progressing", progressingMessage, revision, ""),
 		fluxEvent("Kustomization", "ReconciliationSucceeded", "Applied revision: "+revision, revision, ""),
 	} {
-		a := h.post(t, "", body)
+		a := h.Post(t, "", body)
 		if a.Code != http.StatusAccepted {
 			t.Fatalf("answer %d %s", a.Code, a.Raw)
 		}
@@ -188,9 +188,9 @@ func TestEveryLogLineAboutAnEventNamesItsIDConfigAndCommit(t *testing.T) {
 		}
 		ids = append(ids, fmt.Sprint(m["event"]))
 	}
-	h.settle(t, 2)
+	h.Settle(t, 2)
 	seen := map[string]int{}
-	for _, l := range h.logs.logLines() {
+	for _, l := range h.Log.Lines() {
 		id, _ := l["event"].(string)
 		if id == "" {
 			if l["commit"] != nil {

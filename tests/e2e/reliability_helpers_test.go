@@ -2,17 +2,13 @@ package e2e
 
 import (
 	"fmt"
-	"io"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gitops-connector/gitops-connector/testkit/fakegithub"
+	"github.com/gitops-connector/gitops-connector/testkit/hostproc"
 )
 
 // A host in its own process group, so a test can kill it with its plugins
@@ -26,22 +22,15 @@ type groupOptions struct {
 	Wrap []string
 }
 
-func hostCommand(t *testing.T, o groupOptions) *exec.Cmd {
-	t.Helper()
-	args := []string{"serve", "--listen", "127.0.0.1:0", "--plugin-dir", filepath.Join(bin, "plugins"),
-		"--subscribers-dir", filepath.Join(t.TempDir(), "none")}
+// proc is how hostproc runs the host of o, in its own process group.
+func (o groupOptions) proc() hostproc.Options {
+	p := o.hostOptions.proc()
 	if o.DataDir != "" {
-		args = append(args, "--data-dir", o.DataDir)
+		p.Args = append([]string{"--data-dir", o.DataDir}, p.Args...)
 	}
-	args = append(args, o.Args...)
-	argv := append(append([]string{}, o.Wrap...), append([]string{filepath.Join(bin, "gitops-connector")}, args...)...)
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
-	for k, v := range o.Env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	return cmd
+	p.Wrap = o.Wrap
+	p.ProcessGroup = true
+	return p
 }
 
 // startGroupHost starts the host and waits until it is ready. When the test
@@ -49,70 +38,37 @@ func hostCommand(t *testing.T, o groupOptions) *exec.Cmd {
 // so no plugin outlives the test.
 func startGroupHost(t *testing.T, o groupOptions) *host {
 	t.Helper()
-	cmd := hostCommand(t, o)
-	h := &host{cmd: cmd, logs: &syncBuffer{}, done: make(chan error, 1)}
-	cmd.Stdout, cmd.Stderr = h.logs, h.logs
-	registerEnvSecrets(o.Env)
-	trackLog(t.Name(), h.logs)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { h.done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		h.stop(t)
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		checkNoSecrets(t, "the host's log", h.logs.String())
-		if t.Failed() {
-			t.Logf("host log:\n%s", h.logs.String())
-		}
-	})
-	h.waitListening(t)
-	h.waitReady(t)
-	return h
+	return launchHost(t, o.proc())
 }
 
 // kill sends SIGKILL to the host and its plugins and waits for the host.
 func (h *host) kill(t *testing.T) {
 	t.Helper()
-	if err := syscall.Kill(-h.cmd.Process.Pid, syscall.SIGKILL); err != nil {
+	if err := h.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	<-h.done
 }
 
 // runToExit runs a host that is expected to refuse to start, and returns
 // its output and how it ended.
 func runToExit(t *testing.T, o groupOptions) (string, error) {
 	t.Helper()
-	cmd := hostCommand(t, o)
-	out := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	registerEnvSecrets(o.Env)
-	trackLog(t.Name(), out)
-	if err := cmd.Start(); err != nil {
+	po := o.proc()
+	po.SubscribersDir = filepath.Join(t.TempDir(), "none")
+	registerEnvSecrets(po.Env)
+	p, err := hostproc.Launch(po)
+	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	defer func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }()
+	trackLog(t.Name(), p.Log)
+	defer func() { _ = p.Kill() }()
 	select {
-	case err := <-done:
-		return out.String(), err
+	case <-p.Exited():
+		return p.Log.String(), p.Err()
 	case <-time.After(60 * time.Second):
-		t.Fatalf("the host did not exit:\n%s", out.String())
+		t.Fatalf("the host did not exit:\n%s", p.Log.String())
 	}
 	return "", nil
-}
-
-// messages returns the log lines with msg.
-func (h *host) messages(msg string) []map[string]any {
-	var out []map[string]any
-	for _, l := range h.logs.logLines() {
-		if l["msg"] == msg {
-			out = append(out, l)
-		}
-	}
-	return out
 }
 
 // finalMessages begin the one log line that ends the work of each event.
@@ -128,29 +84,17 @@ var finalMessages = []string{
 
 // finished counts the events whose work ended, by their final log line.
 func (h *host) finished() int {
-	n := 0
-	for _, l := range h.logs.logLines() {
-		msg, _ := l["msg"].(string)
-		for _, f := range finalMessages {
-			if strings.HasPrefix(msg, f) {
-				n++
-				break
-			}
-		}
-	}
-	return n
+	return h.Log.CountPrefixed(finalMessages...)
 }
 
 // readyz returns the status code and body of /readyz.
 func (h *host) readyz(t *testing.T) (int, string) {
 	t.Helper()
-	resp, err := http.Get(h.URL + "/readyz")
+	code, body, err := h.Readyz()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return code, body
 }
 
 // A stream of deployments: commit i of the manifests repository merged the
@@ -218,7 +162,7 @@ func dispatchesBySource(t *testing.T, fake *fakegithub.Server, n int) map[string
 // may run on several goroutines.
 func accept(t *testing.T, h *host, what string, i int, body []byte) {
 	t.Helper()
-	if a := h.post(t, "", body); a.Code != http.StatusAccepted {
+	if a := h.Post(t, "", body); a.Code != http.StatusAccepted {
 		t.Errorf("%s event of commit %d: %d %s", what, i, a.Code, a.Raw)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gitops-connector/gitops-connector/testkit/fakegithub"
+	"github.com/gitops-connector/gitops-connector/testkit/hostproc"
 )
 
 // The delivery guarantees (docs/reliability.md), tested against the host
@@ -51,7 +52,7 @@ func checkDelivered(t *testing.T, fake *fakegithub.Server, hosts []*host, commit
 	for _, h := range hosts {
 		for _, msg := range []string{"event given up: retried until the event's maximum age", "post status failed permanently",
 			"notify orchestrator failed permanently", "event dropped: its config no longer exists or is invalid"} {
-			if n := len(h.messages(msg)); n > 0 {
+			if n := len(h.Log.Messages(msg)); n > 0 {
 				t.Errorf("%d times %q", n, msg)
 			}
 		}
@@ -155,7 +156,7 @@ func TestAHostKilledMidStreamDeliversEveryAcceptedEventAfterARestartAndDispatche
 	}
 	postCommits(h1, 0, 20)
 	eventually(t, "the first dispatches", func() string {
-		if n := len(h1.messages("orchestrator notified")); n < told {
+		if n := len(h1.Log.Messages("orchestrator notified")); n < told {
 			return fmt.Sprintf("%d of %d", n, told)
 		}
 		return ""
@@ -172,7 +173,7 @@ func TestAHostKilledMidStreamDeliversEveryAcceptedEventAfterARestartAndDispatche
 	killed.Store(true)
 
 	h2 := startGroupHost(t, opts)
-	resumed := h2.messages("resuming events recorded before the restart")
+	resumed := h2.Log.Messages("resuming events recorded before the restart")
 	if len(resumed) != 1 {
 		t.Fatal("the restarted host did not resume the recorded events")
 	}
@@ -226,7 +227,7 @@ func TestAKilledPluginIsRestartedAndItsDeliveriesCompleteWithoutLossOrRepeat(t *
 		t.FailNow()
 	}
 	eventually(t, "dispatches in flight", func() string {
-		if n := len(h.messages("orchestrator notified")); n < told || held.Load() == 0 {
+		if n := len(h.Log.Messages("orchestrator notified")); n < told || held.Load() == 0 {
 			return fmt.Sprintf("%d dispatched, %d in flight", n, held.Load())
 		}
 		return ""
@@ -239,7 +240,7 @@ func TestAKilledPluginIsRestartedAndItsDeliveriesCompleteWithoutLossOrRepeat(t *
 
 	h.waitFinished(t, 2*commits)
 	checkDelivered(t, fake, []*host{h}, commits)
-	if len(h.messages("plugin process exited; restarting")) == 0 {
+	if len(h.Log.Messages("plugin process exited; restarting")) == 0 {
 		t.Error("the host did not log the plugin's restart")
 	}
 	if restarted := githubPluginPID(t, h); restarted == pid {
@@ -254,13 +255,13 @@ func TestAKilledPluginIsRestartedAndItsDeliveriesCompleteWithoutLossOrRepeat(t *
 func githubPluginPID(t *testing.T, h *host) int {
 	t.Helper()
 	pid := 0
-	for _, l := range h.messages("plugin started") {
+	for _, l := range h.Log.Messages("plugin started") {
 		if l["plugin"] == "github" {
 			pid = int(l["pid"].(float64))
 		}
 	}
 	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	if err != nil || !bytes.Contains(cmdline, []byte(filepath.Join(bin, "plugins", "github"))) {
+	if err != nil || !bytes.Contains(cmdline, []byte(filepath.Join(bundle.PluginDir(), "github"))) {
 		t.Fatalf("pid %d is not the github plugin (%q, %v)", pid, cmdline, err)
 	}
 	return pid
@@ -313,10 +314,10 @@ func TestWhenTheStoreCannotGrowTheHostRefusesEventsIsNotReadyAndDeliversWhatItAc
 	})
 	accepted := map[int]int{} // commit → events accepted, in order
 	next := 0
-	var refusal answer
+	var refusal hostproc.Answer
 	for ; next < commits && refusal.Code == 0; next++ {
 		for _, body := range [][]byte{progressingEvent(next), succeededEvent(next)} {
-			a := h.post(t, "", body)
+			a := h.Post(t, "", body)
 			if a.Code != http.StatusAccepted {
 				refusal = a
 				break
@@ -331,7 +332,7 @@ func TestWhenTheStoreCannotGrowTheHostRefusesEventsIsNotReadyAndDeliversWhatItAc
 	if len(accepted) < 2 {
 		t.Fatalf("only %d commits accepted before the store was full", len(accepted))
 	}
-	if a := h.post(t, "", progressingEvent(next)); a.Code != http.StatusServiceUnavailable {
+	if a := h.Post(t, "", progressingEvent(next)); a.Code != http.StatusServiceUnavailable {
 		t.Fatalf("next event: %d %s, want 503 while the store cannot take it", a.Code, a.Raw)
 	}
 	if code, body := h.readyz(t); code != http.StatusServiceUnavailable || !strings.Contains(body, "the event store does not take writes") {
@@ -339,7 +340,7 @@ func TestWhenTheStoreCannotGrowTheHostRefusesEventsIsNotReadyAndDeliversWhatItAc
 	}
 
 	// Space is freed and GitHub is back.
-	if out, err := exec.Command(prlimit, "--pid", fmt.Sprint(h.cmd.Process.Pid), "--fsize=unlimited:unlimited").CombinedOutput(); err != nil {
+	if out, err := exec.Command(prlimit, "--pid", fmt.Sprint(h.Cmd.Process.Pid), "--fsize=unlimited:unlimited").CombinedOutput(); err != nil {
 		t.Fatalf("prlimit: %v %s", err, out)
 	}
 	down.Store(false)
@@ -351,7 +352,7 @@ func TestWhenTheStoreCannotGrowTheHostRefusesEventsIsNotReadyAndDeliversWhatItAc
 	})
 	for i := next; i < commits; i++ {
 		for _, body := range [][]byte{progressingEvent(i), succeededEvent(i)} {
-			if a := h.post(t, "", body); a.Code != http.StatusAccepted {
+			if a := h.Post(t, "", body); a.Code != http.StatusAccepted {
 				t.Fatalf("commit %d after recovery: %d %s", i, a.Code, a.Raw)
 			}
 			accepted[i]++

@@ -118,7 +118,7 @@ func TestReplayOfEveryFixture(t *testing.T) {
 	if len(files) < 40 {
 		t.Fatalf("only %d fixtures found", len(files))
 	}
-	cmd := exec.Command(filepath.Join(bin, "gitops-connector"), append([]string{"replay", "--plugin-dir", filepath.Join(bin, "plugins")}, files...)...)
+	cmd := exec.Command(bundle.Host(), append([]string{"replay", "--plugin-dir", bundle.PluginDir()}, files...)...)
 	cmd.Env = []string{"PATH=/usr/bin:/bin"}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gitops-connector/gitops-connector/testkit/fakeazdo"
 	"github.com/gitops-connector/gitops-connector/testkit/fakegithub"
+	"github.com/gitops-connector/gitops-connector/testkit/hostproc"
 )
 
 // No secret a test gives a host — a PAT, a webhook HMAC secret or bearer
@@ -31,7 +32,7 @@ var secrets = struct {
 
 type namedLog struct {
 	name string
-	buf  *syncBuffer
+	buf  *hostproc.Log
 }
 
 func init() {
@@ -60,7 +61,7 @@ func registerEnvSecrets(env map[string]string) {
 }
 
 // trackLog keeps a host's output for the suite-wide check.
-func trackLog(name string, b *syncBuffer) {
+func trackLog(name string, b *hostproc.Log) {
 	secrets.mu.Lock()
 	defer secrets.mu.Unlock()
 	secrets.logs = append(secrets.logs, namedLog{name, b})

@@ -53,15 +53,15 @@ spec:
 	}
 	h := startHost(t, hostOptions{
 		Args:       []string{"--config", cfg},
-		PluginDirs: []string{filepath.Join(bin, "plugins"), extraPlugins},
+		PluginDirs: []string{bundle.PluginDir(), extraPlugins},
 	})
 	revision := "main@sha1:" + sha
 	// Routed by the URL path, since the Flux alert names no config.
-	a := h.post(t, "/gitopsphase/to-webhook", fluxEvent("Kustomization", "ReconciliationSucceeded", "Applied revision: "+revision, revision, ""))
+	a := h.Post(t, "/gitopsphase/to-webhook", fluxEvent("Kustomization", "ReconciliationSucceeded", "Applied revision: "+revision, revision, ""))
 	if a.Code != 202 || a.Config != "to-webhook" {
 		t.Fatalf("answer %+v", a)
 	}
-	h.settle(t, 1)
+	h.Settle(t, 1)
 	sink.mu.Lock()
 	defer sink.mu.Unlock()
 	if !slices.Equal(sink.statuses, []string{"Status=succeeded"}) {
@@ -86,7 +86,7 @@ spec:
   gitOpsAppURL: https://app.example
 `), 0o644)
 	h := startHost(t, hostOptions{Args: []string{"--config", cfg}})
-	a := h.post(t, "/gitopsphase/gitlab", fluxEvent("Kustomization", "ReconciliationSucceeded", "x", "main@sha1:"+sha, ""))
+	a := h.Post(t, "/gitopsphase/gitlab", fluxEvent("Kustomization", "ReconciliationSucceeded", "x", "main@sha1:"+sha, ""))
 	if a.Code != 200 || !strings.Contains(a.Reason, `unknown repository type "GITLAB"; available: AZDO, GITHUB`) {
 		t.Fatalf("answer %d %q", a.Code, a.Reason)
 	}

@@ -1,21 +1,13 @@
 package multiinstance
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
-	"os/exec"
 	"path"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -24,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/gitops-connector/gitops-connector/testkit/hostproc"
 	"github.com/gitops-connector/gitops-connector/tests/kube/apiserver"
 )
 
@@ -35,45 +28,8 @@ var gvr = schema.GroupVersionResource{Group: "example.com", Version: "v1", Resou
 // test that would otherwise hang.
 const patience = 90 * time.Second
 
-// syncBuffer collects a process's output.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// logLines decodes the JSON log lines.
-func (b *syncBuffer) logLines() []map[string]any {
-	var out []map[string]any
-	sc := bufio.NewScanner(strings.NewReader(b.String()))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var m map[string]any
-		if json.Unmarshal(sc.Bytes(), &m) == nil {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
 // host is a running gitops-connector process.
-type host struct {
-	URL  string
-	cmd  *exec.Cmd
-	logs *syncBuffer
-	done chan error
-}
+type host struct{ *hostproc.Process }
 
 type hostOptions struct {
 	// Kubeconfig the host watches GitOpsConfig resources with.
@@ -92,87 +48,24 @@ type hostOptions struct {
 // when the test ends.
 func startHost(t *testing.T, o hostOptions) *host {
 	t.Helper()
-	args := []string{"serve", "--listen", "127.0.0.1:0",
-		"--plugin-dir", filepath.Join(bin, "plugins"),
-		"--subscribers-dir", filepath.Join(t.TempDir(), "none"),
-		"--kubeconfig", o.Kubeconfig}
+	p := bundle.Options()
+	p.Patience = patience
+	p.Args = []string{"--kubeconfig", o.Kubeconfig}
 	if len(o.Namespaces) > 0 {
-		args = append(args, "--namespaces", strings.Join(o.Namespaces, ","))
+		p.Args = append(p.Args, "--namespaces", strings.Join(o.Namespaces, ","))
 	}
-	args = append(args, o.Args...)
-	cmd := exec.Command(filepath.Join(bin, "gitops-connector"), args...)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "CLUSTER_DOMAIN=" + gvr.Group}
+	p.Args = append(p.Args, o.Args...)
+	p.Env = map[string]string{"CLUSTER_DOMAIN": gvr.Group}
 	if o.PAT != "" {
-		cmd.Env = append(cmd.Env, "PAT="+o.PAT)
+		p.Env["PAT"] = o.PAT
 	}
-	h := &host{cmd: cmd, logs: &syncBuffer{}, done: make(chan error, 1)}
-	cmd.Stderr = h.logs
-	cmd.Stdout = h.logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { h.done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		h.stop(t)
-		if t.Failed() {
-			t.Logf("host log:\n%s", h.logs.String())
-		}
-	})
-	deadline := time.Now().Add(patience)
-	for h.URL == "" {
-		for _, l := range h.logs.logLines() {
-			if l["msg"] == "gitops-connector listening" {
-				h.URL = "http://" + l["addr"].(string)
-			}
-		}
-		select {
-		case err := <-h.done:
-			t.Fatalf("host exited: %v\n%s", err, h.logs.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("host did not listen:\n%s", h.logs.String())
-		}
-	}
-	eventually(t, "the host to be ready", func() string {
-		resp, err := http.Get(h.URL + "/readyz")
-		if err != nil {
-			return err.Error()
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Sprintf("/readyz: %d %s", resp.StatusCode, b)
-		}
-		return ""
-	})
-	return h
-}
-
-// stop sends SIGTERM and waits for the process.
-func (h *host) stop(t *testing.T) {
-	if h.cmd.ProcessState != nil {
-		return
-	}
-	_ = h.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-h.done:
-	case <-time.After(patience):
-		_ = h.cmd.Process.Kill()
-		t.Error("host did not stop after SIGTERM")
-	}
+	return &host{hostproc.Start(t, p)}
 }
 
 // snapshotsLoaded counts the snapshots of GitOpsConfig resources the host
 // has applied (the Kubernetes source logs each after the host took it).
 func (h *host) snapshotsLoaded() int {
-	n := 0
-	for _, l := range h.logs.logLines() {
-		if l["msg"] == "GitOpsConfig resources loaded" {
-			n++
-		}
-	}
-	return n
+	return len(h.Log.Messages("GitOpsConfig resources loaded"))
 }
 
 // waitSnapshots waits until the host has applied more than n snapshots and
@@ -191,71 +84,10 @@ func (h *host) waitSnapshots(t *testing.T, n int) int {
 	return got
 }
 
-// settle waits until the host has finished delivering the accepted events:
-// its log has a final line ("event delivered…" or "orchestrator …") for
-// each of them.
-func (h *host) settle(t *testing.T, accepted int) {
-	t.Helper()
-	eventually(t, "deliveries to finish", func() string {
-		done := 0
-		for _, l := range h.logs.logLines() {
-			msg, _ := l["msg"].(string)
-			if strings.HasPrefix(msg, "event delivered") || strings.HasPrefix(msg, "orchestrator ") {
-				done++
-			}
-		}
-		if done < accepted {
-			return fmt.Sprintf("%d of %d events delivered", done, accepted)
-		}
-		return ""
-	})
-}
-
-// answer is the host's JSON answer to an event.
-type answer struct {
-	Code     int
-	Status   string `json:"status"`
-	Reason   string `json:"reason"`
-	Config   string `json:"config"`
-	Commit   string `json:"commit"`
-	Statuses int    `json:"statuses"`
-	Finished bool   `json:"finished"`
-	Raw      string
-}
-
-// post sends an event body to path (default /gitopsphase).
-func (h *host) post(t *testing.T, path string, body []byte) answer {
-	t.Helper()
-	if path == "" {
-		path = "/gitopsphase"
-	}
-	resp, err := http.Post(h.URL+path, "application/json", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	a := answer{Code: resp.StatusCode, Raw: string(raw)}
-	if err := json.Unmarshal(raw, &a); err != nil {
-		t.Fatalf("answer is not JSON: %d %q", resp.StatusCode, raw)
-	}
-	return a
-}
-
 // eventually polls cond until it returns "" (or fails with its last word).
 func eventually(t *testing.T, what string, cond func() string) {
 	t.Helper()
-	deadline := time.Now().Add(patience)
-	for {
-		msg := cond()
-		if msg == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %s", what, msg)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
+	hostproc.Eventually(t, patience, what, cond)
 }
 
 // cluster is the API server the tests share, with the GitOpsConfig CRD and

@@ -6,57 +6,23 @@
 package multiinstance
 
 import (
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/gitops-connector/gitops-connector/testkit/hostproc"
 )
 
 // root is the repository root.
 var root = filepath.Join("..", "..", "..")
 
-// bin holds the built binaries: bin/gitops-connector and bin/plugins/*.
-var bin string
-
-// bundledPlugins are the plugin modules built into bin/plugins, as the image
-// bundles them.
-var bundledPlugins = []string{"flux", "argocd", "github", "azdo"}
+// bundle holds the built host and its bundled plugins, as the image bundles
+// them.
+var bundle hostproc.Bundle
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "gitops-connector-kube-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	bin = filepath.Join(dir, "bin")
-	if err := buildAll(); err != nil {
-		fmt.Fprintln(os.Stderr, "build:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-func buildAll() error {
-	if err := goBuild(filepath.Join(root, "host", "cmd", "gitops-connector"), filepath.Join(bin, "gitops-connector")); err != nil {
-		return err
-	}
-	for _, p := range bundledPlugins {
-		if err := goBuild(filepath.Join(root, "plugins", p), filepath.Join(bin, "plugins", p)); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func goBuild(dir, out string) error {
-	cmd := exec.Command("go", "build", "-o", out, ".")
-	cmd.Dir = dir
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build in %s: %w\n%s", dir, err, b)
-	}
-	return nil
+	os.Exit(hostproc.Main(m, root, "gitops-connector-kube-", func(b hostproc.Bundle) error {
+		bundle = b
+		return nil
+	}))
 }

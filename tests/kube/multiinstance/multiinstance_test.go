@@ -39,7 +39,7 @@ func TestGitOpsConfigResources(t *testing.T) {
 		if cond.Status != metav1.ConditionTrue || cond.Reason != "Valid" {
 			t.Fatalf("Ready=%s %s: %s; the azdo, argocd plugins are bundled", cond.Status, cond.Reason, cond.Message)
 		}
-		a := h.post(t, "", argoRunning(sha1, "my-gitops-repo-stage-dev"))
+		a := h.Post(t, "", argoRunning(sha1, "my-gitops-repo-stage-dev"))
 		if a.Code != http.StatusAccepted || a.Config != ns+"/my-gitops-repo-stage-dev" || a.Commit != sha1 {
 			t.Errorf("Argo event named by the annotation: %+v", a)
 		}
@@ -54,7 +54,7 @@ func TestGitOpsConfigResources(t *testing.T) {
 		// Created after the connector started.
 		c.create(t, ns, "app", githubSpec(fake, "FLUX", "manifests"))
 		c.waitReady(t, ns, "app")
-		a := h.post(t, "", fluxProgressing(sha1, "app"))
+		a := h.Post(t, "", fluxProgressing(sha1, "app"))
 		if a.Code != http.StatusAccepted || a.Config != ns+"/app" {
 			t.Fatalf("event for app: %+v", a)
 		}
@@ -74,10 +74,10 @@ func TestGitOpsConfigResources(t *testing.T) {
 		c.create(t, ns, "app", githubSpec(fake, "FLUX", "old-manifests"))
 		h := startHost(t, hostOptions{Kubeconfig: c.kubeconfig, Namespaces: []string{ns}, PAT: fake.Token()})
 		c.waitReady(t, ns, "app")
-		if a := h.post(t, "", fluxProgressing(sha1, "app")); a.Code != http.StatusAccepted {
+		if a := h.Post(t, "", fluxProgressing(sha1, "app")); a.Code != http.StatusAccepted {
 			t.Fatalf("before the update: %+v", a)
 		}
-		h.settle(t, 1)
+		h.Settle(t, 1)
 		if got := contexts(fake, "old-manifests", sha1); !slices.Contains(got, "Status") {
 			t.Fatalf("before the update: contexts %v", got)
 		}
@@ -89,7 +89,7 @@ func TestGitOpsConfigResources(t *testing.T) {
 			t.Fatalf("after the update: Ready=%s %s", cond.Status, cond.Message)
 		}
 		before := len(fake.AllStatuses())
-		a := h.post(t, "", fluxProgressing(sha2, "app"))
+		a := h.Post(t, "", fluxProgressing(sha2, "app"))
 		if a.Code != http.StatusAccepted || a.Config != ns+"/app" {
 			t.Fatalf("after the update: %+v", a)
 		}
@@ -125,7 +125,7 @@ func TestGitOpsConfigResources(t *testing.T) {
 			{"/gitopsphase/app", "", `no config named "app"`},
 			{"/gitopsphase/" + ns + "/app", "", `no config named "` + ns + `/app"`},
 		} {
-			a := h.post(t, tc.path, fluxProgressing(sha1, tc.name))
+			a := h.Post(t, tc.path, fluxProgressing(sha1, tc.name))
 			if a.Code != http.StatusOK || a.Status != "ignored" || !strings.Contains(a.Reason, tc.want) {
 				t.Errorf("POST %q naming %q: %+v, want 200 ignored: %s", tc.path, tc.name, a, tc.want)
 			}
@@ -184,7 +184,7 @@ func TestGitOpsConfigResources(t *testing.T) {
 					if path != "" {
 						name = ""
 					}
-					a := h.post(t, path, fluxProgressing(sha1, name))
+					a := h.Post(t, path, fluxProgressing(sha1, name))
 					if a.Code != http.StatusOK || a.Status != "ignored" || !strings.Contains(a.Reason, "is invalid") || !strings.Contains(a.Reason, tc.message[0]) {
 						t.Errorf("POST %q: %+v, want 200 ignored, config invalid: %s", path, a, tc.message[0])
 					}
@@ -225,13 +225,13 @@ func TestGitOpsConfigResources(t *testing.T) {
 		c.waitReady(t, nss[1], "shared")
 
 		for _, tc := range []struct{ path, name string }{{"", "shared"}, {"/gitopsphase/shared", ""}} {
-			a := h.post(t, tc.path, fluxProgressing(sha1, tc.name))
+			a := h.Post(t, tc.path, fluxProgressing(sha1, tc.name))
 			if a.Code != http.StatusOK || a.Status != "ignored" || !strings.Contains(a.Reason, "ambiguous") ||
 				!strings.Contains(a.Reason, nss[0]+"/shared") || !strings.Contains(a.Reason, nss[1]+"/shared") {
 				t.Errorf("POST %q naming %q: %+v, want ignored as ambiguous, naming both", tc.path, tc.name, a)
 			}
 		}
-		a := h.post(t, "/gitopsphase/"+nss[1]+"/shared", fluxProgressing(sha1, ""))
+		a := h.Post(t, "/gitopsphase/"+nss[1]+"/shared", fluxProgressing(sha1, ""))
 		if a.Code != http.StatusAccepted || a.Config != nss[1]+"/shared" {
 			t.Fatalf("POST with the namespace: %+v", a)
 		}
@@ -260,10 +260,10 @@ func TestGitOpsConfigResources(t *testing.T) {
 		h := startHost(t, hostOptions{Kubeconfig: c.kubeconfig, Namespaces: []string{ns}, PAT: "ghp_globalToken0123456789abcdefABCDEFGHIJK"})
 		c.waitReady(t, ns, "app")
 
-		if a := h.post(t, "", fluxProgressing(sha1, "app")); a.Code != http.StatusAccepted {
+		if a := h.Post(t, "", fluxProgressing(sha1, "app")); a.Code != http.StatusAccepted {
 			t.Fatalf("before the rotation: %+v", a)
 		}
-		h.settle(t, 1)
+		h.Settle(t, 1)
 		calls := fake.Calls(fakegithub.OpCreateStatus)
 		if len(calls) == 0 || slices.ContainsFunc(calls, func(r fakegithub.Request) bool { return r.Answer != http.StatusUnauthorized }) {
 			t.Fatalf("before the rotation GitHub answered %+v, want 401 to every status (the expired token)", calls)
@@ -272,7 +272,7 @@ func TestGitOpsConfigResources(t *testing.T) {
 		loaded := h.waitSnapshots(t, 0)
 		c.putSecret(t, ns, "github-token", map[string]string{"token": rotated})
 		h.waitSnapshots(t, loaded)
-		if a := h.post(t, "", fluxProgressing(sha2, "app")); a.Code != http.StatusAccepted {
+		if a := h.Post(t, "", fluxProgressing(sha2, "app")); a.Code != http.StatusAccepted {
 			t.Fatalf("after the rotation: %+v", a)
 		}
 		eventually(t, "statuses posted with the rotated token", func() string {
@@ -281,7 +281,7 @@ func TestGitOpsConfigResources(t *testing.T) {
 			}
 			return ""
 		})
-		if strings.Contains(h.logs.String(), rotated) || strings.Contains(h.logs.String(), "ghp_expiredToken") {
+		if strings.Contains(h.Log.String(), rotated) || strings.Contains(h.Log.String(), "ghp_expiredToken") {
 			t.Error("the host logged a token")
 		}
 	})
@@ -314,7 +314,7 @@ func TestGitOpsConfigResources(t *testing.T) {
 			t.Run(tc.name, func(t *testing.T) {
 				sha := fmt.Sprintf("%040x", 0xabc0+i)
 				commit(fake, tc.repo, sha)
-				a := h.post(t, tc.path, tc.body(sha))
+				a := h.Post(t, tc.path, tc.body(sha))
 				config := ns + "/" + strings.TrimSuffix(tc.repo, "-manifests") + "-app"
 				if a.Code != http.StatusAccepted || a.Config != config || a.Commit != sha {
 					t.Fatalf("answer %+v, want 202 for %s", a, config)
@@ -360,7 +360,7 @@ subjects:
 		h := startHost(t, hostOptions{Kubeconfig: c.KubeconfigFor(t, connectorNamespace, account), Namespaces: nss, PAT: fake.Token()})
 		c.waitReady(t, nss[0], "global-token")
 		c.waitReady(t, nss[1], "own-token")
-		if a := h.post(t, "", fluxProgressing(sha3, "own-token")); a.Code != http.StatusAccepted || a.Config != nss[1]+"/own-token" {
+		if a := h.Post(t, "", fluxProgressing(sha3, "own-token")); a.Code != http.StatusAccepted || a.Config != nss[1]+"/own-token" {
 			t.Fatalf("event: %+v", a)
 		}
 		eventually(t, "statuses posted with the Secret's token", func() string {
@@ -380,10 +380,10 @@ subjects:
 		h := startHost(t, hostOptions{Kubeconfig: c.kubeconfig, PAT: fake.Token()})
 		c.waitReady(t, nss[0], "everywhere-p")
 		c.waitReady(t, nss[1], "everywhere-q")
-		if a := h.post(t, "", fluxProgressing(sha3, "everywhere-p")); a.Code != http.StatusAccepted || a.Config != nss[0]+"/everywhere-p" {
+		if a := h.Post(t, "", fluxProgressing(sha3, "everywhere-p")); a.Code != http.StatusAccepted || a.Config != nss[0]+"/everywhere-p" {
 			t.Errorf("flux event: %+v", a)
 		}
-		if a := h.post(t, "", argoRunning(sha3, "everywhere-q")); a.Code != http.StatusAccepted || a.Config != nss[1]+"/everywhere-q" {
+		if a := h.Post(t, "", argoRunning(sha3, "everywhere-q")); a.Code != http.StatusAccepted || a.Config != nss[1]+"/everywhere-q" {
 			t.Errorf("argo event: %+v", a)
 		}
 	})
