@@ -41,6 +41,7 @@ import (
 	"github.com/gitops-connector/gitops-connector/host/internal/config"
 	"github.com/gitops-connector/gitops-connector/host/internal/subscriber"
 	"github.com/gitops-connector/gitops-connector/sdk"
+	lru "github.com/hashicorp/golang-lru/v2"
 )
 
 // Job is the work of one accepted event.
@@ -183,6 +184,10 @@ type Options struct {
 	PruneInterval time.Duration
 }
 
+// stateCacheSize bounds the states kept in memory (a few hundred bytes
+// each): more than the commits a connector sees deployed at once.
+const stateCacheSize = 1024
+
 // ErrClosed is returned by Submit after Close.
 var ErrClosed = errors.New("the pipeline is shutting down")
 
@@ -196,6 +201,11 @@ type Pipeline struct {
 	cancel context.CancelFunc
 	sem    chan struct{}
 	now    func() time.Time
+
+	// states holds the delivery state of recently delivered pairs as last
+	// written to the store, so a repeated event for a known commit (what
+	// Flux sends every interval) does not read and decode it again.
+	states *lru.Cache[string, State]
 
 	mu       sync.Mutex
 	queues   map[string]*queue
@@ -262,8 +272,13 @@ func New(opts Options) (*Pipeline, error) {
 		return nil, fmt.Errorf("read the pending events: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	states, err := lru.New[string, State](stateCacheSize)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("state cache: %w", err)
+	}
 	p := &Pipeline{opts: opts, ctx: ctx, cancel: cancel, sem: make(chan struct{}, opts.Concurrency),
-		now: time.Now, queues: map[string]*queue{}, resumed: len(pending)}
+		now: time.Now, states: states, queues: map[string]*queue{}, resumed: len(pending)}
 	for _, r := range pending {
 		p.enqueue(&entry{rec: r}).behind = true
 	}
@@ -545,8 +560,8 @@ func (p *Pipeline) deliver(e *entry) {
 		p.finish(log, rec, nil)
 		return
 	}
-	var st State
-	if !p.persist(log, "read the delivery state", func() error {
+	st, ok := p.states.Get(rec.Key())
+	if !ok && !p.persist(log, "read the delivery state", func() error {
 		var err error
 		st, err = p.opts.Store.State(rec.Key())
 		return err
@@ -604,6 +619,7 @@ func (p *Pipeline) deliver(e *entry) {
 		if !p.persist(log, "record the delivery progress", func() error { return p.opts.Store.Progress(next, st) }) {
 			return
 		}
+		p.states.Add(rec.Key(), st.clone())
 	}
 	counts := []any{"posted", posted, "unchanged", unchanged, "superseded", superseded}
 	if !rec.Finished {
@@ -696,7 +712,13 @@ func (p *Pipeline) giveUp(rec Record, step, status, reason string, err error) {
 
 // finish removes a job from the store, recording the pair's state.
 func (p *Pipeline) finish(log *slog.Logger, rec Record, st *State) bool {
-	return p.persist(log, "remove the finished event from the store", func() error { return p.opts.Store.Done(rec, st) })
+	if !p.persist(log, "remove the finished event from the store", func() error { return p.opts.Store.Done(rec, st) }) {
+		return false
+	}
+	if st != nil {
+		p.states.Add(rec.Key(), st.clone())
+	}
+	return true
 }
 
 // persist runs a store operation until it succeeds or shutdown interrupts
@@ -804,6 +826,7 @@ func (p *Pipeline) pruneLoop() {
 	defer t.Stop()
 	for {
 		n, err := p.opts.Store.Prune(p.now().Add(-p.opts.StateTTL))
+		p.forgetPruned(n)
 		switch {
 		case err != nil:
 			p.opts.Logger.Warn("cannot prune idle delivery states", "error", err)
@@ -815,6 +838,15 @@ func (p *Pipeline) pruneLoop() {
 		case <-p.ctx.Done():
 			return
 		}
+	}
+}
+
+// forgetPruned drops the states in memory after the store pruned n: what
+// the store forgot must not be remembered here. A delivery that wrote a
+// state since wrote all of it to the store.
+func (p *Pipeline) forgetPruned(n int) {
+	if n > 0 {
+		p.states.Purge()
 	}
 }
 

@@ -808,8 +808,15 @@ func TestAResumedBacklogPostsOnlyTheNewestStatusOfEachContext(t *testing.T) {
 // writeCounter counts a store's writes.
 type writeCounter struct {
 	Store
-	mu                   sync.Mutex
-	adds, progress, done int
+	mu                          sync.Mutex
+	adds, progress, done, reads int
+}
+
+func (w *writeCounter) State(key string) (State, error) {
+	w.mu.Lock()
+	w.reads++
+	w.mu.Unlock()
+	return w.Store.State(key)
 }
 
 func (w *writeCounter) Add(r Record) (uint64, error) {
@@ -871,5 +878,39 @@ func TestTheLastStatusOfAnEventThatFinishesNothingIsRecordedByItsRemovalAlone(t 
 				t.Errorf("state %v does not record the last status %s", state.Posted, last.Name)
 			}
 		})
+	}
+}
+
+func TestRepeatedEventsForAKnownCommitUseTheStateInMemoryUntilThePrune(t *testing.T) {
+	st := &writeCounter{Store: durableMemory{NewMemoryStore()}}
+	r := &recorder{}
+	p := newTestPipeline(t, r, func(o *Options) { o.Store = st })
+	done := Job{Config: testConfig, CommitID: commitA, Finished: true, Successful: true,
+		Statuses: []sdk.Status{status("Status", "ReconciliationSucceeded", sdk.StateSucceeded)}}
+	for range 3 {
+		submit(t, p, done)
+		waitIdle(t, p)
+	}
+	if st.reads != 1 {
+		t.Errorf("%d state reads for three events of one commit, want 1", st.reads)
+	}
+	if posted, notified := r.snapshot(); len(posted) != 1 || len(notified) != 1 {
+		t.Fatalf("posted %v, notified %v: want the status and the notification once", posted, notified)
+	}
+
+	// What the store prunes is forgotten: the next event starts afresh.
+	n, err := st.Prune(time.Now().Add(time.Hour))
+	if err != nil || n != 1 {
+		t.Fatalf("pruned %d, %v", n, err)
+	}
+	p.forgetPruned(n)
+	submit(t, p, done)
+	waitIdle(t, p)
+	closeAndWait(t, p)
+	if st.reads != 2 {
+		t.Errorf("%d state reads, want 2 (the state was read again after the prune)", st.reads)
+	}
+	if posted, notified := r.snapshot(); len(posted) != 2 || len(notified) != 2 {
+		t.Errorf("posted %v, notified %v: after the prune the commit is new again", posted, notified)
 	}
 }
