@@ -130,6 +130,24 @@ func serve(p Plugin, args []string, stdout io.Writer) error {
 	if os.Getenv(Handshake.MagicCookieKey) != Handshake.MagicCookieValue {
 		return fmt.Errorf("%s is a gitops-connector plugin: put it in the connector's plugin directory; run it with the argument \"describe\" to see what it provides", p.Name)
 	}
+	logger := hclog.New(&hclog.LoggerOptions{
+		Name:       p.Name,
+		Output:     os.Stderr,
+		JSONFormat: true,
+		Level:      hclog.Info,
+	})
+	if dir := os.Getenv(CPUProfileDirEnv); dir != "" {
+		stop, err := startCPUProfile(dir, p.Name)
+		if err != nil {
+			logger.Warn("no CPU profile", "error", err.Error())
+		} else {
+			defer func() {
+				if err := stop(); err != nil {
+					logger.Warn("CPU profile not written", "error", err.Error())
+				}
+			}()
+		}
+	}
 	set := plugin.PluginSet{}
 	if p.Operator != nil {
 		set[string(CapabilityOperator)] = &operatorPlugin{impl: p.Operator}
@@ -146,12 +164,7 @@ func serve(p Plugin, args []string, stdout io.Writer) error {
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
 			return grpc.NewServer(append(opts, grpc.ChainUnaryInterceptor(recoverPanics))...)
 		},
-		Logger: hclog.New(&hclog.LoggerOptions{
-			Name:       p.Name,
-			Output:     os.Stderr,
-			JSONFormat: true,
-			Level:      hclog.Info,
-		}),
+		Logger: logger,
 	})
 	return nil
 }

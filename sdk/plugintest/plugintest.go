@@ -51,6 +51,11 @@ type Client struct {
 	client *plugin.Client
 }
 
+// Stop stops the plugin process as the host does at shutdown: gracefully,
+// killing it if it does not exit within two seconds. It is safe to call
+// more than once; Start already stops the process when the test ends.
+func (c *Client) Stop() { c.client.Kill() }
+
 // Exited reports whether the plugin process has exited.
 func (c *Client) Exited() bool { return c.client.Exited() }
 

@@ -2,6 +2,8 @@ package plugintest_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -89,5 +91,28 @@ func TestOrchestratorReachesTheHostRepositoryThroughTheBroker(t *testing.T) {
 	}
 	if _, err := c.Orchestrator.Sweep(ctx, sdk.SweepRequest{}, hostRepository{}); sdk.KindOf(err) != sdk.KindUnimplemented {
 		t.Errorf("Sweep: %v, want unimplemented", err)
+	}
+}
+
+func TestAPluginWritesItsCPUProfileWhenTheHostStopsIt(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv(sdk.CPUProfileDirEnv, dir)
+	c := plugintest.Start(t, plugintest.Build(t, "testdata/echo"))
+	if _, err := c.Operator.ParseEvent(context.Background(), sdk.ParseRequest{
+		Body: []byte(`{"commit":"0123456789abcdef0123456789abcdef01234567"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	c.Stop()
+	if !c.Exited() {
+		t.Fatal("the plugin did not exit")
+	}
+	files, err := filepath.Glob(filepath.Join(dir, "echo-*.pprof"))
+	if err != nil || len(files) != 1 {
+		t.Fatalf("profiles %v, %v: want one echo-<pid>.pprof", files, err)
+	}
+	b, err := os.ReadFile(files[0])
+	// A profile is gzip-compressed protobuf.
+	if err != nil || len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
+		t.Fatalf("%s is not a profile (%d bytes, %v)", files[0], len(b), err)
 	}
 }

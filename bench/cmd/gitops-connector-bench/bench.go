@@ -23,6 +23,7 @@ import (
 	"github.com/gitops-connector/gitops-connector/bench/internal/load"
 	"github.com/gitops-connector/gitops-connector/bench/internal/procmem"
 	"github.com/gitops-connector/gitops-connector/bench/internal/stats"
+	"github.com/gitops-connector/gitops-connector/sdk"
 )
 
 // The repositories of the single-instance config the host serves.
@@ -254,6 +255,10 @@ func (b *bench) hostEnv() map[string]string {
 		"GITHUB_GITOPS_MANIFEST_REPO_NAME": manifests,
 		"GITHUB_GITOPS_REPO_NAME":          actions,
 		"PAT":                              fakegh.Token,
+	}
+	if b.opts.cpuprofile != "" {
+		// The plugins inherit it and write their profiles when stopped.
+		env[sdk.CPUProfileDirEnv] = b.opts.cpuprofile
 	}
 	maps.Copy(env, b.opts.env)
 	return env

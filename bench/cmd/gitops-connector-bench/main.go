@@ -101,7 +101,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.e2eTime, "e2e-duration", 10*time.Second, "end-to-end: time events are sent for")
 	fs.IntVar(&o.slowN, "slow-commits", 200, "slow API: distinct commits, each deployed with a Progressing and a ReconciliationSucceeded event")
 	fs.DurationVar(&o.slowWait, "slow-delay", 200*time.Millisecond, "slow API: time the fake GitHub takes to answer each call")
-	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the host for each measured phase into this directory (go tool pprof DIR/host-e2e.pprof)")
+	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the host for each measured phase into this directory (go tool pprof DIR/host-e2e.pprof), and one of each plugin over the whole run (DIR/<plugin>-<pid>.pprof)")
 	o.env = map[string]string{}
 	fs.Func("env", "KEY=VALUE added to the host's environment, which its plugins inherit (repeatable), e.g. -env GOGC=50", func(kv string) error {
 		k, v, ok := strings.Cut(kv, "=")
