@@ -145,26 +145,35 @@ func (n *noopPlugins) ValidateConfig(context.Context, sdk.Config) ([]sdk.FieldEr
 func (n *noopPlugins) Repository(string) (sdk.Repository, error)     { return n, nil }
 func (n *noopPlugins) Orchestrator(string) (sdk.Orchestrator, error) { return n, nil }
 
+// benchConfig is the config of the benchmarks' events.
+var benchConfig = config.Config{Name: "default", RepositoryType: "GITHUB", OrchestratorType: "GITHUB", Token: "ghp_bench"}
+
+// startBenchPipeline starts a pipeline on a new bolt store, delivering to
+// plugins, and closes it when the benchmark ends.
+func startBenchPipeline(b *testing.B, plugins *noopPlugins) *pipeline.Pipeline {
+	b.Helper()
+	p, err := pipeline.New(pipeline.Options{Plugins: plugins, Store: openBench(b), Logger: slog.New(slog.DiscardHandler),
+		Resolve: func(string) (config.Config, error) { return benchConfig, nil }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	p.Start()
+	b.Cleanup(func() { _ = p.Close(context.Background()) })
+	return p
+}
+
 // BenchmarkDurablePipeline submits one-status events for distinct commits
 // from 32 concurrent submitters to a pipeline on the bolt store, with
 // plugins that answer at once, and waits until every status was posted:
 // ns/op is the time per event of the durable path without API latency,
 // and p50-ms/p99-ms the latency of Submit (the 202).
 func BenchmarkDurablePipeline(b *testing.B) {
-	cfg := config.Config{Name: "default", RepositoryType: "GITHUB", OrchestratorType: "GITHUB", Token: "ghp_bench"}
-	s := openBench(b)
 	plugins := &noopPlugins{done: make(chan struct{}), want: int64(b.N)}
-	p, err := pipeline.New(pipeline.Options{Plugins: plugins, Store: s, Logger: slog.New(slog.DiscardHandler),
-		Resolve: func(string) (config.Config, error) { return cfg, nil }})
-	if err != nil {
-		b.Fatal(err)
-	}
-	p.Start()
-	defer func() { _ = p.Close(context.Background()) }()
+	p := startBenchPipeline(b, plugins)
 	status := []sdk.Status{{Name: "Status", State: sdk.StatePending, RawState: "DependencyNotReady",
 		Description: "dependency 'flux-system/infrastructure' is not ready", Genre: "Kustomization", Operator: "Flux"}}
 	runWriters(b, 32, func(i int) error {
-		return p.Submit(pipeline.Job{ID: fmt.Sprint(i), Config: cfg, CommitID: fmt.Sprintf("%040x", i), Statuses: status})
+		return p.Submit(pipeline.Job{ID: fmt.Sprint(i), Config: benchConfig, CommitID: fmt.Sprintf("%040x", i), Statuses: status})
 	})
 	b.StartTimer()
 	<-plugins.done
@@ -176,21 +185,13 @@ func BenchmarkDurablePipeline(b *testing.B) {
 // ns/op is the time per event of recording it, finding nothing changed and
 // removing it; p50-ms/p99-ms the latency of Submit.
 func BenchmarkRepeatedEvents(b *testing.B) {
-	cfg := config.Config{Name: "default", RepositoryType: "GITHUB", OrchestratorType: "GITHUB", Token: "ghp_bench"}
 	const commits = 256
-	s := openBench(b)
 	plugins := &noopPlugins{done: make(chan struct{}), want: commits}
-	p, err := pipeline.New(pipeline.Options{Plugins: plugins, Store: s, Logger: slog.New(slog.DiscardHandler),
-		Resolve: func(string) (config.Config, error) { return cfg, nil }})
-	if err != nil {
-		b.Fatal(err)
-	}
-	p.Start()
-	defer func() { _ = p.Close(context.Background()) }()
+	p := startBenchPipeline(b, plugins)
 	status := []sdk.Status{{Name: "Status", State: sdk.StateSucceeded, RawState: "ReconciliationSucceeded",
 		Description: "Applied revision: main@sha1:0123456789abcdef", Genre: "Kustomization", Operator: "Flux"}}
 	job := func(i int) pipeline.Job {
-		return pipeline.Job{ID: fmt.Sprint(i), Config: cfg, CommitID: fmt.Sprintf("%040x", i%commits), Statuses: status,
+		return pipeline.Job{ID: fmt.Sprint(i), Config: benchConfig, CommitID: fmt.Sprintf("%040x", i%commits), Statuses: status,
 			Finished: true, Successful: true}
 	}
 	for i := range commits {
