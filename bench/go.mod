@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	github.com/gitops-connector/gitops-connector/sdk v0.0.0-00010101000000-000000000000
+	github.com/gitops-connector/gitops-connector/testkit v0.0.0-00010101000000-000000000000
 	github.com/prometheus/procfs v0.21.1
 	golang.org/x/sys v0.48.0
 )
@@ -28,3 +29,5 @@ require (
 replace github.com/gitops-connector/gitops-connector/sdk => ../sdk
 
 replace github.com/gitops-connector/gitops-connector/proto => ../proto
+
+replace github.com/gitops-connector/gitops-connector/testkit => ../testkit

@@ -84,8 +84,10 @@ func (s *Server) resourceAreas(w http.ResponseWriter) {
 	}))
 }
 
-// repo returns a repository by name or id. Callers hold mu.
-func (s *Server) repo(nameOrID string) (*repository, bool) {
+// repoOf returns the repository the route's {repo} names (by name or id,
+// in any case), or answers 404 as the service does. Callers hold mu.
+func (s *Server) repoOf(w http.ResponseWriter, m *match) (*repository, bool) {
+	nameOrID := m.params["repo"]
 	if r, ok := s.repos[strings.ToLower(nameOrID)]; ok {
 		return r, true
 	}
@@ -94,15 +96,34 @@ func (s *Server) repo(nameOrID string) (*repository, bool) {
 			return r, true
 		}
 	}
+	writeError(w, http.StatusNotFound, fmt.Sprintf("TF401019: The Git repository with name or identifier %s does not exist or you do not have permissions for the operation you are attempting.", nameOrID))
 	return nil, false
 }
 
-func repoNotFound(w http.ResponseWriter, name string) {
-	writeError(w, http.StatusNotFound, fmt.Sprintf("TF401019: The Git repository with name or identifier %s does not exist or you do not have permissions for the operation you are attempting.", name))
+// commitOf returns the repository and the commit the route's {repo} and
+// {commit} name (the commit id in any case), or answers 404 as the service
+// does. Callers hold mu.
+func (s *Server) commitOf(w http.ResponseWriter, m *match) (*repository, Commit, bool) {
+	repo, ok := s.repoOf(w, m)
+	if !ok {
+		return nil, Commit{}, false
+	}
+	c, ok := repo.commits[strings.ToLower(m.params["commit"])]
+	if !ok {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("TF401175: The version descriptor <Commit: %s> could not be resolved to a version in the repository %s", m.params["commit"], repo.name))
+	}
+	return repo, c, ok
 }
 
-func commitNotFound(w http.ResponseWriter, commit, repo string) {
-	writeError(w, http.StatusNotFound, fmt.Sprintf("TF401175: The version descriptor <Commit: %s> could not be resolved to a version in the repository %s", commit, repo))
+// intParam returns the route's numeric parameter name, or answers 400 saying
+// that what (its meaning) is not a number.
+func intParam(w http.ResponseWriter, m *match, name, what string) (int, bool) {
+	n, err := strconv.Atoi(m.params[name])
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "the "+what+" is not a number")
+		return 0, false
+	}
+	return n, true
 }
 
 func (s *Server) createStatus(w http.ResponseWriter, m *match, body []byte) {
@@ -117,16 +138,11 @@ func (s *Server) createStatus(w http.ResponseWriter, m *match, body []byte) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	repo, ok := s.repo(m.params["repo"])
+	repo, c, ok := s.commitOf(w, m)
 	if !ok {
-		repoNotFound(w, m.params["repo"])
 		return
 	}
-	commit := strings.ToLower(m.params["commit"])
-	if _, ok := repo.commits[commit]; !ok {
-		commitNotFound(w, commit, repo.name)
-		return
-	}
+	commit := strings.ToLower(c.ID)
 	repo.statuses[commit] = append(repo.statuses[commit], st)
 	writeJSON(w, http.StatusCreated, map[string]any{
 		"id":           len(repo.statuses[commit]),
@@ -142,14 +158,8 @@ func (s *Server) createStatus(w http.ResponseWriter, m *match, body []byte) {
 func (s *Server) getCommit(w http.ResponseWriter, m *match) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	repo, ok := s.repo(m.params["repo"])
+	repo, c, ok := s.commitOf(w, m)
 	if !ok {
-		repoNotFound(w, m.params["repo"])
-		return
-	}
-	c, ok := repo.commits[strings.ToLower(m.params["commit"])]
-	if !ok {
-		commitNotFound(w, m.params["commit"], repo.name)
 		return
 	}
 	who := map[string]any{"name": "Build Service", "email": "build@example.com", "date": c.Date.UTC().Format(time.RFC3339Nano)}
@@ -164,16 +174,14 @@ func (s *Server) getCommit(w http.ResponseWriter, m *match) {
 }
 
 func (s *Server) pullRequestProperties(w http.ResponseWriter, m *match) {
-	id, err := strconv.Atoi(m.params["pr"])
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "the pull request id is not a number")
+	id, ok := intParam(w, m, "pr", "pull request id")
+	if !ok {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	repo, ok := s.repo(m.params["repo"])
+	repo, ok := s.repoOf(w, m)
 	if !ok {
-		repoNotFound(w, m.params["repo"])
 		return
 	}
 	pr, ok := s.prs[id]
@@ -195,10 +203,9 @@ func (s *Server) pullRequestProperties(w http.ResponseWriter, m *match) {
 func (s *Server) listPullRequests(w http.ResponseWriter, r *http.Request, m *match) {
 	q := r.URL.Query()
 	s.mu.Lock()
-	repo, ok := s.repo(m.params["repo"])
+	repo, ok := s.repoOf(w, m)
 	s.mu.Unlock()
 	if !ok {
-		repoNotFound(w, m.params["repo"])
 		return
 	}
 	status := q.Get("searchCriteria.status")
@@ -257,9 +264,13 @@ func (s *Server) pullRequestJSON(repo *repository, pr PullRequest) map[string]an
 	return j
 }
 
-// plan returns a plan of the fake's project. Callers hold mu.
-func (s *Server) plan(m *match) (*Plan, bool) {
+// planOf returns the plan the route's {plan} names, or answers 404 as the
+// service does. Callers hold mu.
+func (s *Server) planOf(w http.ResponseWriter, m *match) (*Plan, bool) {
 	p, ok := s.plans[strings.ToLower(m.params["plan"])]
+	if !ok {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("Orchestration plan with identifier %s does not exist.", m.params["plan"]))
+	}
 	return p, ok
 }
 
@@ -270,9 +281,8 @@ func (s *Server) buildURL(buildID int) string {
 func (s *Server) getPlan(w http.ResponseWriter, m *match) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p, ok := s.plan(m)
+	p, ok := s.planOf(w, m)
 	if !ok {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("Orchestration plan with identifier %s does not exist.", m.params["plan"]))
 		return
 	}
 	href := s.buildURL(p.BuildID)
@@ -330,9 +340,8 @@ func (s *Server) postEvent(w http.ResponseWriter, m *match, body []byte) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p, ok := s.plan(m)
+	p, ok := s.planOf(w, m)
 	if !ok {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("Orchestration plan with identifier %s does not exist.", m.params["plan"]))
 		return
 	}
 	s.events = append(s.events, Event{
@@ -348,9 +357,8 @@ func (s *Server) postEvent(w http.ResponseWriter, m *match, body []byte) {
 }
 
 func (s *Server) getTimeline(w http.ResponseWriter, m *match) {
-	build, err := strconv.Atoi(m.params["build"])
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "the build id is not a number")
+	build, ok := intParam(w, m, "build", "build id")
+	if !ok {
 		return
 	}
 	s.mu.Lock()

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gitops-connector/gitops-connector/testkit/events"
 	"github.com/gitops-connector/gitops-connector/testkit/hostproc"
 )
 
@@ -52,9 +53,9 @@ func TestFluxEventsMustBeSignedWithTheProvidersToken(t *testing.T) {
 		t.Error("the start does not say webhook authentication is on")
 	}
 	revision := "main@sha1:" + sha
-	progressing := fluxEvent("Kustomization", "Progressing", progressingMessage, revision, "")
-	succeeded := fluxEvent("Kustomization", "ReconciliationSucceeded", "Applied revision: "+revision, revision, "")
-	forged := fluxEvent("Kustomization", "ReconciliationSucceeded", "Applied revision: "+revision+" ", revision, "")
+	progressing := events.Flux("Kustomization", "Progressing", progressingMessage, revision, "")
+	succeeded := events.Flux("Kustomization", "ReconciliationSucceeded", "Applied revision: "+revision, revision, "")
+	forged := events.Flux("Kustomization", "ReconciliationSucceeded", "Applied revision: "+revision+" ", revision, "")
 
 	refused(t, "unsigned", h.Post(t, "", succeeded))
 	refused(t, "signed with another key", h.PostWith(t, "", succeeded, map[string]string{"X-Signature": signature("guessed", succeeded)}))
@@ -99,9 +100,8 @@ func TestArgoCDSendsTheBearerTokenFromAFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := startHost(t, hostOptions{Env: githubEnv(fake, "ARGOCD"), Args: []string{"--webhook-bearer-token-file", file}})
-	done := argoEvent(sha, "Succeeded", "Synced", "Healthy", "successfully synced (all tasks run)", "", []map[string]any{
-		resource("Deployment", "podinfo", "Synced", "Healthy"),
-	})
+	done := events.Argo(sha, "Succeeded", "Synced", "Healthy", "successfully synced (all tasks run)", "",
+		events.Resource("apps/Deployment", "podinfo", "Synced", "Healthy"))
 	refused(t, "no Authorization", h.Post(t, "", done))
 	refused(t, "a wrong token", h.PostWith(t, "", done, map[string]string{"Authorization": "Bearer " + token[:len(token)-1]}))
 	refused(t, "a signature keyed by the token", h.PostWith(t, "", done, map[string]string{"X-Signature": signature(token, done)}))
@@ -127,7 +127,7 @@ func TestWithoutSecretsAuthenticationIsOffAndTheStartWarns(t *testing.T) {
 		t.Error("no warning at start that webhook authentication is off")
 	}
 	revision := "main@sha1:" + sha
-	if a := h.Post(t, "", fluxEvent("Kustomization", "ReconciliationSucceeded", "Applied revision: "+revision, revision, "")); a.Code != http.StatusAccepted {
+	if a := h.Post(t, "", events.Flux("Kustomization", "ReconciliationSucceeded", "Applied revision: "+revision, revision, "")); a.Code != http.StatusAccepted {
 		t.Fatalf("unsigned event with authentication off: %d %s", a.Code, a.Raw)
 	}
 	for _, l := range h.Log.Messages("config loaded") {

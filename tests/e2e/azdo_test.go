@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gitops-connector/gitops-connector/testkit/events"
 	"github.com/gitops-connector/gitops-connector/testkit/fakeazdo"
 )
 
@@ -58,8 +59,8 @@ func TestFluxEventsBecomeAzureDevOpsStatusesAndOneTaskCompleted(t *testing.T) {
 	fake := newAzureDevOps(t)
 	h := startHost(t, hostOptions{Env: azdoEnv(fake, "FLUX")})
 	revision := "main@sha1:" + sha
-	h.Post(t, "", fluxEvent("Kustomization", "Progressing", progressingMessage, revision, ""))
-	succeeded := fluxEvent("Kustomization", "ReconciliationSucceeded", "Applied revision: "+revision, revision, "")
+	h.Post(t, "", events.Flux("Kustomization", "Progressing", progressingMessage, revision, ""))
+	succeeded := events.Flux("Kustomization", "ReconciliationSucceeded", "Applied revision: "+revision, revision, "")
 	h.Post(t, "", succeeded)
 	h.Post(t, "", succeeded)
 	h.Settle(t, 3)
@@ -71,11 +72,11 @@ func TestFluxEventsBecomeAzureDevOpsStatusesAndOneTaskCompleted(t *testing.T) {
 	if st.Description != "Status: Reconciliation underway." || st.TargetURL != "https://dev.azure.com/org/project/_git/manifests?noop=Status" || st.Context.Genre != "Kustomization" {
 		t.Errorf("first status %+v", st)
 	}
-	events := fake.Events()
-	if len(events) != 1 {
-		t.Fatalf("%d plan events, want exactly 1: %+v", len(events), events)
+	planEvents := fake.Events()
+	if len(planEvents) != 1 {
+		t.Fatalf("%d plan events, want exactly 1: %+v", len(planEvents), planEvents)
 	}
-	if e := events[0]; e.Name != "TaskCompleted" || e.PlanID != planID || e.JobID != jobID || e.TaskID != taskID || e.Result != "succeeded" {
+	if e := planEvents[0]; e.Name != "TaskCompleted" || e.PlanID != planID || e.JobID != jobID || e.TaskID != taskID || e.Result != "succeeded" {
 		t.Errorf("event %+v", e)
 	}
 	checkNoSecret(t, h, fake.Token())
@@ -84,12 +85,10 @@ func TestFluxEventsBecomeAzureDevOpsStatusesAndOneTaskCompleted(t *testing.T) {
 func TestArgoFailureCompletesTheTaskAsFailedOnce(t *testing.T) {
 	fake := newAzureDevOps(t)
 	h := startHost(t, hostOptions{Env: azdoEnv(fake, "ARGOCD")})
-	running := argoEvent(sha, "Running", "OutOfSync", "Progressing", "syncing", "", []map[string]any{
-		resource("Deployment", "az-vote", "OutOfSync", "Progressing"),
-	})
-	failed := argoEvent(sha, "Failed", "OutOfSync", "Degraded", "one or more objects failed to apply", "", []map[string]any{
-		resource("Deployment", "az-vote", "OutOfSync", "Degraded"),
-	})
+	running := events.Argo(sha, "Running", "OutOfSync", "Progressing", "syncing", "",
+		events.Resource("apps/Deployment", "az-vote", "OutOfSync", "Progressing"))
+	failed := events.Argo(sha, "Failed", "OutOfSync", "Degraded", "one or more objects failed to apply", "",
+		events.Resource("apps/Deployment", "az-vote", "OutOfSync", "Degraded"))
 	h.Post(t, "", running)
 	h.Post(t, "", failed)
 	h.Post(t, "", failed)
@@ -99,8 +98,8 @@ func TestArgoFailureCompletesTheTaskAsFailedOnce(t *testing.T) {
 	if got := azdoContexts(fake); !slices.Equal(got, want) {
 		t.Fatalf("statuses\n%v\nwant\n%v", got, want)
 	}
-	events := fake.Events()
-	if len(events) != 1 || events[0].Result != "failed" {
-		t.Fatalf("plan events %+v, want one TaskCompleted failed", events)
+	planEvents := fake.Events()
+	if len(planEvents) != 1 || planEvents[0].Result != "failed" {
+		t.Fatalf("plan events %+v, want one TaskCompleted failed", planEvents)
 	}
 }

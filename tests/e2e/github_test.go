@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/gitops-connector/gitops-connector/testkit/events"
 	"github.com/gitops-connector/gitops-connector/testkit/fakegithub"
 )
 
@@ -87,7 +88,7 @@ func TestFluxEventsBecomeGitHubStatusesAndOneDispatch(t *testing.T) {
 	h := startHost(t, hostOptions{Env: githubEnv(fake, "FLUX"), Args: []string{"--subscribers-dir", subsDir}})
 	revision := "main@sha1:" + sha
 
-	a := h.Post(t, "", fluxEvent("Kustomization", "Progressing", progressingMessage, revision, ""))
+	a := h.Post(t, "", events.Flux("Kustomization", "Progressing", progressingMessage, revision, ""))
 	if a.Code != 202 || a.Commit != sha || a.Finished {
 		t.Fatalf("progressing: %+v", a)
 	}
@@ -105,7 +106,7 @@ func TestFluxEventsBecomeGitHubStatusesAndOneDispatch(t *testing.T) {
 		}
 	}
 
-	succeeded := fluxEvent("Kustomization", "ReconciliationSucceeded", "Applied revision: "+revision, revision, "")
+	succeeded := events.Flux("Kustomization", "ReconciliationSucceeded", "Applied revision: "+revision, revision, "")
 	for i := 0; i < 3; i++ { // Flux repeats it every interval
 		if a := h.Post(t, "", succeeded); a.Code != 202 || !a.Finished {
 			t.Fatalf("succeeded #%d: %+v", i, a)
@@ -149,9 +150,9 @@ func TestAFailureThenARecoveryOnOneCommitIsShownAndDispatched(t *testing.T) {
 	fake := newGitHub(t)
 	h := startHost(t, hostOptions{Env: githubEnv(fake, "FLUX")})
 	revision := "main@sha1:" + sha
-	h.Post(t, "", fluxEvent("Kustomization", "HealthCheckFailed",
+	h.Post(t, "", events.Flux("Kustomization", "HealthCheckFailed",
 		"health check failed after 30s: timeout waiting for: [Deployment/default/podinfo status: 'InProgress']", revision, ""))
-	h.Post(t, "", fluxEvent("Kustomization", "ReconciliationSucceeded", "Applied revision: "+revision, revision, ""))
+	h.Post(t, "", events.Flux("Kustomization", "ReconciliationSucceeded", "Applied revision: "+revision, revision, ""))
 	h.Settle(t, 2)
 	got := contexts(fake)
 	if len(got) < 2 || got[len(got)-1] != "Status=success" || !slices.Contains(got, "Status=failure") {
@@ -165,12 +166,10 @@ func TestAFailureThenARecoveryOnOneCommitIsShownAndDispatched(t *testing.T) {
 func TestArgoEventsBecomeGitHubStatusesAndOneDispatch(t *testing.T) {
 	fake := newGitHub(t)
 	h := startHost(t, hostOptions{Env: githubEnv(fake, "ARGOCD")})
-	running := argoEvent(sha, "Running", "OutOfSync", "Progressing", "waiting for healthy state", "", []map[string]any{
-		resource("Deployment", "podinfo", "OutOfSync", "Progressing"), resource("Service", "podinfo", "Synced", "Healthy"),
-	})
-	done := argoEvent(sha, "Succeeded", "Synced", "Healthy", "successfully synced (all tasks run)", "", []map[string]any{
-		resource("Deployment", "podinfo", "Synced", "Healthy"), resource("Service", "podinfo", "Synced", "Healthy"),
-	})
+	running := events.Argo(sha, "Running", "OutOfSync", "Progressing", "waiting for healthy state", "",
+		events.Resource("apps/Deployment", "podinfo", "OutOfSync", "Progressing"), events.Resource("Service", "podinfo", "Synced", "Healthy"))
+	done := events.Argo(sha, "Succeeded", "Synced", "Healthy", "successfully synced (all tasks run)", "",
+		events.Resource("apps/Deployment", "podinfo", "Synced", "Healthy"), events.Resource("Service", "podinfo", "Synced", "Healthy"))
 	if a := h.Post(t, "", running); a.Code != 202 || a.Finished {
 		t.Fatalf("running: %+v", a)
 	}
@@ -204,9 +203,9 @@ func TestBadInputIsAnsweredWith4xxAndNeverReachesGitHub(t *testing.T) {
 	}{
 		{"not json", "revision=main", 400},
 		{"array", `[{"involvedObject":{}}]`, 400},
-		{"new artifact", string(fluxEvent("GitRepository", "NewArtifact", "stored artifact", "main@sha1:"+sha, "")), 200},
-		{"path traversal revision", string(fluxEvent("Kustomization", "ReconciliationSucceeded", "x", "main@sha1:../../other-repo/commits/"+sha, "")), 200},
-		{"oci revision", string(fluxEvent("Kustomization", "ReconciliationSucceeded", "x", "latest@sha256:"+strings.Repeat("ab", 32), "")), 200},
+		{"new artifact", string(events.Flux("GitRepository", "NewArtifact", "stored artifact", "main@sha1:"+sha, "")), 200},
+		{"path traversal revision", string(events.Flux("Kustomization", "ReconciliationSucceeded", "x", "main@sha1:../../other-repo/commits/"+sha, "")), 200},
+		{"oci revision", string(events.Flux("Kustomization", "ReconciliationSucceeded", "x", "latest@sha256:"+strings.Repeat("ab", 32), "")), 200},
 		{"no value", `{"commitid":"<no value>","phase":"Running","resources":[]}`, 200},
 		{"huge", `{"m":"` + strings.Repeat("x", 5<<20) + `"}`, 413},
 	}
@@ -232,7 +231,7 @@ func TestDryRunLogsActionsAndSendsNothing(t *testing.T) {
 	delete(env, "PAT")
 	h := startHost(t, hostOptions{Env: env, Args: []string{"--dry-run"}})
 	revision := "main@sha1:" + sha
-	h.Post(t, "", fluxEvent("Kustomization", "ReconciliationSucceeded", "Applied revision: "+revision, revision, ""))
+	h.Post(t, "", events.Flux("Kustomization", "ReconciliationSucceeded", "Applied revision: "+revision, revision, ""))
 	h.Settle(t, 1)
 	var wouldPost, wouldNotify bool
 	for _, l := range h.Log.Lines() {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/gitops-connector/gitops-connector/testkit/events"
 )
 
 // series is one sample of the Prometheus text exposition.
@@ -83,9 +85,9 @@ func TestMetricsCountWhatTheHostDid(t *testing.T) {
 		return map[string]string{"X-Signature": signature(fluxHMAC, body)}
 	}
 	revision := "main@sha1:" + sha
-	progressing := fluxEvent("Kustomization", "Progressing", progressingMessage, revision, "")
-	succeeded := fluxEvent("Kustomization", "ReconciliationSucceeded", "Applied revision: "+revision, revision, "")
-	artifact := fluxEvent("GitRepository", "NewArtifact", "stored artifact", revision, "")
+	progressing := events.Flux("Kustomization", "Progressing", progressingMessage, revision, "")
+	succeeded := events.Flux("Kustomization", "ReconciliationSucceeded", "Applied revision: "+revision, revision, "")
+	artifact := events.Flux("GitRepository", "NewArtifact", "stored artifact", revision, "")
 	for _, c := range []struct {
 		body   []byte
 		header map[string]string
@@ -175,8 +177,8 @@ func TestEveryLogLineAboutAnEventNamesItsIDConfigAndCommit(t *testing.T) {
 	revision := "main@sha1:" + sha
 	var ids []string
 	for _, body := range [][]byte{
-		fluxEvent("Kustomization", "Progressing", progressingMessage, revision, ""),
-		fluxEvent("Kustomization", "ReconciliationSucceeded", "Applied revision: "+revision, revision, ""),
+		events.Flux("Kustomization", "Progressing", progressingMessage, revision, ""),
+		events.Flux("Kustomization", "ReconciliationSucceeded", "Applied revision: "+revision, revision, ""),
 	} {
 		a := h.Post(t, "", body)
 		if a.Code != http.StatusAccepted {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gitops-connector/gitops-connector/testkit/events"
 	"github.com/gitops-connector/gitops-connector/testkit/fakegithub"
 	"github.com/gitops-connector/gitops-connector/testkit/hostproc"
 )
@@ -117,12 +118,12 @@ func newStreamGitHub(t *testing.T, n int) *fakegithub.Server {
 }
 
 func progressingEvent(i int) []byte {
-	return fluxEvent("Kustomization", "Progressing", progressingMessage, "main@sha1:"+streamSHA(i), "")
+	return events.Flux("Kustomization", "Progressing", progressingMessage, "main@sha1:"+streamSHA(i), "")
 }
 
 func succeededEvent(i int) []byte {
 	revision := "main@sha1:" + streamSHA(i)
-	return fluxEvent("Kustomization", "ReconciliationSucceeded", "Applied revision: "+revision, revision, "")
+	return events.Flux("Kustomization", "ReconciliationSucceeded", "Applied revision: "+revision, revision, "")
 }
 
 // finalStates maps each context of commit i to the state GitHub shows: the

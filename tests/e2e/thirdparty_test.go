@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/gitops-connector/gitops-connector/testkit/events"
 )
 
 // webhookSink records what the third-party webhook plugin posts.
@@ -57,7 +59,7 @@ spec:
 	})
 	revision := "main@sha1:" + sha
 	// Routed by the URL path, since the Flux alert names no config.
-	a := h.Post(t, "/gitopsphase/to-webhook", fluxEvent("Kustomization", "ReconciliationSucceeded", "Applied revision: "+revision, revision, ""))
+	a := h.Post(t, "/gitopsphase/to-webhook", events.Flux("Kustomization", "ReconciliationSucceeded", "Applied revision: "+revision, revision, ""))
 	if a.Code != 202 || a.Config != "to-webhook" {
 		t.Fatalf("answer %+v", a)
 	}
@@ -86,7 +88,7 @@ spec:
   gitOpsAppURL: https://app.example
 `), 0o644)
 	h := startHost(t, hostOptions{Args: []string{"--config", cfg}})
-	a := h.Post(t, "/gitopsphase/gitlab", fluxEvent("Kustomization", "ReconciliationSucceeded", "x", "main@sha1:"+sha, ""))
+	a := h.Post(t, "/gitopsphase/gitlab", events.Flux("Kustomization", "ReconciliationSucceeded", "x", "main@sha1:"+sha, ""))
 	if a.Code != 200 || !strings.Contains(a.Reason, `unknown repository type "GITLAB"; available: AZDO, GITHUB`) {
 		t.Fatalf("answer %d %q", a.Code, a.Reason)
 	}

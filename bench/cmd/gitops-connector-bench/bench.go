@@ -404,44 +404,43 @@ func (b *bench) recordCPU(name string, events int, from cpuMark) {
 // waitDelivered waits until the host logged the end of the delivery of
 // every event it accepted.
 func (b *bench) waitDelivered(ctx context.Context) error {
-	deadline := time.Now().Add(drainTimeout)
-	for {
+	return b.waitFor(ctx, 50*time.Millisecond, drainTimeout, func() (bool, string, error) {
 		if err := b.tail.Update(); err != nil {
-			return err
+			return false, "", fmt.Errorf("reading the host log: %w", err)
 		}
-		if b.tail.Delivered >= b.accepted {
-			return nil
-		}
-		select {
-		case <-b.host.Exited():
-			return fmt.Errorf("the host exited")
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%d of %d accepted events delivered after %v", b.tail.Delivered, b.accepted, drainTimeout)
-		}
-	}
+		return b.tail.Delivered >= b.accepted, fmt.Sprintf("%d of %d accepted events delivered", b.tail.Delivered, b.accepted), nil
+	})
 }
 
 // waitFake waits until the fake holds want statuses and dispatches.
 func (b *bench) waitFake(ctx context.Context, statuses, dispatches int, timeout time.Duration) error {
+	return b.waitFor(ctx, 10*time.Millisecond, timeout, func() (bool, string, error) {
+		s, d := b.fake.StatusCount(), b.fake.DispatchCount()
+		return s >= statuses && d >= dispatches,
+			fmt.Sprintf("the fake GitHub has %d of %d statuses and %d of %d dispatches", s, statuses, d, dispatches), nil
+	})
+}
+
+// waitFor calls check every interval until it reports done, so that a phase
+// ends only once the work it caused has ended. It fails when check fails,
+// when the host exits, when ctx ends, or after timeout, with check's last
+// account of where the work stood.
+func (b *bench) waitFor(ctx context.Context, every, timeout time.Duration, check func() (done bool, state string, err error)) error {
 	deadline := time.Now().Add(timeout)
 	for {
-		s, d := b.fake.StatusCount(), b.fake.DispatchCount()
-		if s >= statuses && d >= dispatches {
-			return nil
+		done, state, err := check()
+		if err != nil || done {
+			return err
 		}
 		select {
 		case <-b.host.Exited():
 			return fmt.Errorf("the host exited")
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(10 * time.Millisecond):
+		case <-time.After(every):
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("after %v the fake GitHub has %d of %d statuses and %d of %d dispatches", timeout, s, statuses, d, dispatches)
+			return fmt.Errorf("after %v, %s", timeout, state)
 		}
 	}
 }

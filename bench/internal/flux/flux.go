@@ -1,11 +1,12 @@
 // Package flux writes the Flux notification-controller events the benchmark
-// sends, in the shape of the generic provider's body (the same shape as the
-// Flux plugin's test fixtures), and the commit ids they are for.
+// sends, as the generic provider's body (built by testkit/events, as in the
+// end-to-end tests), and the commit ids they are for.
 package flux
 
 import (
-	"encoding/json"
 	"fmt"
+
+	"github.com/gitops-connector/gitops-connector/testkit/events"
 )
 
 // Reasons of the events the benchmark sends.
@@ -42,26 +43,5 @@ func Commit(phase uint32, i int) string {
 // Event returns the body of a Kustomization event with reason and message
 // for a commit of the main branch.
 func Event(reason, message, commit string) []byte {
-	ev := map[string]any{
-		"involvedObject": map[string]any{
-			"kind":            "Kustomization",
-			"namespace":       "flux-system",
-			"name":            "podinfo",
-			"uid":             "6f1b8a52-3c1e-4d8f-9a47-2b5e0c9d7f13",
-			"apiVersion":      "kustomize.toolkit.fluxcd.io/v1",
-			"resourceVersion": "418730",
-		},
-		"severity":            "info",
-		"timestamp":           "2024-05-14T09:21:13Z",
-		"message":             message,
-		"reason":              reason,
-		"metadata":            map[string]any{"revision": "main@sha1:" + commit},
-		"reportingController": "kustomize-controller",
-		"reportingInstance":   "kustomize-controller-7f5c9bd6f4-xq2lm",
-	}
-	b, err := json.Marshal(ev)
-	if err != nil {
-		panic(err) // a map of strings always encodes
-	}
-	return b
+	return events.Flux("Kustomization", reason, message, "main@sha1:"+commit, "")
 }

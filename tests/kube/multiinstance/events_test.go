@@ -1,9 +1,9 @@
 package multiinstance
 
 import (
-	"encoding/json"
 	"testing"
 
+	"github.com/gitops-connector/gitops-connector/testkit/events"
 	"github.com/gitops-connector/gitops-connector/testkit/fakegithub"
 )
 
@@ -15,50 +15,19 @@ const (
 	progressingMessage = "Deployment/default/podinfo configured\nService/default/podinfo created"
 )
 
-// fluxEvent is a notification-controller "generic" provider body for a
-// Kustomization; configName goes where the Alert's eventMetadata puts it.
-func fluxEvent(reason, message, sha, configName string) []byte {
-	meta := map[string]string{"revision": "main@sha1:" + sha}
-	if configName != "" {
-		meta["gitops_connector_config_name"] = configName
-	}
-	b, _ := json.Marshal(map[string]any{
-		"involvedObject": map[string]string{
-			"kind": "Kustomization", "namespace": "flux-system", "name": "apps",
-			"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "uid": "7d0cdc51-ddcf-4743-b223-83ca5c699632",
-		},
-		"severity":            "info",
-		"timestamp":           "2026-11-24T10:15:42Z",
-		"message":             message,
-		"reason":              reason,
-		"metadata":            meta,
-		"reportingController": "kustomize-controller",
-		"reportingInstance":   "kustomize-controller-7f5c6b7d9-x2x5q",
-	})
-	return b
-}
-
-// fluxProgressing is a Progressing event of commit sha.
+// fluxProgressing is the Progressing event of a Kustomization for commit sha
+// of the main branch; configName goes where the Alert's eventMetadata puts
+// it.
 func fluxProgressing(sha, configName string) []byte {
-	return fluxEvent("Progressing", progressingMessage, sha, configName)
+	return events.Flux("Kustomization", "Progressing", progressingMessage, "main@sha1:"+sha, configName)
 }
 
 // argoRunning is the body the seed's Argo CD notification template renders
 // for an application whose sync of commit sha is running.
 func argoRunning(sha, configName string) []byte {
-	b, _ := json.Marshal(map[string]any{
-		"commitid":    sha,
-		"phase":       "Running",
-		"sync_status": "OutOfSync",
-		"health":      "Progressing",
-		"message":     "waiting for healthy state of apps/Deployment/podinfo",
-		"resources": []map[string]any{
-			{"group": "apps", "version": "v1", "kind": "Deployment", "namespace": "default", "name": "podinfo", "status": "OutOfSync", "health": map[string]string{"status": "Progressing"}},
-			{"version": "v1", "kind": "Service", "namespace": "default", "name": "podinfo", "status": "Synced", "health": map[string]string{"status": "Healthy"}},
-		},
-		"gitops_connector_config_name": configName,
-	})
-	return b
+	return events.Argo(sha, "Running", "OutOfSync", "Progressing", "waiting for healthy state of apps/Deployment/podinfo", configName,
+		events.Resource("apps/Deployment", "podinfo", "OutOfSync", "Progressing"),
+		events.Resource("Service", "podinfo", "Synced", "Healthy"))
 }
 
 // newGitHub starts a fake GitHub with the owner's actions repository and the
