@@ -158,9 +158,13 @@ func TestMetricsCountWhatTheHostDid(t *testing.T) {
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	if a := h.PostWith(t, "", progressing, signed(progressing)); a.Code != http.StatusAccepted {
-		t.Fatalf("after the kill: %d %s", a.Code, a.Raw)
-	}
+	// Until the host has restarted it, it is not ready and answers 503.
+	eventually(t, "an event to be accepted after the kill", func() string {
+		if a := h.PostWith(t, "", progressing, signed(progressing)); a.Code != http.StatusAccepted {
+			return fmt.Sprintf("%d %s", a.Code, a.Raw)
+		}
+		return ""
+	})
 	h.Settle(t, 4)
 	eventually(t, "the restart to be counted", func() string {
 		all, _ := h.scrape(t)

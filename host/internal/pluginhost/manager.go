@@ -32,6 +32,11 @@ type Manager struct {
 	binaries []*binary
 	byType   map[sdk.Capability]map[string]*binary
 	observer Observer
+
+	// stopSupervise ends the supervision Start began; supervised is closed
+	// when it has ended.
+	stopSupervise context.CancelFunc
+	supervised    chan struct{}
 }
 
 // Observer is told about plugin processes and calls, for metrics. Its
@@ -123,7 +128,11 @@ func (m *Manager) add(b *binary) {
 		"capabilities", b.desc.Capabilities, "path", b.path)
 }
 
-// Start launches every plugin process and waits until each serves.
+// Start launches every plugin process and waits until each serves. Then,
+// until ctx ends or Close, it restarts (with backoff) every process that
+// exits, whether or not anything calls it: the host is not ready while a
+// plugin is down, and a host that takes no events would otherwise never
+// call the dead plugin again. Call Start once.
 func (m *Manager) Start(ctx context.Context) error {
 	var wg sync.WaitGroup
 	errs := make([]error, len(m.binaries))
@@ -135,8 +144,40 @@ func (m *Manager) Start(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	ctx, m.stopSupervise = context.WithCancel(ctx)
+	m.supervised = make(chan struct{})
+	go m.supervise(ctx)
 	return errors.Join(errs...)
 }
+
+// superviseEvery is how often supervise looks for exited processes: the
+// shortest restart delay, so supervision adds none.
+const superviseEvery = minRestartDelay
+
+// supervise restarts exited plugin processes until ctx ends. A process
+// whose restart delay has not passed yet is left for a later round.
+func (m *Manager) supervise(ctx context.Context) {
+	defer close(m.supervised)
+	t := time.NewTicker(superviseEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, b := range m.binaries {
+			if b.running() {
+				continue
+			}
+			// A RetryAfter says only that the restart delay has not passed.
+			if _, err := b.get(ctx); err != nil && ctx.Err() == nil && sdk.RetryAfterOf(err) == 0 {
+				m.logger.Error("cannot restart the plugin", "plugin", b.desc.Name, "error", err)
+			}
+		}
+	}
+}
+
 
 // Ready reports whether every plugin process is running.
 func (m *Manager) Ready() bool {
@@ -148,8 +189,12 @@ func (m *Manager) Ready() bool {
 	return true
 }
 
-// Close stops every plugin process.
+// Close stops the supervision and every plugin process.
 func (m *Manager) Close() {
+	if m.stopSupervise != nil {
+		m.stopSupervise()
+		<-m.supervised
+	}
 	for _, b := range m.binaries {
 		b.stop()
 	}

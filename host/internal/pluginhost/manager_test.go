@@ -148,3 +148,49 @@ func TestACrashedPluginIsRestartedAndServesAgain(t *testing.T) {
 		t.Errorf("calls told %v, want a success, the failures while restarting, a success", calls)
 	}
 }
+
+func TestACrashedPluginIsRestartedWithoutAnyCall(t *testing.T) {
+	ctx := context.Background()
+	m, err := Discover(ctx, []string{pluginDir(t)}, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	obs := &observed{}
+	m.Observe(obs)
+	if err := m.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b := m.binaries[0]
+	b.mu.Lock()
+	b.client.Kill() // the process dies; nothing calls the plugin after
+	b.mu.Unlock()
+	deadline := time.Now().Add(30 * time.Second)
+	for !m.Ready() {
+		if time.Now().After(deadline) {
+			t.Fatal("the plugin was not restarted: the host would stay not ready")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	if !slices.Equal(obs.restarts, []string{"echo"}) {
+		t.Errorf("restarts told %v, want [echo]", obs.restarts)
+	}
+}
+
+func TestCloseStopsTheSupervisionBeforeThePlugins(t *testing.T) {
+	ctx := context.Background()
+	m, err := Discover(ctx, []string{pluginDir(t)}, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	m.Close()
+	time.Sleep(3 * superviseEvery)
+	if m.binaries[0].running() {
+		t.Fatal("a plugin runs again after Close")
+	}
+}
