@@ -178,7 +178,6 @@ func (m *Manager) supervise(ctx context.Context) {
 	}
 }
 
-
 // Ready reports whether every plugin process is running.
 func (m *Manager) Ready() bool {
 	for _, b := range m.binaries {
