@@ -91,18 +91,26 @@ func (o *observed) PluginCall(c sdk.Capability, method, typ string, took time.Du
 	o.calls = append(o.calls, fmt.Sprintf("%s/%s/%s/%s", c, method, typ, outcome))
 }
 
-func TestACrashedPluginIsRestartedAndServesAgain(t *testing.T) {
-	ctx := context.Background()
-	m, err := Discover(ctx, []string{pluginDir(t)}, quiet())
+// startObserved discovers and starts the test plugin with an observer,
+// and closes the manager when the test ends.
+func startObserved(t *testing.T) (*Manager, *observed) {
+	t.Helper()
+	m, err := Discover(context.Background(), []string{pluginDir(t)}, quiet())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer m.Close()
+	t.Cleanup(m.Close)
 	obs := &observed{}
 	m.Observe(obs)
-	if err := m.Start(ctx); err != nil {
+	if err := m.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	return m, obs
+}
+
+func TestACrashedPluginIsRestartedAndServesAgain(t *testing.T) {
+	ctx := context.Background()
+	m, obs := startObserved(t)
 	if !m.Ready() {
 		t.Fatal("not ready after start")
 	}
@@ -150,17 +158,7 @@ func TestACrashedPluginIsRestartedAndServesAgain(t *testing.T) {
 }
 
 func TestACrashedPluginIsRestartedWithoutAnyCall(t *testing.T) {
-	ctx := context.Background()
-	m, err := Discover(ctx, []string{pluginDir(t)}, quiet())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	obs := &observed{}
-	m.Observe(obs)
-	if err := m.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
+	m, obs := startObserved(t)
 	b := m.binaries[0]
 	b.mu.Lock()
 	b.client.Kill() // the process dies; nothing calls the plugin after
@@ -180,14 +178,7 @@ func TestACrashedPluginIsRestartedWithoutAnyCall(t *testing.T) {
 }
 
 func TestCloseStopsTheSupervisionBeforeThePlugins(t *testing.T) {
-	ctx := context.Background()
-	m, err := Discover(ctx, []string{pluginDir(t)}, quiet())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
+	m, _ := startObserved(t)
 	m.Close()
 	time.Sleep(3 * superviseEvery)
 	if m.binaries[0].running() {
