@@ -1,6 +1,8 @@
 package sdk
 
 import (
+	"fmt"
+
 	"github.com/hashicorp/go-plugin"
 )
 
@@ -46,4 +48,35 @@ func ClientPlugins() map[int]plugin.PluginSet {
 			string(CapabilityOrchestrator): &orchestratorPlugin{},
 		},
 	}
+}
+
+// Capabilities are the capabilities of one started plugin process, as the
+// host calls them; a capability the plugin does not serve is nil.
+type Capabilities struct {
+	Operator     Operator
+	Repository   Repository
+	Orchestrator Orchestrator
+}
+
+// Dispense dispenses each of capabilities (a plugin's
+// Description.Capabilities) from rpc, the protocol of a go-plugin client
+// started with ClientPlugins. A capability the process does not serve is an
+// error.
+func Dispense(rpc plugin.ClientProtocol, capabilities []Capability) (Capabilities, error) {
+	var c Capabilities
+	for _, name := range capabilities {
+		raw, err := rpc.Dispense(string(name))
+		if err != nil {
+			return Capabilities{}, fmt.Errorf("dispense %s: %w", name, err)
+		}
+		switch name {
+		case CapabilityOperator:
+			c.Operator = raw.(Operator)
+		case CapabilityRepository:
+			c.Repository = raw.(Repository)
+		case CapabilityOrchestrator:
+			c.Orchestrator = raw.(Orchestrator)
+		}
+	}
+	return c, nil
 }

@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	github.com/gitops-connector/gitops-connector/sdk v0.0.0-00010101000000-000000000000
+	github.com/gitops-connector/gitops-connector/testkit v0.0.0-00010101000000-000000000000
 	github.com/google/go-cmp v0.7.0
 )
 
@@ -28,4 +29,5 @@ require (
 replace (
 	github.com/gitops-connector/gitops-connector/proto => ../../proto
 	github.com/gitops-connector/gitops-connector/sdk => ../../sdk
+	github.com/gitops-connector/gitops-connector/testkit => ../../testkit
 )

@@ -98,6 +98,12 @@ func waiting(f *fakeazdo.Server, comment string) {
 	f.AddPlan(fakeazdo.Plan{ID: planA, BuildID: buildA, Jobs: map[string]string{jobA: fakeazdo.StateInProgress}})
 }
 
+// waitingOn is a NotifyCompletion case's setup: waiting with the merge
+// commit's comment.
+func waitingOn(comment string) func(*fakeazdo.Server, *sdk.Config) {
+	return func(f *fakeazdo.Server, _ *sdk.Config) { waiting(f, comment) }
+}
+
 func completed(plan, job, task, result string) fakeazdo.Event {
 	return fakeazdo.Event{Hub: "build", ProjectID: fakeazdo.DefaultProjectID, PlanID: plan, Name: "TaskCompleted", TaskID: task, JobID: job, Result: result}
 }
@@ -249,25 +255,25 @@ func testNotifyCompletion(t *testing.T, p *plugintest.Client) {
 	}{
 		{
 			name:       "a successful deployment completes the task with succeeded",
-			setup:      func(f *fakeazdo.Server, _ *sdk.Config) { waiting(f, "Merged PR 42: Deploy az-vote 1.2.3") },
+			setup:      waitingOn("Merged PR 42: Deploy az-vote 1.2.3"),
 			successful: true, notified: true,
 			events: []fakeazdo.Event{completed(planA, jobA, taskA, "succeeded")},
 		},
 		{
 			name:       "a failed deployment completes the task with failed",
-			setup:      func(f *fakeazdo.Server, _ *sdk.Config) { waiting(f, "Merged PR 42: Deploy az-vote 1.2.3") },
+			setup:      waitingOn("Merged PR 42: Deploy az-vote 1.2.3"),
 			successful: false, notified: true,
 			events: []fakeazdo.Event{completed(planA, jobA, taskA, "failed")},
 		},
 		{
 			name:       "a comment without a colon after the number",
-			setup:      func(f *fakeazdo.Server, _ *sdk.Config) { waiting(f, "Merged PR 42 Deploy az-vote 1.2.3") },
+			setup:      waitingOn("Merged PR 42 Deploy az-vote 1.2.3"),
 			successful: true, notified: true,
 			events: []fakeazdo.Event{completed(planA, jobA, taskA, "succeeded")},
 		},
 		{
 			name:       "a comment without a pull request number: the pull request is found by its merge commit",
-			setup:      func(f *fakeazdo.Server, _ *sdk.Config) { waiting(f, "Deploy az-vote 1.2.3 (auto-complete, squash)") },
+			setup:      waitingOn("Deploy az-vote 1.2.3 (auto-complete, squash)"),
 			successful: true, notified: true, lookups: 1,
 			events: []fakeazdo.Event{completed(planA, jobA, taskA, "succeeded")},
 		},

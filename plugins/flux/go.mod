@@ -2,7 +2,10 @@ module github.com/gitops-connector/gitops-connector/plugins/flux
 
 go 1.26.0
 
-require github.com/gitops-connector/gitops-connector/sdk v0.0.0-00010101000000-000000000000
+require (
+	github.com/gitops-connector/gitops-connector/sdk v0.0.0-00010101000000-000000000000
+	github.com/gitops-connector/gitops-connector/testkit v0.0.0-00010101000000-000000000000
+)
 
 require (
 	github.com/fatih/color v1.13.0 // indirect
@@ -25,4 +28,5 @@ require (
 replace (
 	github.com/gitops-connector/gitops-connector/proto => ../../proto
 	github.com/gitops-connector/gitops-connector/sdk => ../../sdk
+	github.com/gitops-connector/gitops-connector/testkit => ../../testkit
 )

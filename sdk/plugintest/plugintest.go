@@ -41,12 +41,11 @@ func Build(t testing.TB, dir string) string {
 	return out
 }
 
-// Client is a started plugin process and the capabilities it serves.
+// Client is a started plugin process and the capabilities it serves
+// (Operator, Repository, Orchestrator; nil when not served).
 type Client struct {
-	Description  sdk.Description
-	Operator     sdk.Operator
-	Repository   sdk.Repository
-	Orchestrator sdk.Orchestrator
+	Description sdk.Description
+	sdk.Capabilities
 
 	client *plugin.Client
 }
@@ -88,20 +87,9 @@ func Start(t testing.TB, binary string) *Client {
 	if v := pc.NegotiatedVersion(); v != sdk.ProtocolVersion {
 		t.Fatalf("plugintest: negotiated protocol version %d, want %d", v, sdk.ProtocolVersion)
 	}
-	c := &Client{Description: d, client: pc}
-	for _, capability := range d.Capabilities {
-		raw, err := rpc.Dispense(string(capability))
-		if err != nil {
-			t.Fatalf("plugintest: dispense %s: %v", capability, err)
-		}
-		switch capability {
-		case sdk.CapabilityOperator:
-			c.Operator = raw.(sdk.Operator)
-		case sdk.CapabilityRepository:
-			c.Repository = raw.(sdk.Repository)
-		case sdk.CapabilityOrchestrator:
-			c.Orchestrator = raw.(sdk.Orchestrator)
-		}
+	caps, err := sdk.Dispense(rpc, d.Capabilities)
+	if err != nil {
+		t.Fatalf("plugintest: %s: %v", d.Name, err)
 	}
-	return c
+	return &Client{Description: d, Capabilities: caps, client: pc}
 }

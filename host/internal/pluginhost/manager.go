@@ -218,45 +218,48 @@ func (m *Manager) Descriptions() []sdk.Description {
 	return out
 }
 
-func (m *Manager) lookup(c sdk.Capability, typ string) (*binary, error) {
-	b, ok := m.byType[c][strings.ToUpper(strings.TrimSpace(typ))]
+// lookup returns the binary serving a type for a capability and the type
+// as registered (upper case).
+func (m *Manager) lookup(c sdk.Capability, typ string) (*binary, string, error) {
+	name := strings.ToUpper(strings.TrimSpace(typ))
+	b, ok := m.byType[c][name]
 	if !ok {
 		avail := m.Types(c)
 		list := "none"
 		if len(avail) > 0 {
 			list = strings.Join(avail, ", ")
 		}
-		return nil, fmt.Errorf("unknown %s type %q; available: %s", c, typ, list)
+		return nil, "", fmt.Errorf("unknown %s type %q; available: %s", c, typ, list)
 	}
-	return b, nil
+	return b, name, nil
 }
 
 // Operator returns the operator of a type, or an error listing the types
 // available.
 func (m *Manager) Operator(typ string) (sdk.Operator, error) {
-	b, err := m.lookup(sdk.CapabilityOperator, typ)
+	b, name, err := m.lookup(sdk.CapabilityOperator, typ)
 	if err != nil {
 		return nil, err
 	}
-	return operatorProxy{b, strings.ToUpper(strings.TrimSpace(typ))}, nil
+	return operatorProxy{b, name}, nil
 }
 
 // Repository returns the repository of a type.
 func (m *Manager) Repository(typ string) (sdk.Repository, error) {
-	b, err := m.lookup(sdk.CapabilityRepository, typ)
+	b, name, err := m.lookup(sdk.CapabilityRepository, typ)
 	if err != nil {
 		return nil, err
 	}
-	return repositoryProxy{b, strings.ToUpper(strings.TrimSpace(typ))}, nil
+	return repositoryProxy{b, name}, nil
 }
 
 // Orchestrator returns the orchestrator of a type.
 func (m *Manager) Orchestrator(typ string) (sdk.Orchestrator, error) {
-	b, err := m.lookup(sdk.CapabilityOrchestrator, typ)
+	b, name, err := m.lookup(sdk.CapabilityOrchestrator, typ)
 	if err != nil {
 		return nil, err
 	}
-	return orchestratorProxy{b, strings.ToUpper(strings.TrimSpace(typ))}, nil
+	return orchestratorProxy{b, name}, nil
 }
 
 // binary is one plugin binary and its current process.
@@ -268,17 +271,10 @@ type binary struct {
 
 	mu        sync.Mutex
 	client    *plugin.Client
-	current   *dispensed
-	failures  int // consecutive starts that did not last
+	current   *sdk.Capabilities // of the running process
+	failures  int               // consecutive starts that did not last
 	nextStart time.Time
 	started   time.Time
-}
-
-// dispensed holds the capabilities of one running process.
-type dispensed struct {
-	operator     sdk.Operator
-	repository   sdk.Repository
-	orchestrator sdk.Orchestrator
 }
 
 const (
@@ -289,6 +285,13 @@ const (
 	stableAfter = time.Minute
 )
 
+// restartDelay is how long to wait before the next start after failures
+// consecutive starts that did not last: doubling from minRestartDelay up to
+// maxRestartDelay.
+func restartDelay(failures int) time.Duration {
+	return min(minRestartDelay<<min(failures, 10), maxRestartDelay)
+}
+
 func (b *binary) running() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -298,7 +301,7 @@ func (b *binary) running() bool {
 // get returns the running process's capabilities, starting the process when
 // it is not running. While a crashing plugin waits for its next restart, get
 // fails with a retryable error.
-func (b *binary) get(ctx context.Context) (*dispensed, error) {
+func (b *binary) get(ctx context.Context) (*sdk.Capabilities, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.client != nil && !b.client.Exited() {
@@ -309,7 +312,7 @@ func (b *binary) get(ctx context.Context) (*dispensed, error) {
 			b.failures = 0
 		}
 		b.failures++
-		delay := min(minRestartDelay<<min(b.failures, 10), maxRestartDelay)
+		delay := restartDelay(b.failures)
 		b.nextStart = time.Now().Add(delay)
 		b.logger.Warn("plugin process exited; restarting", "plugin", b.desc.Name, "restart_in", delay, "restarts", b.failures)
 		b.observer.PluginRestarted(b.desc.Name)
@@ -334,28 +337,17 @@ func (b *binary) get(ctx context.Context) (*dispensed, error) {
 	if err != nil {
 		client.Kill()
 		b.failures++
-		b.nextStart = time.Now().Add(min(minRestartDelay<<min(b.failures, 10), maxRestartDelay))
+		b.nextStart = time.Now().Add(restartDelay(b.failures))
 		return nil, sdk.Retryable(fmt.Errorf("start plugin %s: %w", b.desc.Name, err), 0)
 	}
-	d := &dispensed{}
-	for _, c := range b.desc.Capabilities {
-		raw, err := rpc.Dispense(string(c))
-		if err != nil {
-			client.Kill()
-			return nil, sdk.Permanent(fmt.Errorf("plugin %s: %s: %w", b.desc.Name, c, err))
-		}
-		switch c {
-		case sdk.CapabilityOperator:
-			d.operator = raw.(sdk.Operator)
-		case sdk.CapabilityRepository:
-			d.repository = raw.(sdk.Repository)
-		case sdk.CapabilityOrchestrator:
-			d.orchestrator = raw.(sdk.Orchestrator)
-		}
+	caps, err := sdk.Dispense(rpc, b.desc.Capabilities)
+	if err != nil {
+		client.Kill()
+		return nil, sdk.Permanent(fmt.Errorf("plugin %s: %w", b.desc.Name, err))
 	}
-	b.client, b.current, b.started = client, d, time.Now()
+	b.client, b.current, b.started = client, &caps, time.Now()
 	b.logger.Info("plugin started", "plugin", b.desc.Name, "pid", pid(client))
-	return d, nil
+	return &caps, nil
 }
 
 func pid(c *plugin.Client) int {

@@ -28,7 +28,7 @@ func (p operatorProxy) ValidateConfig(ctx context.Context, cfg sdk.Config) (_ []
 	if err != nil {
 		return nil, err
 	}
-	return d.operator.ValidateConfig(ctx, cfg)
+	return d.Operator.ValidateConfig(ctx, cfg)
 }
 
 func (p operatorProxy) ParseEvent(ctx context.Context, req sdk.ParseRequest) (_ sdk.ParseResult, err error) {
@@ -37,7 +37,7 @@ func (p operatorProxy) ParseEvent(ctx context.Context, req sdk.ParseRequest) (_ 
 	if err != nil {
 		return sdk.ParseResult{}, err
 	}
-	return d.operator.ParseEvent(ctx, req)
+	return d.Operator.ParseEvent(ctx, req)
 }
 
 type repositoryProxy struct {
@@ -51,7 +51,7 @@ func (p repositoryProxy) ValidateConfig(ctx context.Context, cfg sdk.Config) (_ 
 	if err != nil {
 		return nil, err
 	}
-	return d.repository.ValidateConfig(ctx, cfg)
+	return d.Repository.ValidateConfig(ctx, cfg)
 }
 
 func (p repositoryProxy) PostStatus(ctx context.Context, req sdk.PostStatusRequest) (err error) {
@@ -60,7 +60,7 @@ func (p repositoryProxy) PostStatus(ctx context.Context, req sdk.PostStatusReque
 	if err != nil {
 		return err
 	}
-	return d.repository.PostStatus(ctx, req)
+	return d.Repository.PostStatus(ctx, req)
 }
 
 func (p repositoryProxy) GetCommit(ctx context.Context, req sdk.GetCommitRequest) (_ sdk.Commit, err error) {
@@ -69,7 +69,7 @@ func (p repositoryProxy) GetCommit(ctx context.Context, req sdk.GetCommitRequest
 	if err != nil {
 		return sdk.Commit{}, err
 	}
-	return d.repository.GetCommit(ctx, req)
+	return d.Repository.GetCommit(ctx, req)
 }
 
 func (p repositoryProxy) FindPullRequests(ctx context.Context, req sdk.FindPullRequestsRequest) (_ []sdk.PullRequest, err error) {
@@ -78,7 +78,7 @@ func (p repositoryProxy) FindPullRequests(ctx context.Context, req sdk.FindPullR
 	if err != nil {
 		return nil, err
 	}
-	return d.repository.FindPullRequests(ctx, req)
+	return d.Repository.FindPullRequests(ctx, req)
 }
 
 func (p repositoryProxy) GetPullRequestProperty(ctx context.Context, req sdk.GetPullRequestPropertyRequest) (_ string, _ bool, err error) {
@@ -87,7 +87,7 @@ func (p repositoryProxy) GetPullRequestProperty(ctx context.Context, req sdk.Get
 	if err != nil {
 		return "", false, err
 	}
-	return d.repository.GetPullRequestProperty(ctx, req)
+	return d.Repository.GetPullRequestProperty(ctx, req)
 }
 
 func (p repositoryProxy) ListPullRequests(ctx context.Context, req sdk.ListPullRequestsRequest) (_ []sdk.PullRequest, err error) {
@@ -96,7 +96,7 @@ func (p repositoryProxy) ListPullRequests(ctx context.Context, req sdk.ListPullR
 	if err != nil {
 		return nil, err
 	}
-	return d.repository.ListPullRequests(ctx, req)
+	return d.Repository.ListPullRequests(ctx, req)
 }
 
 type orchestratorProxy struct {
@@ -110,7 +110,7 @@ func (p orchestratorProxy) ValidateConfig(ctx context.Context, cfg sdk.Config) (
 	if err != nil {
 		return nil, err
 	}
-	return d.orchestrator.ValidateConfig(ctx, cfg)
+	return d.Orchestrator.ValidateConfig(ctx, cfg)
 }
 
 func (p orchestratorProxy) NotifyCompletion(ctx context.Context, c sdk.Completion, repo sdk.Repository) (_ sdk.NotifyResult, err error) {
@@ -119,7 +119,7 @@ func (p orchestratorProxy) NotifyCompletion(ctx context.Context, c sdk.Completio
 	if err != nil {
 		return sdk.NotifyResult{}, err
 	}
-	return d.orchestrator.NotifyCompletion(ctx, c, repo)
+	return d.Orchestrator.NotifyCompletion(ctx, c, repo)
 }
 
 func (p orchestratorProxy) Sweep(ctx context.Context, req sdk.SweepRequest, repo sdk.Repository) (_ sdk.SweepResult, err error) {
@@ -128,5 +128,5 @@ func (p orchestratorProxy) Sweep(ctx context.Context, req sdk.SweepRequest, repo
 	if err != nil {
 		return sdk.SweepResult{}, err
 	}
-	return d.orchestrator.Sweep(ctx, req, repo)
+	return d.Orchestrator.Sweep(ctx, req, repo)
 }

@@ -30,16 +30,12 @@ const maxReported = 256
 // Argo implements sdk.Operator for Argo CD notifications. It is safe for
 // concurrent use.
 type Argo struct {
-	log    *slog.Logger
-	warned *sdk.OnceLogger
+	warned sdk.OnceLogger
 }
 
 // New returns an Argo CD operator that logs to log (nil: no logs).
 func New(log *slog.Logger) *Argo {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	return &Argo{log: log, warned: &sdk.OnceLogger{Logger: log, Max: maxReported}}
+	return &Argo{warned: sdk.OnceLogger{Logger: log, Max: maxReported}}
 }
 
 var _ sdk.Operator = (*Argo)(nil)
@@ -69,7 +65,7 @@ func (a *Argo) ParseEvent(_ context.Context, req sdk.ParseRequest) (sdk.ParseRes
 		return sdk.Ignored("not an Argo CD event: the body has neither commitid nor phase"), nil
 	}
 	for _, m := range n.Mistyped {
-		a.once("mistyped:"+m, "Argo CD notification field has the wrong JSON type; read as absent", "field", m)
+		a.warned.Warn("mistyped:"+m, "Argo CD notification field has the wrong JSON type; read as absent", "field", m)
 	}
 	commit, reason := commitID(n.CommitID)
 	if reason != "" {
@@ -105,7 +101,7 @@ func withConfig(res sdk.ParseResult, n Notification) sdk.ParseResult {
 func (a *Argo) status(name, field, raw, description string) sdk.Status {
 	state, unknown := stateOf(raw)
 	if unknown {
-		a.once("state:"+field+":"+clip(raw), "unknown Argo CD state; treated as pending", "field", field, "value", clip(raw))
+		a.warned.Warn("state:"+field+":"+clip(raw), "unknown Argo CD state; treated as pending", "field", field, "value", clip(raw))
 	}
 	return sdk.Status{
 		Name:        name,
@@ -116,9 +112,6 @@ func (a *Argo) status(name, field, raw, description string) sdk.Status {
 		Operator:    Operator,
 	}
 }
-
-// once logs a warning the first time it sees key, up to maxReported keys.
-func (a *Argo) once(key, msg string, args ...any) { a.warned.Warn(key, msg, args...) }
 
 // hexCommitID is a full or abbreviated git commit id (SHA-1 or SHA-256).
 var hexCommitID = regexp.MustCompile(`^[0-9a-fA-F]{7,64}$`)

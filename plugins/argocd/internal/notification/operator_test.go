@@ -1,9 +1,7 @@
 package notification
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -12,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/gitops-connector/gitops-connector/sdk"
+	"github.com/gitops-connector/gitops-connector/testkit/hostproc"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -425,25 +424,11 @@ func TestSummarizeCountsInOrderOfFirstAppearance(t *testing.T) {
 	}
 }
 
-// logLines returns an operator whose warnings go to the returned buffer,
-// one JSON object per line.
-func logLines(t *testing.T) (*Argo, func() []map[string]any) {
-	var buf bytes.Buffer
-	a := New(slog.New(slog.NewJSONHandler(&buf, nil)))
-	return a, func() []map[string]any {
-		var lines []map[string]any
-		for _, l := range bytes.Split(bytes.TrimSpace(buf.Bytes()), []byte("\n")) {
-			if len(l) == 0 {
-				continue
-			}
-			var m map[string]any
-			if err := json.Unmarshal(l, &m); err != nil {
-				t.Fatalf("log line %q: %v", l, err)
-			}
-			lines = append(lines, m)
-		}
-		return lines
-	}
+// logLines returns an operator that logs into a buffer and a function that
+// returns the lines logged so far, decoded.
+func logLines() (*Argo, func() []map[string]any) {
+	log := &hostproc.Log{}
+	return New(slog.New(slog.NewJSONHandler(log, nil))), log.Lines
 }
 
 func event(phase, health string) []byte {
@@ -451,7 +436,7 @@ func event(phase, health string) []byte {
 }
 
 func TestUnknownStatesAreLoggedOncePerValue(t *testing.T) {
-	a, lines := logLines(t)
+	a, lines := logLines()
 	ctx := context.Background()
 	for _, body := range [][]byte{
 		event("Pending", "Healthy"),
@@ -477,7 +462,7 @@ func TestUnknownStatesAreLoggedOncePerValue(t *testing.T) {
 }
 
 func TestMistypedFieldsAreLoggedOnce(t *testing.T) {
-	a, lines := logLines(t)
+	a, lines := logLines()
 	body := []byte(`{"commitid":"abcdef0","phase":7,"resources":[]}`)
 	for range 3 {
 		if _, err := a.ParseEvent(context.Background(), sdk.ParseRequest{Body: body}); err != nil {
@@ -491,7 +476,7 @@ func TestMistypedFieldsAreLoggedOnce(t *testing.T) {
 }
 
 func TestUnknownStatesRememberedAreBounded(t *testing.T) {
-	a, lines := logLines(t)
+	a, lines := logLines()
 	for i := range maxReported + 20 {
 		if _, err := a.ParseEvent(context.Background(), sdk.ParseRequest{Body: event(fmt.Sprintf("Phase%d", i), "Healthy")}); err != nil {
 			t.Fatal(err)
@@ -506,7 +491,7 @@ func TestUnknownStatesRememberedAreBounded(t *testing.T) {
 }
 
 func TestUnknownValuesAreClippedInLogs(t *testing.T) {
-	a, lines := logLines(t)
+	a, lines := logLines()
 	long := strings.Repeat("x", 1000)
 	if _, err := a.ParseEvent(context.Background(), sdk.ParseRequest{Body: event(long, "Healthy")}); err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"net/url"
 	"strings"
 	"unicode"
@@ -115,13 +116,19 @@ func Parse(cfg sdk.Config, need Need) (Settings, []sdk.FieldError) {
 	return s, errs
 }
 
-// AsError joins field errors into one error, or nil.
-func AsError(errs []sdk.FieldError) error {
+// Load reads the settings of cfg for a call that needs need. A config with
+// field errors, which the host should have refused when it validated the
+// config, is an sdk.InvalidInput error naming every problem.
+func Load(cfg sdk.Config, need Need) (Settings, error) {
+	s, errs := Parse(cfg, need)
+	if len(errs) == 0 {
+		return s, nil
+	}
 	all := make([]error, 0, len(errs))
 	for _, e := range errs {
 		all = append(all, e)
 	}
-	return errors.Join(all...)
+	return s, sdk.InvalidInput(fmt.Errorf("config %q: %w", cfg.Name, errors.Join(all...)))
 }
 
 // CloudHost is the host of Azure DevOps Services organizations.

@@ -150,3 +150,22 @@ func FuzzSplitOrgURL(f *testing.F) {
 		}
 	})
 }
+
+func TestLoadFailsAnInvalidConfigAsInvalidInputNamingEveryProblem(t *testing.T) {
+	cfg := sdk.Config{Name: "prod", Settings: map[string]string{FieldOrgURL: "https://dev.azure.com/o/p", FieldAppURL: "not a URL"}, Token: "pat"}
+	_, err := Load(cfg, ForRepository)
+	if sdk.KindOf(err) != sdk.KindInvalidInput {
+		t.Fatalf("Load = %v, want invalid input", err)
+	}
+	for _, want := range []string{`config "prod"`, FieldManifestsRepo, FieldAppURL} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Load error %q does not name %s", err, want)
+		}
+	}
+	cfg.Settings[FieldManifestsRepo] = "manifests"
+	cfg.Settings[FieldAppURL] = "https://argocd.example.com/applications/app"
+	s, err := Load(cfg, ForRepository)
+	if err != nil || s.ManifestsRepo != "manifests" {
+		t.Errorf("Load(valid) = %+v, %v; want the settings", s, err)
+	}
+}

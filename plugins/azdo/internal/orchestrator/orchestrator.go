@@ -55,14 +55,6 @@ func (o *Orchestrator) ValidateConfig(_ context.Context, cfg sdk.Config) ([]sdk.
 	return errs, nil
 }
 
-func settings(cfg sdk.Config) (config.Settings, error) {
-	s, errs := config.Parse(cfg, config.ForOrchestrator)
-	if len(errs) > 0 {
-		return s, sdk.InvalidInput(fmt.Errorf("config %q: %w", cfg.Name, config.AsError(errs)))
-	}
-	return s, nil
-}
-
 // NotifyCompletion completes the task of the pipeline that opened the pull
 // request behind a deployed commit, with succeeded or failed:
 //
@@ -82,7 +74,7 @@ func (o *Orchestrator) NotifyCompletion(ctx context.Context, c sdk.Completion, r
 	if err != nil {
 		return sdk.NotifyResult{}, err
 	}
-	s, err := settings(c.Config)
+	s, err := config.Load(c.Config, config.ForOrchestrator)
 	if err != nil {
 		return sdk.NotifyResult{}, err
 	}
@@ -209,7 +201,7 @@ func skip(reason string) sdk.NotifyResult { return sdk.NotifyResult{Reason: reas
 // fail the sweep; passing failures do, so the next sweep covers the same
 // window again.
 func (o *Orchestrator) Sweep(ctx context.Context, req sdk.SweepRequest, repo sdk.Repository) (sdk.SweepResult, error) {
-	s, err := settings(req.Config)
+	s, err := config.Load(req.Config, config.ForOrchestrator)
 	if err != nil {
 		return sdk.SweepResult{}, err
 	}

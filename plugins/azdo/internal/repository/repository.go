@@ -33,13 +33,18 @@ func (r *Repository) ValidateConfig(_ context.Context, cfg sdk.Config) ([]sdk.Fi
 	return errs, nil
 }
 
-// settings parses cfg for need; an invalid config is invalid input.
-func settings(cfg sdk.Config, need config.Need) (config.Settings, error) {
-	s, errs := config.Parse(cfg, need)
-	if len(errs) > 0 {
-		return s, sdk.InvalidInput(fmt.Errorf("config %q: %w", cfg.Name, config.AsError(errs)))
+// reader returns the client of a read and the repository it reads: name,
+// or the manifests repository when name is "" (see azdoapi.Repository).
+func (r *Repository) reader(cfg sdk.Config, name string) (*azdoapi.Client, string, error) {
+	s, err := config.Load(cfg, config.ForReading)
+	if err != nil {
+		return nil, "", err
 	}
-	return s, nil
+	repo, err := azdoapi.Repository(name, s)
+	if err != nil {
+		return nil, "", err
+	}
+	return r.clients.For(cfg, s), repo, nil
 }
 
 var states = map[sdk.State]git.GitStatusState{
@@ -69,7 +74,7 @@ func (r *Repository) PostStatus(ctx context.Context, req sdk.PostStatusRequest) 
 	if strings.TrimSpace(st.Name) == "" {
 		return sdk.InvalidInputf("a status has no name")
 	}
-	s, err := settings(req.Config, config.ForRepository)
+	s, err := config.Load(req.Config, config.ForRepository)
 	if err != nil {
 		return err
 	}
@@ -112,15 +117,11 @@ func (r *Repository) GetCommit(ctx context.Context, req sdk.GetCommitRequest) (s
 	if err != nil {
 		return sdk.Commit{}, err
 	}
-	s, err := settings(req.Config, config.ForReading)
+	client, repo, err := r.reader(req.Config, req.Repository)
 	if err != nil {
 		return sdk.Commit{}, err
 	}
-	repo, err := azdoapi.Repository(req.Repository, s)
-	if err != nil {
-		return sdk.Commit{}, err
-	}
-	gc, err := r.clients.For(req.Config, s).Commit(ctx, repo, commit)
+	gc, err := client.Commit(ctx, repo, commit)
 	if err != nil {
 		return sdk.Commit{}, err
 	}
@@ -153,15 +154,10 @@ func (r *Repository) FindPullRequests(ctx context.Context, req sdk.FindPullReque
 	if err != nil {
 		return nil, err
 	}
-	s, err := settings(req.Config, config.ForReading)
+	client, repo, err := r.reader(req.Config, req.Repository)
 	if err != nil {
 		return nil, err
 	}
-	repo, err := azdoapi.Repository(req.Repository, s)
-	if err != nil {
-		return nil, err
-	}
-	client := r.clients.For(req.Config, s)
 	q := azdoapi.PullRequestQuery{Status: git.PullRequestStatusValues.Completed}
 	// The committer date only narrows the search: a commit this repository
 	// does not have (pull requests to a separate PR repository) is looked
@@ -201,15 +197,11 @@ func (r *Repository) GetPullRequestProperty(ctx context.Context, req sdk.GetPull
 	if strings.TrimSpace(req.Key) == "" {
 		return "", false, sdk.InvalidInputf("no property name")
 	}
-	s, err := settings(req.Config, config.ForReading)
+	client, repo, err := r.reader(req.Config, req.Repository)
 	if err != nil {
 		return "", false, err
 	}
-	repo, err := azdoapi.Repository(req.Repository, s)
-	if err != nil {
-		return "", false, err
-	}
-	return r.clients.For(req.Config, s).PullRequestProperty(ctx, repo, number, req.Key)
+	return client.PullRequestProperty(ctx, repo, number, req.Key)
 }
 
 var prStatuses = map[sdk.PullRequestState]git.PullRequestStatus{
@@ -229,16 +221,12 @@ func (r *Repository) ListPullRequests(ctx context.Context, req sdk.ListPullReque
 	if !ok {
 		return nil, sdk.InvalidInputf("unknown pull request state %d", req.State)
 	}
-	s, err := settings(req.Config, config.ForReading)
-	if err != nil {
-		return nil, err
-	}
-	repo, err := azdoapi.Repository(req.Repository, s)
+	client, repo, err := r.reader(req.Config, req.Repository)
 	if err != nil {
 		return nil, err
 	}
 	var out []sdk.PullRequest
-	err = r.clients.For(req.Config, s).PullRequests(ctx, repo, azdoapi.PullRequestQuery{Status: status, ClosedAfter: req.ClosedAfter},
+	err = client.PullRequests(ctx, repo, azdoapi.PullRequestQuery{Status: status, ClosedAfter: req.ClosedAfter},
 		func(page []git.GitPullRequest) bool {
 			for _, pr := range page {
 				p := pullRequest(pr, repo)

@@ -74,13 +74,10 @@ type Event struct {
 	// IsFlux is true when the body has an involvedObject object with a kind:
 	// without it, the body is not a Flux event.
 	IsFlux bool
-	// Kind, Name and Namespace identify the reconciled object
-	// (involvedObject).
-	Kind      string
-	Name      string
-	Namespace string
-	Reason    string
-	Message   string
+	// Kind is the kind of the reconciled object (involvedObject).
+	Kind    string
+	Reason  string
+	Message string
 	// Metadata holds the metadata entries whose value is a string.
 	Metadata map[string]string
 	// Mistyped names the fields the connector reads that had the wrong JSON
@@ -110,8 +107,6 @@ func Decode(body []byte) (Event, error) {
 		return ev, nil
 	}
 	ev.IsFlux = true
-	ev.Name = strings.TrimSpace(ev.string(obj, "involvedObject.name", "name"))
-	ev.Namespace = strings.TrimSpace(ev.string(obj, "involvedObject.namespace", "namespace"))
 	ev.Reason = strings.TrimSpace(ev.string(top, "reason", "reason"))
 	ev.Message = ev.string(top, "message", "message")
 	meta, _ := ev.object(top, "metadata")

@@ -38,16 +38,12 @@ const maxReported = 256
 // Flux implements sdk.Operator for Flux events. It is safe for concurrent
 // use.
 type Flux struct {
-	log    *slog.Logger
-	warned *sdk.OnceLogger
+	warned sdk.OnceLogger
 }
 
 // New returns a Flux operator that logs to log (nil: no logs).
 func New(log *slog.Logger) *Flux {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	return &Flux{log: log, warned: &sdk.OnceLogger{Logger: log, Max: maxReported}}
+	return &Flux{warned: sdk.OnceLogger{Logger: log, Max: maxReported}}
 }
 
 var _ sdk.Operator = (*Flux)(nil)
@@ -69,17 +65,14 @@ func (f *Flux) ParseEvent(_ context.Context, req sdk.ParseRequest) (sdk.ParseRes
 		return sdk.ParseResult{}, sdk.InvalidInput(fmt.Errorf("flux: %w", err))
 	}
 	for _, m := range ev.Mistyped {
-		f.once("mistyped:"+m, "Flux event field has the wrong JSON type; read as absent", "field", clip(m))
+		f.warned.Warn("mistyped:"+m, "Flux event field has the wrong JSON type; read as absent", "field", clip(m))
 	}
 	res := Parse(ev)
 	if _, known := StateOf(ev.Reason); res.Handled && !known {
-		f.once("reason:"+clip(ev.Reason), "unknown Flux reason; treated as pending, not finished", "reason", clip(ev.Reason), "kind", clip(ev.Kind))
+		f.warned.Warn("reason:"+clip(ev.Reason), "unknown Flux reason; treated as pending, not finished", "reason", clip(ev.Reason), "kind", clip(ev.Kind))
 	}
 	return res, nil
 }
-
-// once logs a warning the first time it sees key, up to maxReported keys.
-func (f *Flux) once(key, msg string, args ...any) { f.warned.Warn(key, msg, args...) }
 
 // Parse turns a decoded event into the connector's result.
 //

@@ -1,7 +1,6 @@
 package event
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/gitops-connector/gitops-connector/sdk"
+	"github.com/gitops-connector/gitops-connector/testkit/hostproc"
 )
 
 // Commit ids of the fixtures in ../../testdata.
@@ -385,26 +385,14 @@ func TestRevisionIsLookedUpInTheKeysOfTheKind(t *testing.T) {
 
 // logLines runs parse with a Flux that logs into a buffer and returns the
 // logged messages with their attributes.
-func logLines(t *testing.T, parse func(f *Flux)) []map[string]any {
-	t.Helper()
-	var buf bytes.Buffer
-	parse(New(slog.New(slog.NewJSONHandler(&buf, nil))))
-	var lines []map[string]any
-	for _, l := range bytes.Split(bytes.TrimSpace(buf.Bytes()), []byte("\n")) {
-		if len(l) == 0 {
-			continue
-		}
-		var m map[string]any
-		if err := json.Unmarshal(l, &m); err != nil {
-			t.Fatalf("log line %q: %v", l, err)
-		}
-		lines = append(lines, m)
-	}
-	return lines
+func logLines(parse func(f *Flux)) []map[string]any {
+	log := &hostproc.Log{}
+	parse(New(slog.New(slog.NewJSONHandler(log, nil))))
+	return log.Lines()
 }
 
 func TestAnUnknownReasonIsLoggedOnce(t *testing.T) {
-	lines := logLines(t, func(f *Flux) {
+	lines := logLines(func(f *Flux) {
 		for _, reason := range []string{"ProgressingWithRetry", "ProgressingWithRetry", "ReconciliationSucceeded", "DriftDetected", "ProgressingWithRetry"} {
 			body := kustomization(reason, "", map[string]any{"revision": "main@sha1:" + commitA})
 			if _, err := f.ParseEvent(context.Background(), sdk.ParseRequest{Body: body}); err != nil {
@@ -425,7 +413,7 @@ func TestAnUnknownReasonIsLoggedOnce(t *testing.T) {
 }
 
 func TestAMistypedFieldIsLoggedOnce(t *testing.T) {
-	lines := logLines(t, func(f *Flux) {
+	lines := logLines(func(f *Flux) {
 		for range 3 {
 			body := []byte(`{"involvedObject":{"kind":"Kustomization"},"reason":7,"metadata":{"revision":"main@sha1:` + commitA + `","other":1}}`)
 			if _, err := f.ParseEvent(context.Background(), sdk.ParseRequest{Body: body}); err != nil {
@@ -439,7 +427,7 @@ func TestAMistypedFieldIsLoggedOnce(t *testing.T) {
 }
 
 func TestLoggedValuesAreBoundedInNumber(t *testing.T) {
-	lines := logLines(t, func(f *Flux) {
+	lines := logLines(func(f *Flux) {
 		for i := range maxReported + 50 {
 			body := kustomization(fmt.Sprintf("NewReason%d", i), "", map[string]any{"revision": "main@sha1:" + commitA})
 			if _, err := f.ParseEvent(context.Background(), sdk.ParseRequest{Body: body}); err != nil {

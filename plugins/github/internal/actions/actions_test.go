@@ -1,14 +1,12 @@
 package actions
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -18,6 +16,7 @@ import (
 	"github.com/gitops-connector/gitops-connector/plugins/github/internal/settings"
 	"github.com/gitops-connector/gitops-connector/sdk"
 	"github.com/gitops-connector/gitops-connector/testkit/fakegithub"
+	"github.com/gitops-connector/gitops-connector/testkit/hostproc"
 )
 
 const (
@@ -28,30 +27,12 @@ const (
 	source    = "3f9a2b1c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a"
 )
 
-// syncBuffer is a log sink tests read while the code under test writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type env struct {
 	fake *fakegithub.Server
 	orch *Orchestrator
 	repo *repository.Repository
 	cfg  sdk.Config
-	log  *syncBuffer
+	log  *hostproc.Log
 }
 
 func setup(t *testing.T) env {
@@ -59,7 +40,7 @@ func setup(t *testing.T) env {
 	fake := fakegithub.Start(t)
 	fake.AddRepo(owner, app)
 	clients := ghapi.NewClients(time.Minute)
-	log := &syncBuffer{}
+	log := &hostproc.Log{}
 	return env{
 		fake: fake,
 		orch: New(clients, slog.New(slog.NewJSONHandler(log, nil))),

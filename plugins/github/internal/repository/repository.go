@@ -87,33 +87,19 @@ func (r *Repository) PostStatus(ctx context.Context, req sdk.PostStatusRequest) 
 
 // GetCommit reads a commit: GET /repos/{owner}/{repo}/commits/{ref}.
 func (r *Repository) GetCommit(ctx context.Context, req sdk.GetCommitRequest) (sdk.Commit, error) {
-	s, repo, field, err := r.target(req.Config, req.Repository)
+	c, err := r.commitRead(req.Config, req.Repository, req.CommitID)
 	if err != nil {
 		return sdk.Commit{}, err
 	}
-	sha, err := ghapi.CommitID(req.CommitID)
+	rc, _, err := c.client.Repositories.GetCommit(ctx, c.owner, c.repo, c.sha, nil)
 	if err != nil {
-		return sdk.Commit{}, err
+		return sdk.Commit{}, c.classify(err, "read commit", ghapi.NeedsContents)
 	}
-	client, err := r.clients.For(req.Config, s)
-	if err != nil {
-		return sdk.Commit{}, err
-	}
-	rc, _, err := client.Repositories.GetCommit(ctx, s.Owner, repo, sha, nil)
-	if err != nil {
-		return sdk.Commit{}, ghapi.Classify(err, ghapi.Call{
-			Action:        fmt.Sprintf("read commit %s/%s@%s", s.Owner, repo, sha),
-			Repo:          s.Owner + "/" + repo,
-			RepoField:     field,
-			Needs:         ghapi.NeedsContents,
-			Unprocessable: fmt.Sprintf("check that commit %s is in repository %s/%s", sha, s.Owner, repo),
-		}, req.Config.Token)
-	}
-	c := sdk.Commit{ID: rc.GetSHA(), Message: rc.GetCommit().GetMessage()}
+	out := sdk.Commit{ID: rc.GetSHA(), Message: rc.GetCommit().GetMessage()}
 	for _, p := range rc.Parents {
-		c.ParentIDs = append(c.ParentIDs, p.GetSHA())
+		out.ParentIDs = append(out.ParentIDs, p.GetSHA())
 	}
-	return c, nil
+	return out, nil
 }
 
 // FindPullRequests lists the pull requests merged by a commit: GET
@@ -121,35 +107,21 @@ func (r *Repository) GetCommit(ctx context.Context, req sdk.GetCommitRequest) (s
 // commit is the commit (GitHub also lists pull requests that merely contain
 // it).
 func (r *Repository) FindPullRequests(ctx context.Context, req sdk.FindPullRequestsRequest) ([]sdk.PullRequest, error) {
-	s, repo, field, err := r.target(req.Config, req.Repository)
-	if err != nil {
-		return nil, err
-	}
-	sha, err := ghapi.CommitID(req.CommitID)
-	if err != nil {
-		return nil, err
-	}
-	client, err := r.clients.For(req.Config, s)
+	c, err := r.commitRead(req.Config, req.Repository, req.CommitID)
 	if err != nil {
 		return nil, err
 	}
 	var out []sdk.PullRequest
 	opts := &github.ListOptions{PerPage: 100}
 	for range maxPullPages {
-		prs, resp, err := client.PullRequests.ListPullRequestsWithCommit(ctx, s.Owner, repo, sha, opts)
+		prs, resp, err := c.client.PullRequests.ListPullRequestsWithCommit(ctx, c.owner, c.repo, c.sha, opts)
 		if err != nil {
-			return nil, ghapi.Classify(err, ghapi.Call{
-				Action:        fmt.Sprintf("list the pull requests of commit %s/%s@%s", s.Owner, repo, sha),
-				Repo:          s.Owner + "/" + repo,
-				RepoField:     field,
-				Needs:         ghapi.NeedsPulls,
-				Unprocessable: fmt.Sprintf("check that commit %s is in repository %s/%s", sha, s.Owner, repo),
-			}, req.Config.Token)
+			return nil, c.classify(err, "list the pull requests of commit", ghapi.NeedsPulls)
 		}
 		for _, pr := range prs {
 			// The id may be abbreviated; GitHub reports full ids.
 			if strings.HasPrefix(strings.ToLower(pr.GetMergeCommitSHA()), strings.ToLower(req.CommitID)) {
-				out = append(out, pullRequest(pr, repo))
+				out = append(out, pullRequest(pr, c.repo))
 			}
 		}
 		if resp.NextPage == 0 {
@@ -160,25 +132,56 @@ func (r *Repository) FindPullRequests(ctx context.Context, req sdk.FindPullReque
 	return out, nil
 }
 
-// target resolves the repository a read names: "" is the manifests
-// repository. It returns the settings, the repository name and the config
-// field or request field it came from.
-func (r *Repository) target(cfg sdk.Config, name string) (settings.Settings, string, string, error) {
+// commitRead is a read of one commit of a repository: the client and what
+// the messages of its errors name.
+type commitRead struct {
+	client *github.Client
+	// owner/repo is the repository; field the config field or request
+	// field it came from.
+	owner, repo, field string
+	// sha is the commit id, escaped for a request path.
+	sha   string
+	token string
+}
+
+// commitRead resolves the repository a read names ("" is the manifests
+// repository), the commit id and the config's client.
+func (r *Repository) commitRead(cfg sdk.Config, name, commitID string) (commitRead, error) {
 	s, errs := settings.ForRepository(cfg)
 	if name != "" {
 		// Reading another repository of the owner needs only the org URL.
 		errs = dropField(errs, settings.ManifestsRepo)
 	}
 	if len(errs) > 0 {
-		return s, "", "", settings.ConfigError(cfg, errs)
+		return commitRead{}, settings.ConfigError(cfg, errs)
 	}
-	if name == "" {
-		return s, s.ManifestsRepo, settings.ManifestsRepo, nil
+	c := commitRead{owner: s.Owner, repo: s.ManifestsRepo, field: settings.ManifestsRepo, token: cfg.Token}
+	if name != "" {
+		if err := settings.CheckRepoName(name); err != nil {
+			return commitRead{}, sdk.InvalidInput(fmt.Errorf("repository: %w", err))
+		}
+		c.repo, c.field = name, "the requested repository"
 	}
-	if err := settings.CheckRepoName(name); err != nil {
-		return s, "", "", sdk.InvalidInput(fmt.Errorf("repository: %w", err))
+	var err error
+	if c.sha, err = ghapi.CommitID(commitID); err != nil {
+		return commitRead{}, err
 	}
-	return s, name, "the requested repository", nil
+	if c.client, err = r.clients.For(cfg, s); err != nil {
+		return commitRead{}, err
+	}
+	return c, nil
+}
+
+// classify wraps the error of a call that did action ("read commit") on the
+// commit, with the token permission it needs.
+func (c commitRead) classify(err error, action, needs string) error {
+	return ghapi.Classify(err, ghapi.Call{
+		Action:        fmt.Sprintf("%s %s/%s@%s", action, c.owner, c.repo, c.sha),
+		Repo:          c.owner + "/" + c.repo,
+		RepoField:     c.field,
+		Needs:         needs,
+		Unprocessable: fmt.Sprintf("check that commit %s is in repository %s/%s", c.sha, c.owner, c.repo),
+	}, c.token)
 }
 
 func dropField(errs []sdk.FieldError, field string) []sdk.FieldError {
