@@ -67,6 +67,14 @@ type Options struct {
 	PprofAddress string
 }
 
+// getenv returns Getenv, or os.Getenv when it is not set.
+func (o Options) getenv() func(string) string {
+	if o.Getenv == nil {
+		return os.Getenv
+	}
+	return o.Getenv
+}
+
 // DefaultPluginDir is the plugins directory beside the running binary.
 func DefaultPluginDir() string {
 	exe, err := os.Executable()
@@ -303,12 +311,13 @@ func (h *host) notReady() string {
 func (h *host) apply(ctx context.Context, snap config.Snapshot) {
 	set, results := configset.Build(ctx, snap, h.plugins, h.single)
 	h.configs.Store(set)
-	h.sweeps.Reconcile(set.Valid())
+	configs := set.Valid()
+	h.sweeps.Reconcile(configs)
 	h.loaded.Store(true)
 	reporter, _ := h.source.(config.StatusReporter)
 	var wg sync.WaitGroup
 	valid := map[string]config.Config{}
-	for _, c := range set.Valid() {
+	for _, c := range configs {
 		valid[c.Key()] = c
 	}
 	for _, r := range results {
@@ -333,10 +342,7 @@ func (h *host) apply(ctx context.Context, snap config.Snapshot) {
 // webhookAuth reads the global webhook credentials and says at start
 // whether the connector authenticates its senders.
 func webhookAuth(opts Options) (*webhookauth.Policy, error) {
-	getenv := opts.Getenv
-	if getenv == nil {
-		getenv = os.Getenv
-	}
+	getenv := opts.getenv()
 	creds, err := webhookauth.FromEnvironment(getenv, opts.WebhookHMACSecretFile, opts.WebhookBearerTokenFile)
 	if err != nil {
 		return nil, fmt.Errorf("webhook authentication: %w", err)
@@ -354,10 +360,7 @@ func webhookAuth(opts Options) (*webhookauth.Policy, error) {
 // chooseSource picks the config source: files, the single-instance
 // environment, or Kubernetes.
 func chooseSource(opts Options) (config.Source, bool, error) {
-	getenv := opts.Getenv
-	if getenv == nil {
-		getenv = os.Getenv
-	}
+	getenv := opts.getenv()
 	switch {
 	case opts.ConfigPath != "":
 		return config.FileSource{Path: opts.ConfigPath, Token: strings.TrimSpace(getenv(config.EnvPAT)),

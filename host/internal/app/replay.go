@@ -45,10 +45,7 @@ func Replay(ctx context.Context, opts Options, files []string, w io.Writer) erro
 	}
 	defer plugins.Close()
 
-	getenv := opts.Getenv
-	if getenv == nil {
-		getenv = os.Getenv
-	}
+	getenv := opts.getenv()
 	var snap config.Snapshot
 	single := false
 	switch {
@@ -58,11 +55,7 @@ func Replay(ctx context.Context, opts Options, files []string, w io.Writer) erro
 		}
 	case config.SingleInstanceEnabled(getenv):
 		single = true
-		c, invalid := config.FromEnv(getenv)
-		snap = config.Snapshot{Configs: []config.Config{c}, Invalid: invalid}
-		if len(invalid) > 0 {
-			snap.Configs = nil
-		}
+		snap = config.EnvSource{Getenv: getenv}.Load()
 	}
 	set, results := configset.Build(ctx, snap, plugins, single)
 	for _, r := range results {

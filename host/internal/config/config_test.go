@@ -53,6 +53,20 @@ func TestSingleInstanceErrorsNameTheEnvironmentVariable(t *testing.T) {
 	}
 }
 
+func TestTheEnvironmentSourceHoldsEitherTheConfigOrWhyItIsInvalid(t *testing.T) {
+	valid := EnvSource{Getenv: env(map[string]string{
+		"GIT_REPOSITORY_TYPE": "GITHUB", "CICD_ORCHESTRATOR_TYPE": "GITHUB", "GITOPS_OPERATOR_TYPE": "FLUX",
+		"GITOPS_APP_URL": "https://github.com/org/manifests/commit", "PAT": "ghp_secret",
+	})}.Load()
+	if len(valid.Invalid) != 0 || len(valid.Configs) != 1 || valid.Configs[0].Key() != SingleInstanceName || valid.Configs[0].Token != "ghp_secret" {
+		t.Errorf("valid environment: %+v", valid)
+	}
+	invalid := EnvSource{Getenv: env(map[string]string{"GIT_REPOSITORY_TYPE": "AZDO"})}.Load()
+	if len(invalid.Configs) != 0 || len(invalid.Invalid) != 1 || invalid.Invalid[0].Key != SingleInstanceName {
+		t.Errorf("invalid environment: %+v; want no config, only why", invalid)
+	}
+}
+
 func TestFromSpecReportsEveryBadField(t *testing.T) {
 	tests := []struct {
 		name string

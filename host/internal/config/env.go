@@ -75,18 +75,23 @@ type EnvSource struct {
 	Getenv func(string) string
 }
 
-// Run publishes the one config and waits for ctx.
-func (s EnvSource) Run(ctx context.Context, publish func(Snapshot)) error {
+// Load reads the one config: the snapshot holds it, or says why it is
+// invalid.
+func (s EnvSource) Load() Snapshot {
 	getenv := s.Getenv
 	if getenv == nil {
 		getenv = os.Getenv
 	}
 	c, invalid := FromEnv(getenv)
 	if len(invalid) > 0 {
-		publish(Snapshot{Invalid: invalid})
-	} else {
-		publish(Snapshot{Configs: []Config{c}})
+		return Snapshot{Invalid: invalid}
 	}
+	return Snapshot{Configs: []Config{c}}
+}
+
+// Run publishes the one config and waits for ctx.
+func (s EnvSource) Run(ctx context.Context, publish func(Snapshot)) error {
+	publish(s.Load())
 	<-ctx.Done()
 	return nil
 }

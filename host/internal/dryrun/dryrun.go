@@ -14,10 +14,7 @@ import (
 
 // Plugins wraps the real plugins' lookups; the types must still exist.
 type Plugins struct {
-	Real interface {
-		Repository(typ string) (sdk.Repository, error)
-		Orchestrator(typ string) (sdk.Orchestrator, error)
-	}
+	Real   pipeline.Plugins
 	Logger *slog.Logger
 }
 

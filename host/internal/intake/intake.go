@@ -107,10 +107,10 @@ func (h *Handler) Routes() http.Handler {
 		handle("/metrics", h.MetricsHandler.ServeHTTP, http.MethodGet)
 	}
 	r.MethodNotAllowedHandler = h.instrument("other", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusMethodNotAllowed, Response{Status: "rejected", Reason: "method not allowed"})
+		writeJSON(w, http.StatusMethodNotAllowed, Response{Status: outcomeRejected, Reason: "method not allowed"})
 	})
 	r.NotFoundHandler = h.instrument("other", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusNotFound, Response{Status: "rejected", Reason: "no such endpoint; notifications go to POST /gitopsphase"})
+		writeJSON(w, http.StatusNotFound, Response{Status: outcomeRejected, Reason: "no such endpoint; notifications go to POST /gitopsphase"})
 	})
 	return r
 }
@@ -145,11 +145,11 @@ func newEventID() string {
 
 // Outcomes of a notification, in Response.Status and the metrics.
 const (
-	outcomeAccepted     = "accepted"
-	outcomeIgnored      = "ignored"
-	outcomeRejected     = "rejected"
-	outcomeUnauthorized = "unauthorized"
-	outcomeUnavailable  = "unavailable"
+	outcomeAccepted     = "accepted"     // 202: recorded for delivery
+	outcomeIgnored      = "ignored"      // 200: nothing to do
+	outcomeRejected     = "rejected"     // 400, 413: the body is wrong
+	outcomeUnauthorized = "unauthorized" // 401
+	outcomeUnavailable  = "unavailable"  // 503: not ready, plugin or store failing
 )
 
 // exchange is one notification being answered: its id, body and what is
@@ -251,6 +251,7 @@ func (h *Handler) phase(w http.ResponseWriter, r *http.Request) {
 		if !x.authorize(&cfg) {
 			return
 		}
+		req.Config = &cfg
 	}
 	if why := notJSONObject(body); why != "" {
 		if x.authorize(nil) {

@@ -183,12 +183,6 @@ func (s *Source) Run(ctx context.Context, publish func(config.Snapshot)) error {
 		default:
 		}
 	}
-	notify := cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(any) { signal() },
-		UpdateFunc: func(any, any) { signal() },
-		DeleteFunc: func(any) { signal() },
-	}
-
 	namespaces := s.namespaces
 	if len(namespaces) == 0 {
 		namespaces = []string{metav1.NamespaceAll}
@@ -197,10 +191,10 @@ func (s *Source) Run(ctx context.Context, publish func(config.Snapshot)) error {
 	synced := make([]cache.InformerSynced, 0, len(namespaces))
 	for _, ns := range namespaces {
 		inf := s.newInformer(s.gvr, ns, "")
-		if err := s.prepare(inf, "GitOpsConfig", ns); err != nil {
-			return err
-		}
-		if _, err := inf.AddEventHandler(notify); err != nil {
+		err := s.prepare(inf, signal, func(err error) {
+			s.log.Warn("cannot watch GitOpsConfig; retrying", "namespace", namespaceName(ns), "error", err, "hint", watchHint(err))
+		})
+		if err != nil {
 			return fmt.Errorf("watch GitOpsConfig resources: %w", err)
 		}
 		infs = append(infs, inf)
@@ -265,22 +259,27 @@ func (s *Source) newInformer(gvr schema.GroupVersionResource, namespace, fieldSe
 		&unstructured.Unstructured{}, cache.SharedIndexInformerOptions{ObjectDescription: gvr.String()})
 }
 
-// prepare sets the informer up to log list/watch failures through the
-// source's logger and to keep no managed fields in memory.
-func (s *Source) prepare(inf cache.SharedIndexInformer, what, namespace string) error {
+// prepare sets an informer (not started) up to keep no managed fields in
+// memory, to call changed on every add, update and delete, and to tell
+// failed each list/watch failure that is not routine.
+func (s *Source) prepare(inf cache.SharedIndexInformer, changed func(), failed func(error)) error {
 	if err := inf.SetTransform(stripManagedFields); err != nil {
-		return fmt.Errorf("watch %s: %w", what, err)
+		return err
 	}
 	err := inf.SetWatchErrorHandlerWithContext(func(ctx context.Context, _ *cache.Reflector, err error) {
-		if ctx.Err() != nil || routineWatchEnd(err) {
-			return
+		if ctx.Err() == nil && !routineWatchEnd(err) {
+			failed(err)
 		}
-		s.log.Warn("cannot watch "+what+"; retrying", "namespace", namespaceName(namespace), "error", err, "hint", watchHint(err))
 	})
 	if err != nil {
-		return fmt.Errorf("watch %s: %w", what, err)
+		return err
 	}
-	return nil
+	_, err = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(any) { changed() },
+		UpdateFunc: func(any, any) { changed() },
+		DeleteFunc: func(any) { changed() },
+	})
+	return err
 }
 
 // routineWatchEnd reports whether a watch ended the way watches do in
@@ -639,29 +638,13 @@ func (w *secretWatchers) start(ctx context.Context, namespace, name string) (*se
 	inf := w.source.newInformer(secretsGVR, namespace, selector)
 	ctx, cancel := context.WithCancel(ctx)
 	sw := &secretWatch{inf: inf, cancel: cancel}
-	if err := inf.SetTransform(stripManagedFields); err != nil {
-		cancel()
-		return nil, err
-	}
-	err := inf.SetWatchErrorHandlerWithContext(func(ctx context.Context, _ *cache.Reflector, err error) {
-		if ctx.Err() != nil || routineWatchEnd(err) {
-			return
-		}
+	err := w.source.prepare(inf, w.signal, func(err error) {
 		sw.mu.Lock()
 		sw.lastErr = err
 		sw.mu.Unlock()
 		w.source.log.Warn("cannot watch Secret; retrying", "secret", namespace+"/"+name, "error", err, "hint", watchHint(err))
 	})
 	if err != nil {
-		cancel()
-		return nil, err
-	}
-	notify := cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(any) { w.signal() },
-		UpdateFunc: func(any, any) { w.signal() },
-		DeleteFunc: func(any) { w.signal() },
-	}
-	if _, err := inf.AddEventHandler(notify); err != nil {
 		cancel()
 		return nil, err
 	}

@@ -50,25 +50,24 @@ func gitOpsConfig(namespace, name string, generation int64, mods ...func(spec ma
 	return u
 }
 
-func withSecretRef(name, key string) func(map[string]any) {
-	return func(spec map[string]any) {
-		ref := map[string]any{"name": name}
-		if key != "" {
-			ref["key"] = key
+// withRef returns a mod that sets the spec's field to a Secret reference
+// (key "" leaves the default).
+func withRef(field string) func(name, key string) func(map[string]any) {
+	return func(name, key string) func(map[string]any) {
+		return func(spec map[string]any) {
+			ref := map[string]any{"name": name}
+			if key != "" {
+				ref["key"] = key
+			}
+			spec[field] = ref
 		}
-		spec["secretRef"] = ref
 	}
 }
 
-func withWebhookSecretRef(name, key string) func(map[string]any) {
-	return func(spec map[string]any) {
-		ref := map[string]any{"name": name}
-		if key != "" {
-			ref["key"] = key
-		}
-		spec["webhookSecretRef"] = ref
-	}
-}
+var (
+	withSecretRef        = withRef(config.FieldSecretRef)
+	withWebhookSecretRef = withRef(config.FieldWebhookSecretRef)
+)
 
 // secret returns a Secret as the API serves it to the dynamic client: data
 // values base64-encoded.

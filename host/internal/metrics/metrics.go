@@ -39,18 +39,8 @@ import (
 
 const namespace = "gitops_connector"
 
-// Outcomes of a notification received on /gitopsphase, as events_total
-// counts them.
-const (
-	EventAccepted     = "accepted"     // 202: recorded for delivery
-	EventIgnored      = "ignored"      // 200: nothing to do
-	EventRejected     = "rejected"     // 400, 413: the body is wrong
-	EventUnauthorized = "unauthorized" // 401
-	EventUnavailable  = "unavailable"  // 503: not ready, plugin or store failing
-)
-
-// Unknown is the label value of a type the host could not tell.
-const Unknown = "unknown"
+// unknown is the label value of a type the host could not tell.
+const unknown = "unknown"
 
 // Metrics holds the host's collectors. Its methods are safe for concurrent
 // use and do not block.
@@ -71,30 +61,24 @@ type Metrics struct {
 func New() *Metrics {
 	m := &Metrics{
 		registry: prometheus.NewRegistry(),
-		events: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Name: "events_total",
-			Help: "Notifications received on /gitopsphase, by operator type and outcome (accepted, ignored, rejected, unauthorized, unavailable).",
-		}, []string{"operator", "outcome"}),
-		statuses: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Name: "statuses_total",
-			Help: "Commit statuses of accepted events, by repository type and outcome (posted, unchanged, superseded, failed, expired).",
-		}, []string{"repository", "outcome"}),
-		notifications: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Name: "notifications_total",
-			Help: "Orchestrator notifications of finished deployments, by orchestrator type and outcome (notified, nothing_to_notify, already_notified, failed, expired, no_plugin).",
-		}, []string{"orchestrator", "outcome"}),
-		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Name: "retries_total",
-			Help: "Failed plugin calls that are retried, by step (status, notification) and plugin type.",
-		}, []string{"step", "type"}),
-		givenUp: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Name: "given_up_total",
-			Help: "Work given up, by step (event, status, notification) and reason (MaxAgeExceeded, PermanentError, ConfigUnavailable, PluginUnavailable).",
-		}, []string{"step", "reason"}),
-		restarts: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Name: "plugin_restarts_total",
-			Help: "Plugin processes started again after they exited, by plugin name.",
-		}, []string{"plugin"}),
+		events: counterVec("events_total",
+			"Notifications received on /gitopsphase, by operator type and outcome (accepted, ignored, rejected, unauthorized, unavailable).",
+			"operator", "outcome"),
+		statuses: counterVec("statuses_total",
+			"Commit statuses of accepted events, by repository type and outcome (posted, unchanged, superseded, failed, expired).",
+			"repository", "outcome"),
+		notifications: counterVec("notifications_total",
+			"Orchestrator notifications of finished deployments, by orchestrator type and outcome (notified, nothing_to_notify, already_notified, failed, expired, no_plugin).",
+			"orchestrator", "outcome"),
+		retries: counterVec("retries_total",
+			"Failed plugin calls that are retried, by step (status, notification) and plugin type.",
+			"step", "type"),
+		givenUp: counterVec("given_up_total",
+			"Work given up, by step (event, status, notification) and reason (MaxAgeExceeded, PermanentError, ConfigUnavailable, PluginUnavailable).",
+			"step", "reason"),
+		restarts: counterVec("plugin_restarts_total",
+			"Plugin processes started again after they exited, by plugin name.",
+			"plugin"),
 		pluginCalls: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: namespace, Name: "plugin_call_duration_seconds",
 			Help:    "Duration of calls to plugins, by capability, method, plugin type and outcome (ok, retryable, permanent).",
@@ -112,6 +96,12 @@ func New() *Metrics {
 		m.events, m.statuses, m.notifications, m.retries, m.givenUp, m.restarts, m.pluginCalls, m.httpRequests,
 	)
 	return m
+}
+
+// counterVec returns a counter of the host's namespace with the given
+// labels.
+func counterVec(name, help string, labels ...string) *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: name, Help: help}, labels)
 }
 
 // Registry returns the registry the metrics are in.
@@ -139,7 +129,8 @@ func (m *Metrics) Queue(depth func() int, oldest func() time.Duration) {
 }
 
 // Event counts a notification received, by the operator type of its config
-// ("" when not known) and its outcome (an Event constant).
+// ("" when not known) and its outcome (the status intake answered:
+// accepted, ignored, rejected, unauthorized or unavailable).
 func (m *Metrics) Event(operatorType, outcome string) {
 	m.events.WithLabelValues(typeLabel(operatorType), outcome).Inc()
 }
@@ -184,7 +175,7 @@ func typeLabel(typ string) string {
 	if typ = strings.ToLower(strings.TrimSpace(typ)); typ != "" {
 		return typ
 	}
-	return Unknown
+	return unknown
 }
 
 // stepLabel names the pipeline's steps in label form.
@@ -197,7 +188,7 @@ func stepLabel(step string) string {
 	case pipeline.StepNotify:
 		return "notification"
 	}
-	return Unknown
+	return unknown
 }
 
 func callOutcome(err error) string {

@@ -59,9 +59,9 @@ func value(t *testing.T, m *metrics.Metrics, name string, labels map[string]stri
 
 func TestCountersFollowWhatHappens(t *testing.T) {
 	m := metrics.New()
-	m.Event("FLUX", metrics.EventAccepted)
-	m.Event("FLUX", metrics.EventAccepted)
-	m.Event("", metrics.EventUnauthorized)
+	m.Event("FLUX", "accepted")
+	m.Event("FLUX", "accepted")
+	m.Event("", "unauthorized")
 	m.StatusDone("GITHUB", pipeline.StatusPosted)
 	m.StatusDone("GITHUB", pipeline.StatusPosted)
 	m.StatusDone("GITHUB", pipeline.StatusSuperseded)

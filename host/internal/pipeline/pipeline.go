@@ -175,7 +175,9 @@ type Options struct {
 	InitialBackoff time.Duration
 	// MaxBackoff caps the retry delay; default 5 min.
 	MaxBackoff time.Duration
-	// Concurrency bounds the pairs delivered at once; default 64.
+	// Concurrency bounds the pairs delivered at once; default
+	// sdk.MaxConcurrentCalls (64), which plugins size their connection
+	// pools for.
 	Concurrency int
 	// StateTTL is how long the state of a pair is kept after its last
 	// change; default 7 days.
@@ -250,7 +252,7 @@ func New(opts Options) (*Pipeline, error) {
 		opts.MaxBackoff = 5 * time.Minute
 	}
 	if opts.Concurrency <= 0 {
-		opts.Concurrency = 64
+		opts.Concurrency = sdk.MaxConcurrentCalls
 	}
 	if opts.StateTTL <= 0 {
 		opts.StateTTL = 7 * 24 * time.Hour

@@ -234,6 +234,15 @@ func newTestPipeline(t *testing.T, r *recorder, opts ...func(*Options)) *Pipelin
 	return p
 }
 
+// restartOn returns the options of a pipeline (re)started on st, whose
+// jobs resolve to testConfig, as after a restart of the host.
+func restartOn(st Store) func(*Options) {
+	return func(o *Options) {
+		o.Store = st
+		o.Resolve = func(string) (config.Config, error) { return testConfig, nil }
+	}
+}
+
 func closeAndWait(t *testing.T, p *Pipeline) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -462,11 +471,7 @@ func TestAResumedJobAlreadyOlderThanMaxAgeIsGivenUpWithoutACall(t *testing.T) {
 	}
 	r := &recorder{}
 	var gaveUp []GiveUp
-	p := newTestPipeline(t, r, func(o *Options) {
-		o.Store = st
-		o.Resolve = func(string) (config.Config, error) { return testConfig, nil }
-		o.OnGiveUp = func(g GiveUp) { gaveUp = append(gaveUp, g) }
-	})
+	p := newTestPipeline(t, r, restartOn(st), func(o *Options) { o.OnGiveUp = func(g GiveUp) { gaveUp = append(gaveUp, g) } })
 	waitIdle(t, p)
 	closeAndWait(t, p)
 	if len(r.tokens) != 0 {
@@ -586,10 +591,7 @@ func TestCloseKeepsQueuedJobsInADurableStoreAndTheNextStartResumesThemInOrder(t 
 
 	// The restart: the same store, a config resolver, and the token from it.
 	r2 := &recorder{}
-	p2 := newPipeline(t, r2, func(o *Options) {
-		o.Store = st
-		o.Resolve = func(string) (config.Config, error) { return testConfig, nil }
-	})
+	p2 := newPipeline(t, r2, restartOn(st))
 	if p2.Pending() != 3 {
 		t.Fatalf("%d jobs resumed, want 3", p2.Pending())
 	}
@@ -616,17 +618,13 @@ func TestARecordedNotificationIsNotSentAgainAfterARestart(t *testing.T) {
 	st := durableMemory{NewMemoryStore()}
 	done := Job{Config: testConfig, CommitID: commitA, Finished: true, Successful: true,
 		Statuses: []sdk.Status{status("Status", "ReconciliationSucceeded", sdk.StateSucceeded)}}
-	resolve := func(o *Options) {
-		o.Store = st
-		o.Resolve = func(string) (config.Config, error) { return testConfig, nil }
-	}
 	r1 := &recorder{}
-	p1 := newTestPipeline(t, r1, resolve)
+	p1 := newTestPipeline(t, r1, restartOn(st))
 	submit(t, p1, done)
 	waitIdle(t, p1)
 	closeAndWait(t, p1)
 	r2 := &recorder{}
-	p2 := newTestPipeline(t, r2, resolve)
+	p2 := newTestPipeline(t, r2, restartOn(st))
 	submit(t, p2, done) // Flux repeats the event after the restart
 	waitIdle(t, p2)
 	closeAndWait(t, p2)
@@ -647,10 +645,7 @@ func TestAJobResumedAfterItsStatusesNotifiesOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := &recorder{}
-	p := newTestPipeline(t, r, func(o *Options) {
-		o.Store = st
-		o.Resolve = func(string) (config.Config, error) { return testConfig, nil }
-	})
+	p := newTestPipeline(t, r, restartOn(st))
 	waitIdle(t, p)
 	closeAndWait(t, p)
 	posted, notified := r.snapshot()
@@ -791,10 +786,7 @@ func TestAResumedBacklogPostsOnlyTheNewestStatusOfEachContext(t *testing.T) {
 		}
 	}
 	r := &recorder{}
-	p := newTestPipeline(t, r, func(o *Options) {
-		o.Store = st
-		o.Resolve = func(string) (config.Config, error) { return testConfig, nil }
-	})
+	p := newTestPipeline(t, r, restartOn(st))
 	waitIdle(t, p)
 	closeAndWait(t, p)
 	posted, _ := r.snapshot()

@@ -4,10 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sync/atomic"
 	"testing"
 
 	"github.com/gitops-connector/gitops-connector/host/internal/config"
+	"github.com/gitops-connector/gitops-connector/host/internal/pipeline/pipelinetest"
 	"github.com/gitops-connector/gitops-connector/sdk"
 )
 
@@ -19,42 +19,6 @@ import (
 //
 //	go test -run '^$' -bench . -benchmem -count 6 ./internal/pipeline | tee new.txt
 //	benchstat old.txt new.txt
-
-// countingPlugins is a repository and orchestrator that answer at once and
-// close done once want statuses were posted.
-type countingPlugins struct {
-	sdk.UnimplementedRepository
-	sdk.UnimplementedOrchestrator
-	posted atomic.Int64
-	want   int64
-	done   chan struct{}
-}
-
-func newCountingPlugins(want int) *countingPlugins {
-	c := &countingPlugins{want: int64(want), done: make(chan struct{})}
-	if want == 0 {
-		close(c.done)
-	}
-	return c
-}
-
-func (c *countingPlugins) PostStatus(context.Context, sdk.PostStatusRequest) error {
-	if c.posted.Add(1) == c.want {
-		close(c.done)
-	}
-	return nil
-}
-
-func (c *countingPlugins) NotifyCompletion(context.Context, sdk.Completion, sdk.Repository) (sdk.NotifyResult, error) {
-	return sdk.NotifyResult{Notified: true}, nil
-}
-
-func (c *countingPlugins) ValidateConfig(context.Context, sdk.Config) ([]sdk.FieldError, error) {
-	return nil, nil
-}
-
-func (c *countingPlugins) Repository(string) (sdk.Repository, error)     { return c, nil }
-func (c *countingPlugins) Orchestrator(string) (sdk.Orchestrator, error) { return c, nil }
 
 // progressStatuses are the statuses of a Flux Progressing event with a
 // change set of three kinds.
@@ -85,7 +49,7 @@ func BenchmarkSubmitAndDeliver(b *testing.B) {
 	for _, commits := range []int{1, 64, 1024} {
 		for _, statuses := range []int{1, 5} {
 			b.Run(fmt.Sprintf("commits=%d/statuses=%d", commits, statuses), func(b *testing.B) {
-				plugins := newCountingPlugins(b.N * statuses)
+				plugins := pipelinetest.NewPlugins(b.N * statuses)
 				p := benchPipeline(b, plugins, NewMemoryStore())
 				p.Start()
 				defer func() { _ = p.Close(context.Background()) }()
@@ -100,7 +64,7 @@ func BenchmarkSubmitAndDeliver(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
-				<-plugins.done
+				<-plugins.Done()
 			})
 		}
 	}
@@ -126,7 +90,7 @@ func BenchmarkResumedBacklog(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
-				plugins := newCountingPlugins(0)
+				plugins := pipelinetest.NewPlugins(0)
 				p, err := New(Options{Plugins: plugins, Store: store, Logger: slog.New(slog.DiscardHandler),
 					Resolve: func(string) (config.Config, error) { return testConfig, nil }})
 				if err != nil {

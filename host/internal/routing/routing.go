@@ -15,7 +15,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/gitops-connector/gitops-connector/host/internal/config"
@@ -29,6 +28,10 @@ type Request struct {
 	// Namespace and Name come from the URL path; empty when not given.
 	Namespace string
 	Name      string
+	// Config, when set, is the config Target found for this request: Route
+	// parses for it without looking it up again, so the request is routed
+	// with the very config its sender was authenticated against.
+	Config *config.Config
 }
 
 // Decision is what the host does with a notification.
@@ -64,10 +67,21 @@ type Router struct {
 	AllOperatorTypes func() []string
 }
 
-var hexID = regexp.MustCompile(`^[0-9a-fA-F]{7,64}$`)
-
 // ValidCommitID reports whether id is a hex git commit id (7 to 64 digits).
-func ValidCommitID(id string) bool { return hexID.MatchString(id) }
+// It runs twice for every notification, so it is a loop, not a regexp.
+func ValidCommitID(id string) bool {
+	if len(id) < 7 || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		switch c := id[i]; {
+		case '0' <= c && c <= '9', 'a' <= c && c <= 'f', 'A' <= c && c <= 'F':
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // Target returns the config a notification is for when that is known
 // without parsing the body: the URL path names it, or the host serves the
@@ -87,6 +101,9 @@ func (r *Router) Target(req Request) (cfg config.Config, ok bool) {
 // ErrBadInput means the body itself is wrong; any other error is the host's
 // (a plugin not answering) and worth a retry by the sender.
 func (r *Router) Route(ctx context.Context, req Request) (Decision, error) {
+	if req.Config != nil {
+		return r.parseFor(ctx, *req.Config, req.Body)
+	}
 	set := r.Configs()
 	if req.Name != "" || set.Single() {
 		cfg, err := set.Lookup(req.Namespace, req.Name)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/gitops-connector/gitops-connector/host/internal/config"
@@ -204,5 +205,47 @@ func TestTheDecisionNamesTheOperatorThatParsedOrRejectedTheBody(t *testing.T) {
 				t.Fatalf("operator %q, want %q", d.Operator, tt.want)
 			}
 		})
+	}
+}
+
+func TestValidCommitIDAcceptsHexOfSevenToSixtyFourDigitsOnly(t *testing.T) {
+	for id, want := range map[string]bool{
+		"0123abc":                true,
+		"0123ab":                 false, // too short to name a commit
+		"0123456789ABCDEFabcdef": true,
+		strings.Repeat("f", 64):  true, // SHA-256 repositories
+		strings.Repeat("f", 65):  false,
+		"0123abg":                false,
+		"main@sha1:0123abcdef":   false,
+		" 0123abc":               false,
+		"":                       false,
+	} {
+		if got := ValidCommitID(id); got != want {
+			t.Errorf("ValidCommitID(%q) = %v, want %v", id, got, want)
+		}
+	}
+}
+
+func TestARequestRoutedWithTheConfigTargetFoundIsNotLookedUpAgain(t *testing.T) {
+	set := &atomic.Pointer[configset.Set]{}
+	r := router(t, false, cfg("team-a", "flux-prod", "FLUX", ""))
+	first := r.Configs()
+	set.Store(first)
+	r.Configs = set.Load
+	req := Request{Name: "flux-prod", Body: body("FLUX", "", sha)}
+	target, ok := r.Target(req)
+	if !ok {
+		t.Fatal("no target")
+	}
+	// The configs are reloaded between authentication and routing: the
+	// request keeps the config its sender was checked against.
+	set.Store(router(t, false, cfg("team-a", "flux-prod", "FLUX", "dev")).Configs())
+	req.Config = &target
+	d, err := r.Route(context.Background(), req)
+	if err != nil || !d.Handled {
+		t.Fatalf("decision %+v, %v", d, err)
+	}
+	if got := d.Result.Statuses[0].Name; got != "Status" {
+		t.Errorf("status %q: routed with the reloaded config, want the one Target found", got)
 	}
 }

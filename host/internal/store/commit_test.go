@@ -164,34 +164,3 @@ func TestWritesAfterCloseFailAndDoNotHang(t *testing.T) {
 		t.Errorf("a closed store reported as failing: %v", err)
 	}
 }
-
-func TestConcurrentAddsAreAllRecordedWithDistinctSequences(t *testing.T) {
-	s := open(t, t.TempDir())
-	const n = 200
-	seqs := make([]uint64, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			seq, err := s.Add(record(fmt.Sprint("e", i), commitA, "Status"))
-			if err != nil {
-				t.Error(err)
-			}
-			seqs[i] = seq
-		})
-	}
-	wg.Wait()
-	got, err := s.Pending()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != n {
-		t.Fatalf("%d pending, want %d", len(got), n)
-	}
-	unique := map[uint64]bool{}
-	for _, seq := range seqs {
-		unique[seq] = true
-	}
-	if len(unique) != n {
-		t.Errorf("%d distinct sequence numbers for %d adds", len(unique), n)
-	}
-}

@@ -155,11 +155,7 @@ func TestAcceptedEventsSurviveARestartResumeInOrderAndNeverPutTheTokenOnDisk(t *
 	if err := pipe.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-
-	s = open(t, dir)
+	s = reopen(t, s, dir)
 	p2 := &plugins{}
 	pipe = newPipeline(t, s, p2)
 	pipe.Start()

@@ -104,18 +104,12 @@ func TestAFullDiskFailsWritesAndCheckReportsItUntilSpaceIsFreed(t *testing.T) {
 	if err := s.Check(); err != nil {
 		t.Fatalf("Check = %v 15s after the last failure", err)
 	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
 
 	// Nothing was half-written: the file opens, verified, with exactly the
 	// records whose Add succeeded.
-	s = open(t, dir)
-	pending, err := s.Pending()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(pending) != 2 || pending[0].Seq != before || pending[0].ID != "before" || pending[1].Seq != after || pending[1].ID != "after" {
-		t.Fatalf("records after the full disk: %+v", pending)
+	s = reopen(t, s, dir)
+	got := pending(t, s)
+	if len(got) != 2 || got[0].Seq != before || got[0].ID != "before" || got[1].Seq != after || got[1].ID != "after" {
+		t.Fatalf("records after the full disk: %+v", got)
 	}
 }

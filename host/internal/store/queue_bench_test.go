@@ -12,6 +12,7 @@ import (
 
 	"github.com/gitops-connector/gitops-connector/host/internal/config"
 	"github.com/gitops-connector/gitops-connector/host/internal/pipeline"
+	"github.com/gitops-connector/gitops-connector/host/internal/pipeline/pipelinetest"
 	"github.com/gitops-connector/gitops-connector/sdk"
 )
 
@@ -118,39 +119,12 @@ func BenchmarkDeliveryCycle(b *testing.B) {
 	})
 }
 
-// noopPlugins is a repository and orchestrator that answer at once.
-type noopPlugins struct {
-	sdk.UnimplementedRepository
-	sdk.UnimplementedOrchestrator
-	posted atomic.Int64
-	done   chan struct{}
-	want   int64
-}
-
-func (n *noopPlugins) PostStatus(context.Context, sdk.PostStatusRequest) error {
-	if n.posted.Add(1) == n.want {
-		close(n.done)
-	}
-	return nil
-}
-
-func (n *noopPlugins) NotifyCompletion(context.Context, sdk.Completion, sdk.Repository) (sdk.NotifyResult, error) {
-	return sdk.NotifyResult{Notified: true}, nil
-}
-
-func (n *noopPlugins) ValidateConfig(context.Context, sdk.Config) ([]sdk.FieldError, error) {
-	return nil, nil
-}
-
-func (n *noopPlugins) Repository(string) (sdk.Repository, error)     { return n, nil }
-func (n *noopPlugins) Orchestrator(string) (sdk.Orchestrator, error) { return n, nil }
-
 // benchConfig is the config of the benchmarks' events.
 var benchConfig = config.Config{Name: "default", RepositoryType: "GITHUB", OrchestratorType: "GITHUB", Token: "ghp_bench"}
 
 // startBenchPipeline starts a pipeline on a new bolt store, delivering to
 // plugins, and closes it when the benchmark ends.
-func startBenchPipeline(b *testing.B, plugins *noopPlugins) *pipeline.Pipeline {
+func startBenchPipeline(b *testing.B, plugins *pipelinetest.Plugins) *pipeline.Pipeline {
 	b.Helper()
 	p, err := pipeline.New(pipeline.Options{Plugins: plugins, Store: openBench(b), Logger: slog.New(slog.DiscardHandler),
 		Resolve: func(string) (config.Config, error) { return benchConfig, nil }})
@@ -168,7 +142,7 @@ func startBenchPipeline(b *testing.B, plugins *noopPlugins) *pipeline.Pipeline {
 // ns/op is the time per event of the durable path without API latency,
 // and p50-ms/p99-ms the latency of Submit (the 202).
 func BenchmarkDurablePipeline(b *testing.B) {
-	plugins := &noopPlugins{done: make(chan struct{}), want: int64(b.N)}
+	plugins := pipelinetest.NewPlugins(b.N)
 	p := startBenchPipeline(b, plugins)
 	status := []sdk.Status{{Name: "Status", State: sdk.StatePending, RawState: "DependencyNotReady",
 		Description: "dependency 'flux-system/infrastructure' is not ready", Genre: "Kustomization", Operator: "Flux"}}
@@ -176,7 +150,7 @@ func BenchmarkDurablePipeline(b *testing.B) {
 		return p.Submit(pipeline.Job{ID: fmt.Sprint(i), Config: benchConfig, CommitID: fmt.Sprintf("%040x", i), Statuses: status})
 	})
 	b.StartTimer()
-	<-plugins.done
+	<-plugins.Done()
 }
 
 // BenchmarkRepeatedEvents submits ReconciliationSucceeded events for 256
@@ -186,7 +160,7 @@ func BenchmarkDurablePipeline(b *testing.B) {
 // removing it; p50-ms/p99-ms the latency of Submit.
 func BenchmarkRepeatedEvents(b *testing.B) {
 	const commits = 256
-	plugins := &noopPlugins{done: make(chan struct{}), want: commits}
+	plugins := pipelinetest.NewPlugins(commits)
 	p := startBenchPipeline(b, plugins)
 	status := []sdk.Status{{Name: "Status", State: sdk.StateSucceeded, RawState: "ReconciliationSucceeded",
 		Description: "Applied revision: main@sha1:0123456789abcdef", Genre: "Kustomization", Operator: "Flux"}}
@@ -199,7 +173,7 @@ func BenchmarkRepeatedEvents(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	<-plugins.done
+	<-plugins.Done()
 	for p.Pending() > 0 {
 		time.Sleep(time.Millisecond)
 	}
@@ -208,7 +182,7 @@ func BenchmarkRepeatedEvents(b *testing.B) {
 	for p.Pending() > 0 {
 		time.Sleep(100 * time.Microsecond)
 	}
-	if n := plugins.posted.Load(); n != commits {
+	if n := plugins.Posted.Load(); n != commits {
 		b.Fatalf("%d statuses posted, want %d: repeats must post nothing", n, commits)
 	}
 }

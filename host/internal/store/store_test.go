@@ -31,6 +31,25 @@ func open(t *testing.T, dir string) *Bolt {
 	return s
 }
 
+// reopen closes s and opens the store in dir again, as a restart does.
+func reopen(t *testing.T, s *Bolt, dir string) *Bolt {
+	t.Helper()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return open(t, dir)
+}
+
+// pending returns the records s holds, in order.
+func pending(t *testing.T, s *Bolt) []pipeline.Record {
+	t.Helper()
+	got, err := s.Pending()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
 func record(id, commit string, statuses ...string) pipeline.Record {
 	r := pipeline.Record{ID: id, ConfigKey: "flux-system/podinfo", CommitID: commit,
 		Received: time.Date(2026, 11, 24, 10, 15, 42, 123456789, time.UTC)}
@@ -68,15 +87,9 @@ func TestRecordsSurviveAReopenInArrivalOrderWithEveryField(t *testing.T) {
 	if err := s.Progress(want[0], pipeline.State{Posted: map[string]string{"Status": "fp"}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
 
-	s = open(t, dir)
-	got, err := s.Pending()
-	if err != nil {
-		t.Fatal(err)
-	}
+	s = reopen(t, s, dir)
+	got := pending(t, s)
 	if len(got) != len(want) {
 		t.Fatalf("%d records after reopening, want %d", len(got), len(want))
 	}
@@ -109,14 +122,8 @@ func TestConcurrentAddsAreEachRecordedOnceWithTheirOwnSequenceNumber(t *testing.
 		}()
 	}
 	wg.Wait()
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s = open(t, dir)
-	got, err := s.Pending()
-	if err != nil {
-		t.Fatal(err)
-	}
+	s = reopen(t, s, dir)
+	got := pending(t, s)
 	if len(got) != writers {
 		t.Fatalf("%d records, want %d", len(got), writers)
 	}
@@ -294,24 +301,6 @@ func TestNothingInTheStoreIsReadAsSomethingElse(t *testing.T) {
 	if !s.Durable() {
 		t.Fatal("a bolt store must say it is durable: Close relies on it to keep queued events")
 	}
-}
-
-func BenchmarkConcurrentAdds(b *testing.B) {
-	s, err := Open(b.TempDir(), Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	r := record("e", commitA, "Status", "Deployment", "Service", "HorizontalPodAutoscaler", "Status")
-	b.SetParallelism(16) // concurrent HTTP requests
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if _, err := s.Add(r); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
 }
 
 // addConcurrently adds n records at once, as concurrent events do.

@@ -95,10 +95,12 @@ func (r *Runner) run(ctx context.Context, c config.Config, done chan struct{}) {
 	log := r.Logger.With("config", c.Key(), "orchestrator", c.OrchestratorType)
 	orch, err := r.Plugins.Orchestrator(c.OrchestratorType)
 	if err != nil {
+		log.Error("no sweeps for the config: no orchestrator plugin", "error", err)
 		return
 	}
 	repo, err := r.Plugins.Repository(c.RepositoryType)
 	if err != nil {
+		log.Error("no sweeps for the config: no repository plugin", "error", err)
 		return
 	}
 	interval := r.Interval
