@@ -11,7 +11,8 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 TOOLS   := $(CURDIR)/.tools
 BIN     := $(CURDIR)/bin
-PLUGINS := flux argocd $(notdir $(wildcard plugins/github plugins/azdo))
+# The bundled plugins: every plugins/<name> with a main package.
+PLUGINS := $(notdir $(patsubst %/main.go,%,$(wildcard plugins/*/main.go)))
 
 # Pinned tool versions.
 BUF_VERSION                := v1.75.0

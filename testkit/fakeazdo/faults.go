@@ -69,15 +69,6 @@ func (s *Server) FailRandomly(r RandomFaults) {
 	s.faults.rng = rand.New(rand.NewPCG(r.Seed, r.Seed^0x9e3779b97f4a7c15))
 }
 
-// ClearFaults removes every queued and random fault.
-func (s *Server) ClearFaults() {
-	s.faults.mu.Lock()
-	defer s.faults.mu.Unlock()
-	s.faults.queued = nil
-	s.faults.random = nil
-	s.faults.rng = nil
-}
-
 // next returns the fault for one request to route, if any.
 func (f *faults) next(route Route) (Fault, bool) {
 	f.mu.Lock()

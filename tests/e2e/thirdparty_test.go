@@ -77,7 +77,7 @@ spec:
 
 func TestAConfigNamingAMissingPluginTypeIsRejectedWithTheTypesAvailable(t *testing.T) {
 	cfg := filepath.Join(t.TempDir(), "configs.yaml")
-	_ = os.WriteFile(cfg, []byte(`apiVersion: example.com/v1
+	err := os.WriteFile(cfg, []byte(`apiVersion: example.com/v1
 kind: GitOpsConfig
 metadata:
   name: gitlab
@@ -87,6 +87,9 @@ spec:
   ciCdOrchestratorType: GITHUB
   gitOpsAppURL: https://app.example
 `), 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
 	h := startHost(t, hostOptions{Args: []string{"--config", cfg}})
 	a := h.Post(t, "/gitopsphase/gitlab", events.Flux("Kustomization", "ReconciliationSucceeded", "x", "main@sha1:"+sha, ""))
 	if a.Code != 200 || !strings.Contains(a.Reason, `unknown repository type "GITLAB"; available: AZDO, GITHUB`) {

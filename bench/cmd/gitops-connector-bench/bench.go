@@ -24,6 +24,7 @@ import (
 	"github.com/gitops-connector/gitops-connector/bench/internal/procmem"
 	"github.com/gitops-connector/gitops-connector/bench/internal/stats"
 	"github.com/gitops-connector/gitops-connector/sdk"
+	"github.com/gitops-connector/gitops-connector/testkit/hostproc"
 )
 
 // The repositories of the single-instance config the host serves.
@@ -231,7 +232,7 @@ func (b *bench) workDir() (string, func(), error) {
 // name; a binary that cannot be read is left out.
 func binarySizes(bins harness.Binaries) map[string]int64 {
 	paths := map[string]string{hostName: bins.Host}
-	for _, p := range harness.Plugins {
+	for _, p := range hostproc.BundledPlugins {
 		paths[p] = filepath.Join(bins.PluginDir, p)
 	}
 	sizes := map[string]int64{}

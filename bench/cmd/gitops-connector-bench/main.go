@@ -40,6 +40,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/gitops-connector/gitops-connector/bench/internal/report"
 )
 
 func main() {
@@ -162,8 +164,8 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 	if len(res.failures) > 0 {
 		return 1, fmt.Errorf("%d phase(s) failed: %s", len(res.failures), strings.Join(res.failures, "; "))
 	}
-	if o.strict && len(missed(rows)) > 0 {
-		return 1, fmt.Errorf("%d target(s) missed", len(missed(rows)))
+	if missed := report.MissedRows(rows); o.strict && len(missed) > 0 {
+		return 1, fmt.Errorf("%d target(s) missed", len(missed))
 	}
 	return 0, nil
 }

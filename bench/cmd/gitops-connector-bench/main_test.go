@@ -113,7 +113,7 @@ func TestRowsJudgeEachFigureAgainstItsTarget(t *testing.T) {
 			t.Errorf("%s: %v (%s), want %v", row.Figure, row.Verdict, row.Measured, v)
 		}
 	}
-	if got := missed(rows); len(got) != 3 {
+	if got := report.MissedRows(rows); len(got) != 3 {
 		t.Errorf("%d missed rows, want 3", len(got))
 	}
 }

@@ -116,8 +116,6 @@ func verdict(err error, ok bool) report.Verdict {
 	return report.Check(ok)
 }
 
-func missed(rows []report.Row) []report.Row { return report.MissedRows(rows) }
-
 // textReport is what the terminal shows.
 func textReport(r *results, rows []report.Row) string {
 	var b strings.Builder

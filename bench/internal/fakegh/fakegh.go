@@ -279,10 +279,10 @@ func authorized(header string) bool {
 	return ok && (strings.EqualFold(scheme, "Bearer") || strings.EqualFold(scheme, "token")) && cred == Token
 }
 
-// MergeMessage is the message every commit reads with: GitHub's merge
+// mergeMessage is the message every commit reads with: GitHub's merge
 // message of the CD workflow's pull request from deploy/<run id>/<source
 // commit>, the source commit being the commit itself.
-func MergeMessage(sha string) string {
+func mergeMessage(sha string) string {
 	return "Merge pull request #12 from kaizentm/deploy/4242424242/" + strings.ToLower(sha) + "\n\nDeploy hello-world"
 }
 
@@ -290,7 +290,7 @@ func commitJSON(sha string) map[string]any {
 	sha = strings.ToLower(sha)
 	return map[string]any{
 		"sha":     sha,
-		"commit":  map[string]any{"message": MergeMessage(sha)},
+		"commit":  map[string]any{"message": mergeMessage(sha)},
 		"parents": []any{},
 	}
 }

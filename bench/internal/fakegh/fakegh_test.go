@@ -110,7 +110,7 @@ func TestACommitReadsWithAMergeMessageNamingItselfAsTheSource(t *testing.T) {
 		t.Fatalf("answer %d", code)
 	}
 	commit, _ := body["commit"].(map[string]any)
-	if msg, _ := commit["message"].(string); msg != MergeMessage(sha) || !strings.Contains(msg, "deploy/4242424242/"+sha) {
+	if msg, _ := commit["message"].(string); msg != mergeMessage(sha) || !strings.Contains(msg, "deploy/4242424242/"+sha) {
 		t.Errorf("message %q", msg)
 	}
 	if body["sha"] != sha {

@@ -18,11 +18,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
-)
 
-// Plugins are the bundled plugin modules, all built into the plugin
-// directory.
-var Plugins = []string{"flux", "argocd", "github", "azdo"}
+	"github.com/gitops-connector/gitops-connector/testkit/hostproc"
+)
 
 // Binaries are a host binary and its plugin directory.
 type Binaries struct {
@@ -37,7 +35,7 @@ func Prebuilt(dir string) (Binaries, error) {
 	if _, err := os.Stat(b.Host); err != nil {
 		return Binaries{}, fmt.Errorf("host binary: %w", err)
 	}
-	for _, p := range Plugins {
+	for _, p := range hostproc.BundledPlugins {
 		if _, err := os.Stat(filepath.Join(b.PluginDir, p)); err != nil {
 			return Binaries{}, fmt.Errorf("plugin binary: %w", err)
 		}
@@ -45,15 +43,16 @@ func Prebuilt(dir string) (Binaries, error) {
 	return b, nil
 }
 
-// Build compiles the host and the bundled plugins of the repository at root
-// into out, with the flags of `make build` (static, trimmed, stripped), so
-// the figures are those of the shipped binaries.
+// Build compiles the host and the bundled plugins (hostproc.BundledPlugins)
+// of the repository at root into out, with the flags of `make build`
+// (static, trimmed, stripped), so the figures are those of the shipped
+// binaries.
 func Build(ctx context.Context, root, out string) (Binaries, error) {
 	b := Binaries{Host: filepath.Join(out, "gitops-connector"), PluginDir: filepath.Join(out, "plugins")}
 	if err := goBuild(ctx, filepath.Join(root, "host"), "./cmd/gitops-connector", b.Host); err != nil {
 		return Binaries{}, err
 	}
-	for _, p := range Plugins {
+	for _, p := range hostproc.BundledPlugins {
 		if err := goBuild(ctx, filepath.Join(root, "plugins", p), ".", filepath.Join(b.PluginDir, p)); err != nil {
 			return Binaries{}, err
 		}

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gitops-connector/gitops-connector/testkit/hostproc"
 )
 
 func appendTo(t *testing.T, path, s string) {
@@ -63,13 +65,13 @@ func TestPrebuiltNeedsTheHostAndEveryBundledPlugin(t *testing.T) {
 		}
 	}
 	write("gitops-connector")
-	for _, p := range Plugins[:len(Plugins)-1] {
+	for _, p := range hostproc.BundledPlugins[:len(hostproc.BundledPlugins)-1] {
 		write(filepath.Join("plugins", p))
 	}
-	if _, err := Prebuilt(dir); err == nil || !strings.Contains(err.Error(), Plugins[len(Plugins)-1]) {
-		t.Errorf("Prebuilt without the %s plugin: %v", Plugins[len(Plugins)-1], err)
+	if _, err := Prebuilt(dir); err == nil || !strings.Contains(err.Error(), hostproc.BundledPlugins[len(hostproc.BundledPlugins)-1]) {
+		t.Errorf("Prebuilt without the %s plugin: %v", hostproc.BundledPlugins[len(hostproc.BundledPlugins)-1], err)
 	}
-	write(filepath.Join("plugins", Plugins[len(Plugins)-1]))
+	write(filepath.Join("plugins", hostproc.BundledPlugins[len(hostproc.BundledPlugins)-1]))
 	b, err := Prebuilt(dir)
 	if err != nil {
 		t.Fatal(err)

@@ -1,8 +1,8 @@
 package chart
 
 import (
+	"bytes"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -16,6 +16,8 @@ import (
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
 	"golang.org/x/mod/modfile"
+
+	"github.com/gitops-connector/gitops-connector/testkit/hostproc"
 )
 
 const (
@@ -38,12 +40,7 @@ type goBuild struct {
 // any parser or lint warning.
 func parseDockerfile(t *testing.T) ([]instructions.Stage, []instructions.ArgCommand) {
 	t.Helper()
-	f, err := os.Open(dockerfile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	ast, err := parser.Parse(f)
+	ast, err := parser.Parse(bytes.NewReader(readFile(t, dockerfile)))
 	if err != nil {
 		t.Fatalf("parse Dockerfile: %v", err)
 	}
@@ -58,6 +55,16 @@ func parseDockerfile(t *testing.T) ([]instructions.Stage, []instructions.ArgComm
 		t.Fatalf("Dockerfile instructions: %v", err)
 	}
 	return stages, metaArgs
+}
+
+// goWork parses the repository's go.work.
+func goWork(t *testing.T) *modfile.WorkFile {
+	t.Helper()
+	wf, err := modfile.ParseWork("go.work", readFile(t, filepath.Join(repoRoot, "go.work")), nil)
+	if err != nil {
+		t.Fatalf("parse go.work: %v", err)
+	}
+	return wf
 }
 
 // bundledPlugins lists the plugins/<name> directories with a main package:
@@ -134,14 +141,7 @@ func TestDockerfileBuildsHostAndEveryBundledPlugin(t *testing.T) {
 	}
 	build, final := stages[0], stages[1]
 
-	work, err := os.ReadFile(filepath.Join(repoRoot, "go.work"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	wf, err := modfile.ParseWork("go.work", work, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	wf := goWork(t)
 	goVersion := ""
 	for _, a := range metaArgs {
 		for _, kv := range a.Args {
@@ -252,12 +252,7 @@ func TestDockerfileBuildsHostAndEveryBundledPlugin(t *testing.T) {
 // The build context holds what go build needs: the go.mod of every module
 // go.work names, and the sources of the host and the plugins; tests stay out.
 func TestDockerignoreKeepsTheWorkspaceBuildable(t *testing.T) {
-	f, err := os.Open(dockerignore)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	patterns, err := ignorefile.ReadAll(f)
+	patterns, err := ignorefile.ReadAll(bytes.NewReader(readFile(t, dockerignore)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,14 +260,7 @@ func TestDockerignoreKeepsTheWorkspaceBuildable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	work, err := os.ReadFile(filepath.Join(repoRoot, "go.work"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	wf, err := modfile.ParseWork("go.work", work, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	wf := goWork(t)
 	kept := []string{"go.work", "go.work.sum", "host/cmd/gitops-connector/main.go"}
 	for _, u := range wf.Use {
 		kept = append(kept, filepath.ToSlash(filepath.Join(u.Path, "go.mod")))
@@ -289,5 +277,12 @@ func TestDockerignoreKeepsTheWorkspaceBuildable(t *testing.T) {
 		if excluded, err := pm.MatchesOrParentMatches(path); err != nil || !excluded {
 			t.Errorf("%s is sent to the build (err %v)", path, err)
 		}
+	}
+}
+
+func TestTheTestBuildsBundleEveryPluginTheImageBundles(t *testing.T) {
+	got := slices.Sorted(slices.Values(hostproc.BundledPlugins))
+	if want := bundledPlugins(t); !slices.Equal(got, want) {
+		t.Errorf("hostproc.BundledPlugins = %v, want %v (every plugins/<name> with main.go, as the image has)", got, want)
 	}
 }

@@ -63,15 +63,37 @@ func TestExampleValuesRenderExactlyTheseObjects(t *testing.T) {
 // The connector's environment is the old program's (behavior §2) plus the
 // host's settings, and nothing else.
 func TestEnvironmentOfTheConnector(t *testing.T) {
-	common := map[string]string{
-		"PREDICTIVE_UNIT_SERVICE_PORT":    "8080",
-		"GITOPS_CONNECTOR_DATA_DIR":       "/var/lib/gitops-connector",
-		"GITOPS_CONNECTOR_SHUTDOWN_GRACE": "25s",
-		"GITOPS_CONNECTOR_LOG_LEVEL":      "info",
+	// githubExample and azdoExample are the single-instance settings of the
+	// example values files.
+	githubExample := map[string]string{
+		"GIT_REPOSITORY_TYPE":              "GITHUB",
+		"CICD_ORCHESTRATOR_TYPE":           "GITHUB",
+		"GITOPS_OPERATOR_TYPE":             "FLUX",
+		"GITOPS_APP_URL":                   "https://github.com/kaizentm/gitops-manifests/commit",
+		"GITHUB_ORG_URL":                   "https://api.github.com/repos/kaizentm",
+		"GITHUB_GITOPS_MANIFEST_REPO_NAME": "gitops-manifests",
+		"GITHUB_GITOPS_REPO_NAME":          "gitops-connector",
 	}
-	with := func(m map[string]string) map[string]string {
-		out := maps.Clone(common)
-		maps.Copy(out, m)
+	azdoExample := map[string]string{
+		"GIT_REPOSITORY_TYPE":    "AZDO",
+		"CICD_ORCHESTRATOR_TYPE": "AZDO",
+		"GITOPS_OPERATOR_TYPE":   "ARGOCD",
+		"GITOPS_APP_URL":         "https://dev.azure.com/myorg/MyProject/_git/my-gitops-repo",
+		"AZDO_ORG_URL":           "https://dev.azure.com/myorg/MyProject",
+		"AZDO_GITOPS_REPO_NAME":  "my-gitops-repo",
+	}
+	// env is the host's settings with their chart defaults, then each of
+	// sets in order.
+	env := func(sets ...map[string]string) map[string]string {
+		out := map[string]string{
+			"PREDICTIVE_UNIT_SERVICE_PORT":    "8080",
+			"GITOPS_CONNECTOR_DATA_DIR":       "/var/lib/gitops-connector",
+			"GITOPS_CONNECTOR_SHUTDOWN_GRACE": "25s",
+			"GITOPS_CONNECTOR_LOG_LEVEL":      "info",
+		}
+		for _, s := range sets {
+			maps.Copy(out, s)
+		}
 		return out
 	}
 	tests := []struct {
@@ -83,14 +105,7 @@ func TestEnvironmentOfTheConnector(t *testing.T) {
 		{
 			name:  "GitHub example",
 			files: []string{githubValues},
-			want: with(map[string]string{
-				"GIT_REPOSITORY_TYPE":              "GITHUB",
-				"CICD_ORCHESTRATOR_TYPE":           "GITHUB",
-				"GITOPS_OPERATOR_TYPE":             "FLUX",
-				"GITOPS_APP_URL":                   "https://github.com/kaizentm/gitops-manifests/commit",
-				"GITHUB_ORG_URL":                   "https://api.github.com/repos/kaizentm",
-				"GITHUB_GITOPS_MANIFEST_REPO_NAME": "gitops-manifests",
-				"GITHUB_GITOPS_REPO_NAME":          "gitops-connector",
+			want: env(githubExample, map[string]string{
 				"GITOPS_CONNECTOR_SUBSCRIBERS_DIR": "/subscribers",
 				"PAT":                              "secret:gitops-connector/PAT",
 			}),
@@ -98,36 +113,24 @@ func TestEnvironmentOfTheConnector(t *testing.T) {
 		{
 			name:  "Azure DevOps example",
 			files: []string{azdoValues},
-			want: with(map[string]string{
-				"GIT_REPOSITORY_TYPE":    "AZDO",
-				"CICD_ORCHESTRATOR_TYPE": "AZDO",
-				"GITOPS_OPERATOR_TYPE":   "ARGOCD",
-				"GITOPS_APP_URL":         "https://dev.azure.com/myorg/MyProject/_git/my-gitops-repo",
-				"AZDO_ORG_URL":           "https://dev.azure.com/myorg/MyProject",
-				"AZDO_GITOPS_REPO_NAME":  "my-gitops-repo",
-				"AZDO_PR_REPO_NAME":      "my-gitops-repo",
-				"PAT":                    "secret:azdo-pat/PAT",
+			want: env(azdoExample, map[string]string{
+				"AZDO_PR_REPO_NAME": "my-gitops-repo",
+				"PAT":               "secret:azdo-pat/PAT",
 			}),
 		},
 		{
 			name:   "status context of a single instance",
 			files:  []string{azdoValues},
 			values: "singleInstance: {statusContext: dev, azdoPrRepoName: ''}\nexistingSecretKey: token\n",
-			want: with(map[string]string{
-				"GIT_REPOSITORY_TYPE":    "AZDO",
-				"CICD_ORCHESTRATOR_TYPE": "AZDO",
-				"GITOPS_OPERATOR_TYPE":   "ARGOCD",
-				"GITOPS_APP_URL":         "https://dev.azure.com/myorg/MyProject/_git/my-gitops-repo",
-				"AZDO_ORG_URL":           "https://dev.azure.com/myorg/MyProject",
-				"AZDO_GITOPS_REPO_NAME":  "my-gitops-repo",
-				"STATUS_CONTEXT":         "dev",
-				"PAT":                    "secret:azdo-pat/token",
+			want: env(azdoExample, map[string]string{
+				"STATUS_CONTEXT": "dev",
+				"PAT":            "secret:azdo-pat/token",
 			}),
 		},
 		{
 			name:  "multiple instances watch the CRD's group in every namespace",
 			files: []string{multiInstanceValues},
-			want: with(map[string]string{
+			want: env(map[string]string{
 				"CLUSTER_DOMAIN": "example.com",
 				"PAT":            "secret:gitops-connector/PAT",
 			}),
@@ -136,7 +139,7 @@ func TestEnvironmentOfTheConnector(t *testing.T) {
 			name:   "multiple instances in listed namespaces of another group",
 			files:  []string{multiInstanceValues},
 			values: "orchestratorPAT: ''\nmultipleInstances: {clusterDomain: gitops.acme.io, namespaces: [team-a, team-b]}\n",
-			want: with(map[string]string{
+			want: env(map[string]string{
 				"CLUSTER_DOMAIN":              "gitops.acme.io",
 				"GITOPS_CONNECTOR_NAMESPACES": "team-a,team-b",
 			}),
@@ -145,20 +148,12 @@ func TestEnvironmentOfTheConnector(t *testing.T) {
 			name:   "port, termination grace and user env override",
 			files:  []string{githubValues},
 			values: "service: {port: 9090}\nterminationGracePeriodSeconds: 60\nlogLevel: debug\nsingleInstance: {subscribers: null}\nenv: [{name: PAT, value: from-env}]\n",
-			want: map[string]string{
-				"GIT_REPOSITORY_TYPE":              "GITHUB",
-				"CICD_ORCHESTRATOR_TYPE":           "GITHUB",
-				"GITOPS_OPERATOR_TYPE":             "FLUX",
-				"GITOPS_APP_URL":                   "https://github.com/kaizentm/gitops-manifests/commit",
-				"GITHUB_ORG_URL":                   "https://api.github.com/repos/kaizentm",
-				"GITHUB_GITOPS_MANIFEST_REPO_NAME": "gitops-manifests",
-				"GITHUB_GITOPS_REPO_NAME":          "gitops-connector",
-				"PREDICTIVE_UNIT_SERVICE_PORT":     "9090",
-				"GITOPS_CONNECTOR_DATA_DIR":        "/var/lib/gitops-connector",
-				"GITOPS_CONNECTOR_SHUTDOWN_GRACE":  "55s",
-				"GITOPS_CONNECTOR_LOG_LEVEL":       "debug",
-				"PAT":                              "from-env",
-			},
+			want: env(githubExample, map[string]string{
+				"PREDICTIVE_UNIT_SERVICE_PORT":    "9090",
+				"GITOPS_CONNECTOR_SHUTDOWN_GRACE": "55s",
+				"GITOPS_CONNECTOR_LOG_LEVEL":      "debug",
+				"PAT":                             "from-env",
+			}),
 		},
 	}
 	for _, tt := range tests {

@@ -1,7 +1,6 @@
 package chart
 
 import (
-	"os"
 	"slices"
 	"testing"
 
@@ -243,10 +242,7 @@ const canonicalCRD = "../testdata/gitopsconfig-crd.yaml"
 // The chart installs the same CRD the connector's Kubernetes tests run
 // against.
 func TestCRDMatchesTheOneTheConnectorIsTestedWith(t *testing.T) {
-	data, err := os.ReadFile(canonicalCRD)
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := readFile(t, canonicalCRD)
 	o, ok, err := decode(string(data))
 	if err != nil || !ok {
 		t.Fatalf("decode %s: ok %t, %v", canonicalCRD, ok, err)

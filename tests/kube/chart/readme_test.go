@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -34,10 +33,7 @@ var rowRE = regexp.MustCompile(`^\| (\S+) \| (\S+) \| (.*?) \| (.*) \|$`)
 // valueRows reads the values tables of a helm-docs README.
 func valueRows(t *testing.T, path string) map[string]row {
 	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := readFile(t, path)
 	rows := map[string]row{}
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	for sc.Scan() {
@@ -56,10 +52,7 @@ func valueRows(t *testing.T, path string) map[string]row {
 // chartValues reads the chart's values.yaml.
 func chartValues(t *testing.T) map[string]any {
 	t.Helper()
-	data, err := os.ReadFile(valuesFile)
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := readFile(t, valuesFile)
 	var v map[string]any
 	if err := yaml.Unmarshal(data, &v); err != nil {
 		t.Fatal(err)
@@ -180,10 +173,7 @@ func TestOriginalValuesKeepTypeAndDefault(t *testing.T) {
 // codeBlocks returns the README's fenced code blocks of a language.
 func codeBlocks(t *testing.T, path, lang string) []string {
 	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := readFile(t, path)
 	var blocks []string
 	var cur *strings.Builder
 	for _, line := range strings.Split(string(data), "\n") {

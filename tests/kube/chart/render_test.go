@@ -33,6 +33,17 @@ const (
 	multiInstanceValues = chartDir + "/ci/multi-instance-values.yaml"
 )
 
+// readFile returns the contents of a file of the checkout, failing the test
+// when it cannot be read.
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
 // decodeScheme knows every kind the chart renders except the ServiceMonitor,
 // whose type lives in the Prometheus Operator.
 var decodeScheme = func() *runtime.Scheme {

@@ -1,6 +1,8 @@
 package multiinstance
 
 import (
+	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/gitops-connector/gitops-connector/testkit/events"
@@ -74,4 +76,16 @@ func contexts(fake *fakegithub.Server, repo, sha string) []string {
 		out = append(out, s.Context)
 	}
 	return out
+}
+
+// waitContext waits until commit sha of a manifests repository has a status
+// with context.
+func waitContext(t *testing.T, fake *fakegithub.Server, repo, sha, context string) {
+	t.Helper()
+	eventually(t, fmt.Sprintf("a %s status on %s of %s", context, sha, repo), func() string {
+		if got := contexts(fake, repo, sha); !slices.Contains(got, context) {
+			return fmt.Sprintf("contexts %v", got)
+		}
+		return ""
+	})
 }

@@ -58,12 +58,7 @@ func TestGitOpsConfigResources(t *testing.T) {
 		if a.Code != http.StatusAccepted || a.Config != ns+"/app" {
 			t.Fatalf("event for app: %+v", a)
 		}
-		eventually(t, "statuses for app", func() string {
-			if got := contexts(fake, "manifests", sha1); !slices.Contains(got, "Status") {
-				return fmt.Sprintf("contexts %v", got)
-			}
-			return ""
-		})
+		waitContext(t, fake, "manifests", sha1, "Status")
 	})
 
 	t.Run("an updated config is used with its new settings only", func(t *testing.T) {
@@ -93,13 +88,7 @@ func TestGitOpsConfigResources(t *testing.T) {
 		if a.Code != http.StatusAccepted || a.Config != ns+"/app" {
 			t.Fatalf("after the update: %+v", a)
 		}
-		eventually(t, "statuses in new-manifests with the status context", func() string {
-			got := contexts(fake, "new-manifests", sha2)
-			if !slices.Contains(got, "dev/Status") {
-				return fmt.Sprintf("contexts %v", got)
-			}
-			return ""
-		})
+		waitContext(t, fake, "new-manifests", sha2, "dev/Status")
 		for _, s := range fake.AllStatuses()[before:] {
 			if s.Repo != "new-manifests" || !strings.HasPrefix(s.Context, "dev/") {
 				t.Errorf("after the update a status went to %s with context %q", s.Repo, s.Context)
@@ -235,12 +224,7 @@ func TestGitOpsConfigResources(t *testing.T) {
 		if a.Code != http.StatusAccepted || a.Config != nss[1]+"/shared" {
 			t.Fatalf("POST with the namespace: %+v", a)
 		}
-		eventually(t, "statuses in manifests-y", func() string {
-			if len(contexts(fake, "manifests-y", sha1)) == 0 {
-				return "none yet"
-			}
-			return ""
-		})
+		waitContext(t, fake, "manifests-y", sha1, "Status")
 		if got := contexts(fake, "manifests-x", sha1); len(got) != 0 {
 			t.Errorf("the other namespace's config posted %v", got)
 		}
@@ -275,12 +259,7 @@ func TestGitOpsConfigResources(t *testing.T) {
 		if a := h.Post(t, "", fluxProgressing(sha2, "app")); a.Code != http.StatusAccepted {
 			t.Fatalf("after the rotation: %+v", a)
 		}
-		eventually(t, "statuses posted with the rotated token", func() string {
-			if got := contexts(fake, "manifests", sha2); !slices.Contains(got, "Status") {
-				return fmt.Sprintf("contexts %v", got)
-			}
-			return ""
-		})
+		waitContext(t, fake, "manifests", sha2, "Status")
 		if strings.Contains(h.Log.String(), rotated) || strings.Contains(h.Log.String(), "ghp_expiredToken") {
 			t.Error("the host logged a token")
 		}
@@ -319,12 +298,7 @@ func TestGitOpsConfigResources(t *testing.T) {
 				if a.Code != http.StatusAccepted || a.Config != config || a.Commit != sha {
 					t.Fatalf("answer %+v, want 202 for %s", a, config)
 				}
-				eventually(t, "statuses", func() string {
-					if got := contexts(fake, tc.repo, sha); !slices.Contains(got, tc.status) {
-						return fmt.Sprintf("contexts %v", got)
-					}
-					return ""
-				})
+				waitContext(t, fake, tc.repo, sha, tc.status)
 			})
 		}
 	})
@@ -363,12 +337,7 @@ subjects:
 		if a := h.Post(t, "", fluxProgressing(sha3, "own-token")); a.Code != http.StatusAccepted || a.Config != nss[1]+"/own-token" {
 			t.Fatalf("event: %+v", a)
 		}
-		eventually(t, "statuses posted with the Secret's token", func() string {
-			if got := contexts(fake, "manifests", sha3); !slices.Contains(got, "Status") {
-				return fmt.Sprintf("contexts %v", got)
-			}
-			return ""
-		})
+		waitContext(t, fake, "manifests", sha3, "Status")
 	})
 
 	t.Run("every namespace is watched when none is named", func(t *testing.T) {
