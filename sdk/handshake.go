@@ -2,7 +2,9 @@ package sdk
 
 import (
 	"fmt"
+	"os/exec"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 )
 
@@ -47,6 +49,20 @@ func ClientPlugins() map[int]plugin.PluginSet {
 			string(CapabilityRepository):   &repositoryPlugin{},
 			string(CapabilityOrchestrator): &orchestratorPlugin{},
 		},
+	}
+}
+
+// ClientConfig is how the host starts the plugin binary at path: the
+// handshake, this protocol's plugin set, gRPC only, the plugin's log lines
+// to logger. plugintest starts plugins with it too, so a conformance test
+// talks to a plugin as the host will.
+func ClientConfig(path string, logger hclog.Logger) *plugin.ClientConfig {
+	return &plugin.ClientConfig{
+		HandshakeConfig:  Handshake,
+		VersionedPlugins: ClientPlugins(),
+		Cmd:              exec.Command(path),
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		Logger:           logger,
 	}
 }
 

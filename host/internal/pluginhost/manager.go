@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -325,14 +324,9 @@ func (b *binary) get(ctx context.Context) (*sdk.Capabilities, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	client := plugin.NewClient(&plugin.ClientConfig{
-		HandshakeConfig:  sdk.Handshake,
-		VersionedPlugins: sdk.ClientPlugins(),
-		Cmd:              exec.Command(b.path),
-		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		Logger:           newHCLog(b.logger, b.desc.Name),
-		StartTimeout:     30 * time.Second,
-	})
+	cfg := sdk.ClientConfig(b.path, newHCLog(b.logger, b.desc.Name))
+	cfg.StartTimeout = 30 * time.Second
+	client := plugin.NewClient(cfg)
 	rpc, err := client.Client()
 	if err != nil {
 		client.Kill()
