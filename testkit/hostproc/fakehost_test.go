@@ -95,6 +95,11 @@ func fakeHost(role string, args []string) error {
 	})
 	mux.HandleFunc("POST /", func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
+		if string(body) == "refuse" {
+			w.WriteHeader(http.StatusBadRequest)
+			_ = json.NewEncoder(w).Encode(map[string]any{"status": "rejected", "reason": "refused"})
+			return
+		}
 		log.Info("event delivered", "path", r.URL.Path, "signature", r.Header.Get("X-Signature"))
 		w.WriteHeader(http.StatusAccepted)
 		_ = json.NewEncoder(w).Encode(map[string]any{"status": "accepted", "commit": string(body), "statuses": 2, "finished": true})

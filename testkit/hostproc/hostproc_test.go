@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -178,7 +179,7 @@ func TestPostSendsTheEventAndSettleCountsDeliveries(t *testing.T) {
 		!strings.Contains(a.Raw, `"commit":"sha-1"`) {
 		t.Fatalf("answer %+v", a)
 	}
-	p.Post(t, "/argocd", []byte("sha-2"))
+	p.Accept(t, "/argocd", []byte("sha-2"))
 	p.Settle(t, 2)
 	delivered := p.Log.Messages("event delivered")
 	if len(delivered) != 2 || delivered[0]["path"] != "/gitopsphase" || delivered[0]["signature"] != "sha256=abc" ||
@@ -270,5 +271,31 @@ func TestWrapRunsTheHostThroughAnotherCommand(t *testing.T) {
 	_, env := started(t, p)
 	if !slices.Contains(env, "WRAPPED=yes") {
 		t.Fatalf("the host's environment %q lacks what the wrapper set", env)
+	}
+}
+
+// fatalRecorder records a Fatalf and ends the goroutine, as testing.T does.
+type fatalRecorder struct {
+	testing.TB
+	fatal string
+}
+
+func (r *fatalRecorder) Helper() {}
+func (r *fatalRecorder) Fatalf(format string, args ...any) {
+	r.fatal = fmt.Sprintf(format, args...)
+	runtime.Goexit()
+}
+
+func TestAcceptFailsAtOnceWhenTheHostRefusesTheEvent(t *testing.T) {
+	p := hostproc.Start(t, fake(t, "serve", nil))
+	rec := &fatalRecorder{TB: t}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p.Accept(rec, "", []byte("refuse"))
+	}()
+	<-done
+	if !strings.Contains(rec.fatal, "not accepted: 400") || !strings.Contains(rec.fatal, "refused") {
+		t.Fatalf("Accept reported %q, want the refusal", rec.fatal)
 	}
 }

@@ -100,6 +100,18 @@ func (p *Process) Post(t testing.TB, path string, body []byte) Answer {
 	return p.PostWith(t, path, body, nil)
 }
 
+// Accept posts an event body to path like Post and fails the test unless
+// the host accepted it (202), so a refused event fails at once rather than
+// as a Settle that waits in vain.
+func (p *Process) Accept(t testing.TB, path string, body []byte) Answer {
+	t.Helper()
+	a := p.PostWith(t, path, body, nil)
+	if a.Code != http.StatusAccepted {
+		t.Fatalf("event not accepted: %d %s", a.Code, a.Raw)
+	}
+	return a
+}
+
 // PostWith is Post with headers beyond Content-Type: application/json, such
 // as a sender's credentials.
 func (p *Process) PostWith(t testing.TB, path string, body []byte, header map[string]string) Answer {

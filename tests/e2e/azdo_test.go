@@ -60,10 +60,10 @@ func TestFluxEventsBecomeAzureDevOpsStatusesAndOneTaskCompleted(t *testing.T) {
 	fake := newAzureDevOps(t)
 	h := startHost(t, hostOptions{Env: azdoEnv(fake, "FLUX")})
 	revision := "main@sha1:" + sha
-	h.Post(t, "", events.Flux("Kustomization", "Progressing", progressingMessage, revision, ""))
+	h.Accept(t, "", events.Flux("Kustomization", "Progressing", progressingMessage, revision, ""))
 	succeeded := events.Flux("Kustomization", "ReconciliationSucceeded", "Applied revision: "+revision, revision, "")
-	h.Post(t, "", succeeded)
-	h.Post(t, "", succeeded)
+	h.Accept(t, "", succeeded)
+	h.Accept(t, "", succeeded)
 	h.Settle(t, 3)
 	want := []string{"Status=pending", "Deployment=notApplicable", "Service=notApplicable", "HorizontalPodAutoscaler=notApplicable", "Status=pending", "Status=succeeded"}
 	checkStatuses(t, "statuses", azdoContexts(fake), want)
@@ -87,9 +87,9 @@ func TestArgoFailureCompletesTheTaskAsFailedOnce(t *testing.T) {
 		events.Resource("apps/Deployment", "az-vote", "OutOfSync", "Progressing"))
 	failed := events.Argo(sha, "Failed", "OutOfSync", "Degraded", "one or more objects failed to apply", "",
 		events.Resource("apps/Deployment", "az-vote", "OutOfSync", "Degraded"))
-	h.Post(t, "", running)
-	h.Post(t, "", failed)
-	h.Post(t, "", failed)
+	h.Accept(t, "", running)
+	h.Accept(t, "", failed)
+	h.Accept(t, "", failed)
 	h.Settle(t, 3)
 	// The finishing event is posted whole; its repeat posts nothing.
 	want := []string{"Phase=pending", "Sync=pending", "Health=pending", "Phase=failed", "Sync=pending", "Health=error"}

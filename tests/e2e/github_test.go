@@ -154,9 +154,9 @@ func TestAFailureThenARecoveryOnOneCommitIsShownAndDispatched(t *testing.T) {
 	fake := newGitHub(t)
 	h := startHost(t, hostOptions{Env: githubEnv(fake, "FLUX")})
 	revision := "main@sha1:" + sha
-	h.Post(t, "", events.Flux("Kustomization", "HealthCheckFailed",
+	h.Accept(t, "", events.Flux("Kustomization", "HealthCheckFailed",
 		"health check failed after 30s: timeout waiting for: [Deployment/default/podinfo status: 'InProgress']", revision, ""))
-	h.Post(t, "", events.Flux("Kustomization", "ReconciliationSucceeded", "Applied revision: "+revision, revision, ""))
+	h.Accept(t, "", events.Flux("Kustomization", "ReconciliationSucceeded", "Applied revision: "+revision, revision, ""))
 	h.Settle(t, 2)
 	got := contexts(fake)
 	if len(got) < 2 || got[len(got)-1] != "Status=success" || !slices.Contains(got, "Status=failure") {
@@ -233,7 +233,7 @@ func TestDryRunLogsActionsAndSendsNothing(t *testing.T) {
 	delete(env, "PAT")
 	h := startHost(t, hostOptions{Env: env, Args: []string{"--dry-run"}})
 	revision := "main@sha1:" + sha
-	h.Post(t, "", events.Flux("Kustomization", "ReconciliationSucceeded", "Applied revision: "+revision, revision, ""))
+	h.Accept(t, "", events.Flux("Kustomization", "ReconciliationSucceeded", "Applied revision: "+revision, revision, ""))
 	h.Settle(t, 1)
 	var wouldPost, wouldNotify bool
 	for _, l := range h.Log.Lines() {
