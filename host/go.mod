@@ -63,6 +63,7 @@ require (
 require (
 	github.com/fatih/color v1.13.0 // indirect
 	github.com/gitops-connector/gitops-connector/proto v0.0.0-00010101000000-000000000000 // indirect
+	github.com/gitops-connector/gitops-connector/testkit v0.0.0-00010101000000-000000000000
 	github.com/golang/protobuf v1.5.4 // indirect
 	github.com/hashicorp/go-hclog v1.6.3
 	github.com/hashicorp/go-plugin v1.7.0
@@ -82,4 +83,6 @@ require (
 replace (
 	github.com/gitops-connector/gitops-connector/proto => ../proto
 	github.com/gitops-connector/gitops-connector/sdk => ../sdk
+	github.com/gitops-connector/gitops-connector/testkit => ../testkit
 )
+

@@ -1,7 +1,6 @@
 package intake
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -21,6 +20,7 @@ import (
 	"github.com/gitops-connector/gitops-connector/host/internal/routing"
 	"github.com/gitops-connector/gitops-connector/host/internal/webhookauth"
 	"github.com/gitops-connector/gitops-connector/sdk"
+	"github.com/gitops-connector/gitops-connector/testkit/hostproc"
 )
 
 const (
@@ -52,33 +52,6 @@ func (r *recorder) Event(operator, outcome string) {
 }
 
 func (r *recorder) Instrument(_ string, h http.Handler) http.Handler { return h }
-
-// logBuffer collects JSON log lines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) lines(t *testing.T) []map[string]any {
-	t.Helper()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var out []map[string]any
-	for _, l := range bytes.Split(bytes.TrimSpace(b.buf.Bytes()), []byte("\n")) {
-		var m map[string]any
-		if err := json.Unmarshal(l, &m); err != nil {
-			t.Fatalf("log line is not JSON: %q", l)
-		}
-		out = append(out, m)
-	}
-	return out
-}
 
 func TestWebhookAuthentication(t *testing.T) {
 	teamA := config.Config{Name: "team-a", Namespace: "apps", OperatorType: "FLUX", WebhookSecret: teamSecret}
@@ -152,7 +125,7 @@ func TestWebhookAuthentication(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			q := &fakeQueue{}
 			rec := &recorder{}
-			logs := &logBuffer{}
+			logs := &hostproc.Log{}
 			s := serve(t, &Handler{Router: tt.router, Queue: q, Auth: tt.policy, Metrics: rec,
 				Logger: slog.New(slog.NewJSONHandler(logs, nil))})
 			req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, s.URL+tt.path, strings.NewReader(tt.body))
@@ -183,7 +156,7 @@ func TestWebhookAuthentication(t *testing.T) {
 					t.Errorf("401 answer %s, want only the status and the event id", raw)
 				}
 				refused := false
-				for _, l := range logs.lines(t) {
+				for _, l := range logs.Lines() {
 					if l["msg"] == "event refused: the sender is not authenticated" && l["event"] == answer["event"] && l["reason"] != "" {
 						refused = true
 					}
@@ -193,7 +166,7 @@ func TestWebhookAuthentication(t *testing.T) {
 				}
 			}
 			for _, secret := range []string{globalKey, teamSecret, "global-bearer"} {
-				if strings.Contains(logs.buf.String(), secret) || strings.Contains(string(raw), secret) {
+				if strings.Contains(logs.String(), secret) || strings.Contains(string(raw), secret) {
 					t.Fatalf("a secret is in the log or the answer")
 				}
 			}
@@ -211,14 +184,14 @@ func TestEveryLogLineAboutAnAcceptedEventNamesTheEventConfigAndCommit(t *testing
 		"not accepted": {target: &cfg, decision: routing.Decision{Handled: true, Config: cfg, Operator: "FLUX", Result: handled().Result}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			logs := &logBuffer{}
+			logs := &hostproc.Log{}
 			q := &fakeQueue{}
 			if name == "not accepted" {
 				q.err = errors.New("cannot record the event: disk full")
 			}
 			s := serve(t, &Handler{Router: router, Queue: q, Logger: slog.New(slog.NewJSONHandler(logs, nil))})
 			_, answer, _ := post(t, s.URL+"/gitopsphase/apps/team-a", fluxEvent)
-			lines := logs.lines(t)
+			lines := logs.Lines()
 			if len(lines) == 0 {
 				t.Fatal("nothing logged")
 			}

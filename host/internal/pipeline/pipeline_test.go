@@ -1,9 +1,7 @@
 package pipeline
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +15,7 @@ import (
 	"github.com/gitops-connector/gitops-connector/host/internal/config"
 	"github.com/gitops-connector/gitops-connector/host/internal/subscriber"
 	"github.com/gitops-connector/gitops-connector/sdk"
+	"github.com/gitops-connector/gitops-connector/testkit/hostproc"
 )
 
 // recorder is a repository and orchestrator that records what it was asked
@@ -162,31 +161,6 @@ func (f *faultyStore) Check() error {
 		return f.addErr
 	}
 	return nil
-}
-
-// logBuffer collects JSON log lines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) lines(msg string) []map[string]any {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var out []map[string]any
-	for _, line := range strings.Split(b.buf.String(), "\n") {
-		var m map[string]any
-		if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == msg {
-			out = append(out, m)
-		}
-	}
-	return out
 }
 
 var testConfig = config.Config{
@@ -433,7 +407,7 @@ func TestWorkOlderThanMaxAgeIsGivenUpVisibly(t *testing.T) {
 		errs = append(errs, sdk.Retryable(errors.New("503"), 0))
 	}
 	r := &recorder{failures: map[string][]error{"Status": errs}}
-	logs := &logBuffer{}
+	logs := &hostproc.Log{}
 	var gaveUp []GiveUp
 	p := newTestPipeline(t, r, func(o *Options) {
 		o.MaxAge = 50 * time.Millisecond
@@ -450,7 +424,7 @@ func TestWorkOlderThanMaxAgeIsGivenUpVisibly(t *testing.T) {
 	if left := len(r.failures["Status"]); left == 0 || left == 1000 {
 		t.Fatalf("%d of 1000 failures left: want some retries, then giving up", left)
 	}
-	lines := logs.lines("event given up: retried until the event's maximum age")
+	lines := logs.Messages("event given up: retried until the event's maximum age")
 	if len(lines) != 1 || lines[0]["status"] != "Status" || lines[0]["statuses_not_posted"] != 2.0 || lines[0]["orchestrator_not_told"] != true ||
 		!strings.Contains(fmt.Sprint(lines[0]["error"]), "503") {
 		t.Fatalf("give-up log lines %v", lines)
@@ -546,7 +520,7 @@ func TestDeliveriesUseTheConfigResolvedAtDeliveryForItsCurrentToken(t *testing.T
 
 func TestAJobWhoseConfigIsGoneIsDroppedWithTheReason(t *testing.T) {
 	r := &recorder{}
-	logs := &logBuffer{}
+	logs := &hostproc.Log{}
 	var gaveUp []GiveUp
 	p := newTestPipeline(t, r, func(o *Options) {
 		o.Logger = slog.New(slog.NewJSONHandler(logs, nil))
@@ -558,7 +532,7 @@ func TestAJobWhoseConfigIsGoneIsDroppedWithTheReason(t *testing.T) {
 	if len(r.tokens) != 0 {
 		t.Fatal("a job without config reached a plugin")
 	}
-	lines := logs.lines("event dropped: its config no longer exists or is invalid")
+	lines := logs.Messages("event dropped: its config no longer exists or is invalid")
 	if len(lines) != 1 || lines[0]["reason"] != `no config named "default"` || lines[0]["event"] != "e1" {
 		t.Fatalf("log lines %v", lines)
 	}
@@ -680,7 +654,7 @@ func TestSubmitFailsWhenTheStoreCannotRecordTheEventAndHealthSaysWhy(t *testing.
 func TestWritesThatFailAfterAcceptanceHoldTheCommitUntilTheStoreRecovers(t *testing.T) {
 	st := &faultyStore{Store: durableMemory{NewMemoryStore()}, progressFailures: 3, doneFailures: 2}
 	r := &recorder{}
-	logs := &logBuffer{}
+	logs := &hostproc.Log{}
 	p := newTestPipeline(t, r, func(o *Options) {
 		o.Store = st
 		o.Logger = slog.New(slog.NewJSONHandler(logs, nil))
@@ -697,10 +671,10 @@ func TestWritesThatFailAfterAcceptanceHoldTheCommitUntilTheStoreRecovers(t *test
 	if !slices.Equal(notified, []string{"aaaaaaa:success"}) {
 		t.Fatalf("notified %v, want one success", notified)
 	}
-	if n := len(logs.lines("cannot record the delivery progress; retrying until the store takes writes")); n != 1 {
+	if n := len(logs.Messages("cannot record the delivery progress; retrying until the store takes writes")); n != 1 {
 		t.Errorf("%d progress failure lines, want 1", n)
 	}
-	if n := len(logs.lines("the store takes writes again")); n != 2 {
+	if n := len(logs.Messages("the store takes writes again")); n != 2 {
 		t.Errorf("%d recovery lines, want 2 (progress, then removal)", n)
 	}
 	if left, _ := st.Pending(); len(left) != 0 {
