@@ -134,6 +134,39 @@ func statusesFromProto(ss []*pb.Status) []Status {
 	return out
 }
 
+func commitToProto(c Commit) *pb.Commit {
+	return &pb.Commit{Id: c.ID, Message: c.Message, ParentIds: c.ParentIDs, CommittedAt: timeToProto(c.CommittedAt)}
+}
+
+func commitFromProto(c *pb.Commit) Commit {
+	return Commit{
+		ID:          c.GetId(),
+		Message:     c.GetMessage(),
+		ParentIDs:   c.GetParentIds(),
+		CommittedAt: timeFromProto(c.GetCommittedAt()),
+	}
+}
+
+func commitStatusToProto(s CommitStatus) *pb.CommitStatus {
+	return &pb.CommitStatus{
+		Name:        s.Name,
+		Genre:       s.Genre,
+		State:       stateToProto(s.State),
+		Description: s.Description,
+		UpdatedAt:   timeToProto(s.UpdatedAt),
+	}
+}
+
+func commitStatusFromProto(s *pb.CommitStatus) CommitStatus {
+	return CommitStatus{
+		Name:        s.GetName(),
+		Genre:       s.GetGenre(),
+		State:       stateFromProto(s.GetState()),
+		Description: s.GetDescription(),
+		UpdatedAt:   timeFromProto(s.GetUpdatedAt()),
+	}
+}
+
 func prStateToProto(s PullRequestState) pb.PullRequestState {
 	switch s {
 	case PullRequestActive:

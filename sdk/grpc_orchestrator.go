@@ -59,10 +59,11 @@ func (s *orchestratorServer) NotifyCompletion(ctx context.Context, req *pb.Notif
 	}
 	defer done()
 	res, err := s.impl.NotifyCompletion(ctx, Completion{
-		Config:     configFromProto(req.GetConfig()),
-		CommitID:   req.GetCommitId(),
-		Successful: req.GetSuccessful(),
-		Statuses:   statusesFromProto(req.GetStatuses()),
+		Config:       configFromProto(req.GetConfig()),
+		CommitID:     req.GetCommitId(),
+		Successful:   req.GetSuccessful(),
+		Statuses:     statusesFromProto(req.GetStatuses()),
+		DeployedWith: req.GetDeployedWith(),
 	}, repo)
 	if err != nil {
 		return nil, errorToStatus(err)
@@ -129,6 +130,7 @@ func (c *orchestratorClient) NotifyCompletion(ctx context.Context, req Completio
 		Successful:         req.Successful,
 		Statuses:           statusesToProto(req.Statuses),
 		RepositoryBrokerId: id,
+		DeployedWith:       req.DeployedWith,
 	})
 	if err != nil {
 		return NotifyResult{}, errorFromStatus(err)

@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"context"
+	"math"
 
 	pb "github.com/gitops-connector/gitops-connector/proto/gitopsconnector/v1"
 	"github.com/hashicorp/go-plugin"
@@ -59,7 +60,7 @@ func (s *repositoryServer) GetCommit(ctx context.Context, req *pb.GetCommitReque
 	if err != nil {
 		return nil, errorToStatus(err)
 	}
-	return &pb.GetCommitResponse{Commit: &pb.Commit{Id: c.ID, Message: c.Message, ParentIds: c.ParentIDs}}, nil
+	return &pb.GetCommitResponse{Commit: commitToProto(c)}, nil
 }
 
 func (s *repositoryServer) FindPullRequests(ctx context.Context, req *pb.FindPullRequestsRequest) (*pb.FindPullRequestsResponse, error) {
@@ -100,6 +101,40 @@ func (s *repositoryServer) ListPullRequests(ctx context.Context, req *pb.ListPul
 	return &pb.ListPullRequestsResponse{PullRequests: pullRequestsToProto(prs)}, nil
 }
 
+func (s *repositoryServer) ListCommits(ctx context.Context, req *pb.ListCommitsRequest) (*pb.ListCommitsResponse, error) {
+	list, err := s.impl.ListCommits(ctx, ListCommitsRequest{
+		Config:       configFromProto(req.GetConfig()),
+		Repository:   req.GetRepository(),
+		BaseCommitID: req.GetBaseCommitId(),
+		HeadCommitID: req.GetHeadCommitId(),
+		MaxCommits:   int(req.GetMaxCommits()),
+	})
+	if err != nil {
+		return nil, errorToStatus(err)
+	}
+	out := &pb.ListCommitsResponse{Truncated: list.Truncated, Commits: make([]*pb.Commit, 0, len(list.Commits))}
+	for _, c := range list.Commits {
+		out.Commits = append(out.Commits, commitToProto(c))
+	}
+	return out, nil
+}
+
+func (s *repositoryServer) ListStatuses(ctx context.Context, req *pb.ListStatusesRequest) (*pb.ListStatusesResponse, error) {
+	statuses, err := s.impl.ListStatuses(ctx, ListStatusesRequest{
+		Config:     configFromProto(req.GetConfig()),
+		Repository: req.GetRepository(),
+		CommitID:   req.GetCommitId(),
+	})
+	if err != nil {
+		return nil, errorToStatus(err)
+	}
+	out := &pb.ListStatusesResponse{Statuses: make([]*pb.CommitStatus, 0, len(statuses))}
+	for _, st := range statuses {
+		out.Statuses = append(out.Statuses, commitStatusToProto(st))
+	}
+	return out, nil
+}
+
 // repositoryClient is a Repository reached over gRPC: the host's view of a
 // repository plugin, and an orchestrator's view of the host's repository.
 type repositoryClient struct {
@@ -132,8 +167,7 @@ func (c *repositoryClient) GetCommit(ctx context.Context, req GetCommitRequest) 
 	if err != nil {
 		return Commit{}, errorFromStatus(err)
 	}
-	cm := res.GetCommit()
-	return Commit{ID: cm.GetId(), Message: cm.GetMessage(), ParentIDs: cm.GetParentIds()}, nil
+	return commitFromProto(res.GetCommit()), nil
 }
 
 func (c *repositoryClient) FindPullRequests(ctx context.Context, req FindPullRequestsRequest) ([]PullRequest, error) {
@@ -172,4 +206,38 @@ func (c *repositoryClient) ListPullRequests(ctx context.Context, req ListPullReq
 		return nil, errorFromStatus(err)
 	}
 	return pullRequestsFromProto(res.GetPullRequests()), nil
+}
+
+func (c *repositoryClient) ListCommits(ctx context.Context, req ListCommitsRequest) (CommitList, error) {
+	res, err := c.client.ListCommits(ctx, &pb.ListCommitsRequest{
+		Config:       configToProto(req.Config),
+		Repository:   req.Repository,
+		BaseCommitId: req.BaseCommitID,
+		HeadCommitId: req.HeadCommitID,
+		MaxCommits:   int32(min(req.MaxCommits, math.MaxInt32)),
+	})
+	if err != nil {
+		return CommitList{}, errorFromStatus(err)
+	}
+	out := CommitList{Truncated: res.GetTruncated()}
+	for _, cm := range res.GetCommits() {
+		out.Commits = append(out.Commits, commitFromProto(cm))
+	}
+	return out, nil
+}
+
+func (c *repositoryClient) ListStatuses(ctx context.Context, req ListStatusesRequest) ([]CommitStatus, error) {
+	res, err := c.client.ListStatuses(ctx, &pb.ListStatusesRequest{
+		Config:     configToProto(req.Config),
+		Repository: req.Repository,
+		CommitId:   req.CommitID,
+	})
+	if err != nil {
+		return nil, errorFromStatus(err)
+	}
+	var out []CommitStatus
+	for _, st := range res.GetStatuses() {
+		out = append(out, commitStatusFromProto(st))
+	}
+	return out, nil
 }

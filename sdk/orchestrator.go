@@ -38,6 +38,11 @@ type Completion struct {
 	Successful bool
 	// Statuses are the statuses of the event that finished the deployment.
 	Statuses []Status
+	// DeployedWith is set when CommitID did not finish on its own: the
+	// operator skipped it and deployed DeployedWith, a newer commit that
+	// contains it. Successful is then DeployedWith's outcome. "" for a
+	// direct completion.
+	DeployedWith string
 }
 
 // NotifyResult says what NotifyCompletion did.

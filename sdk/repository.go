@@ -29,6 +29,12 @@ type Repository interface {
 	GetPullRequestProperty(ctx context.Context, req GetPullRequestPropertyRequest) (value string, found bool, err error)
 	// ListPullRequests lists pull requests by state and close time.
 	ListPullRequests(ctx context.Context, req ListPullRequestsRequest) ([]PullRequest, error)
+	// ListCommits lists the commits reachable from HeadCommitID and not from
+	// BaseCommitID (git log base..head), newest first, each with its parents.
+	ListCommits(ctx context.Context, req ListCommitsRequest) (CommitList, error)
+	// ListStatuses lists the latest commit status of every context of a
+	// commit.
+	ListStatuses(ctx context.Context, req ListStatusesRequest) ([]CommitStatus, error)
 }
 
 // PostStatusRequest asks for one commit status.
@@ -76,6 +82,54 @@ type ListPullRequestsRequest struct {
 	ClosedAfter time.Time
 }
 
+// DefaultMaxCommits is how many commits ListCommits lists when the request
+// leaves MaxCommits at 0.
+const DefaultMaxCommits = 100
+
+// ListCommitsRequest names two commits of a repository.
+type ListCommitsRequest struct {
+	Config Config
+	// Repository is the repository name; "" means the manifests repository.
+	Repository string
+	// BaseCommitID is where the walk stops: it and its ancestors are not
+	// listed.
+	BaseCommitID string
+	// HeadCommitID is where the walk starts; it is listed.
+	HeadCommitID string
+	// MaxCommits bounds the list; 0 means DefaultMaxCommits.
+	MaxCommits int
+}
+
+// Limit is the number of commits the request allows: MaxCommits, or
+// DefaultMaxCommits when it is not positive.
+func (r ListCommitsRequest) Limit() int {
+	if r.MaxCommits <= 0 {
+		return DefaultMaxCommits
+	}
+	return r.MaxCommits
+}
+
+// CommitList is the answer of ListCommits.
+type CommitList struct {
+	// Commits are the commits reachable from head and not from base, newest
+	// first, at most the request's Limit (the newest ones when there are
+	// more). Empty when head is base. When base is not an ancestor of head
+	// it holds what the repository reports between them: the host tells
+	// that case from the parents.
+	Commits []Commit
+	// Truncated is true when more commits lie between base and head than
+	// were listed.
+	Truncated bool
+}
+
+// ListStatusesRequest names one commit.
+type ListStatusesRequest struct {
+	Config Config
+	// Repository is the repository name; "" means the manifests repository.
+	Repository string
+	CommitID   string
+}
+
 // ErrUnimplemented is returned by the methods of UnimplementedRepository and
 // UnimplementedOrchestrator. The host treats it as permanent.
 var ErrUnimplemented = errors.New("not implemented by this plugin")
@@ -111,5 +165,15 @@ func (UnimplementedRepository) GetPullRequestProperty(context.Context, GetPullRe
 
 // ListPullRequests returns ErrUnimplemented.
 func (UnimplementedRepository) ListPullRequests(context.Context, ListPullRequestsRequest) ([]PullRequest, error) {
+	return nil, ErrUnimplemented
+}
+
+// ListCommits returns ErrUnimplemented.
+func (UnimplementedRepository) ListCommits(context.Context, ListCommitsRequest) (CommitList, error) {
+	return CommitList{}, ErrUnimplemented
+}
+
+// ListStatuses returns ErrUnimplemented.
+func (UnimplementedRepository) ListStatuses(context.Context, ListStatusesRequest) ([]CommitStatus, error) {
 	return nil, ErrUnimplemented
 }

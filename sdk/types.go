@@ -107,6 +107,24 @@ type Commit struct {
 	// Message is the full commit message (Azure DevOps: the comment).
 	Message   string
 	ParentIDs []string
+	// CommittedAt is the committer date; zero when unknown.
+	CommittedAt time.Time
+}
+
+// CommitStatus is a commit status as the repository holds it, as
+// ListStatuses reports it.
+type CommitStatus struct {
+	// Name is the context's name as posted: Status.Name, with the host's
+	// "<statusContext>/" prefix.
+	Name string
+	// Genre is the context's genre where the repository has one (Azure
+	// DevOps), else "".
+	Genre string
+	// State is the normalized state.
+	State       State
+	Description string
+	// UpdatedAt is when the status was posted.
+	UpdatedAt time.Time
 }
 
 // PullRequestState is the state of a pull request.

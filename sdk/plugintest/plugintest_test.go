@@ -94,6 +94,46 @@ func TestOrchestratorReachesTheHostRepositoryThroughTheBroker(t *testing.T) {
 	}
 }
 
+func TestCommitListsStatusesAndDeployedWithCrossTheProcessBoundary(t *testing.T) {
+	c := plugintest.Start(t, plugintest.Build(t, "testdata/echo"))
+	ctx := context.Background()
+	base, head := strings.Repeat("b", 40), strings.Repeat("a", 40)
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+	list, err := c.Repository.ListCommits(ctx, sdk.ListCommitsRequest{BaseCommitID: base, HeadCommitID: head, MaxCommits: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !list.Truncated || len(list.Commits) != 2 {
+		t.Fatalf("ListCommits = %+v, want 2 commits, truncated (limit 1)", list)
+	}
+	if got := list.Commits[0]; got.ID != head || got.ParentIDs[0] != list.Commits[1].ID || !got.CommittedAt.Equal(at) {
+		t.Errorf("head commit = %+v", got)
+	}
+	if got := list.Commits[1]; got.ParentIDs[0] != base || !got.CommittedAt.Equal(at.Add(-time.Minute)) {
+		t.Errorf("second commit = %+v", got)
+	}
+
+	statuses, err := c.Repository.ListStatuses(ctx, sdk.ListStatusesRequest{Repository: "genre", CommitID: head})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := sdk.CommitStatus{Name: "env/Status", Genre: "genre", State: sdk.StateFailed, Description: head, UpdatedAt: at}
+	if len(statuses) != 1 || statuses[0] != want {
+		t.Errorf("ListStatuses = %+v, want [%+v]", statuses, want)
+	}
+
+	res, err := c.Orchestrator.NotifyCompletion(ctx, sdk.Completion{
+		Config: sdk.Config{Name: "prod"}, CommitID: "abcdef0", Successful: true, DeployedWith: head,
+	}, hostRepository{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(res.Reason, " with "+head) {
+		t.Errorf("NotifyCompletion reason %q does not carry DeployedWith", res.Reason)
+	}
+}
+
 func TestAPluginWritesItsCPUProfileWhenTheHostStopsIt(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv(sdk.CPUProfileDirEnv, dir)

@@ -99,6 +99,24 @@ func (p repositoryProxy) ListPullRequests(ctx context.Context, req sdk.ListPullR
 	return d.Repository.ListPullRequests(ctx, req)
 }
 
+func (p repositoryProxy) ListCommits(ctx context.Context, req sdk.ListCommitsRequest) (_ sdk.CommitList, err error) {
+	defer p.b.observe(sdk.CapabilityRepository, "ListCommits", p.typ)(&err)
+	d, err := p.b.get(ctx)
+	if err != nil {
+		return sdk.CommitList{}, err
+	}
+	return d.Repository.ListCommits(ctx, req)
+}
+
+func (p repositoryProxy) ListStatuses(ctx context.Context, req sdk.ListStatusesRequest) (_ []sdk.CommitStatus, err error) {
+	defer p.b.observe(sdk.CapabilityRepository, "ListStatuses", p.typ)(&err)
+	d, err := p.b.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return d.Repository.ListStatuses(ctx, req)
+}
+
 type orchestratorProxy struct {
 	b   *binary
 	typ string

@@ -119,8 +119,12 @@ type NotifyCompletionRequest struct {
 	// The statuses of the event that finished the deployment.
 	Statuses           []*Status `protobuf:"bytes,4,rep,name=statuses,proto3" json:"statuses,omitempty"`
 	RepositoryBrokerId uint32    `protobuf:"varint,5,opt,name=repository_broker_id,json=repositoryBrokerId,proto3" json:"repository_broker_id,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// Set when commit_id did not finish on its own: the operator skipped it and
+	// deployed deployed_with, a newer commit that contains it. successful is
+	// then deployed_with's outcome. Empty for a direct completion.
+	DeployedWith  string `protobuf:"bytes,6,opt,name=deployed_with,json=deployedWith,proto3" json:"deployed_with,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *NotifyCompletionRequest) Reset() {
@@ -186,6 +190,13 @@ func (x *NotifyCompletionRequest) GetRepositoryBrokerId() uint32 {
 		return x.RepositoryBrokerId
 	}
 	return 0
+}
+
+func (x *NotifyCompletionRequest) GetDeployedWith() string {
+	if x != nil {
+		return x.DeployedWith
+	}
+	return ""
 }
 
 type NotifyCompletionResponse struct {
@@ -367,7 +378,7 @@ const file_gitopsconnector_v1_orchestrator_proto_rawDesc = "" +
 	"(OrchestratorServiceValidateConfigRequest\x122\n" +
 	"\x06config\x18\x01 \x01(\v2\x1a.gitopsconnector.v1.ConfigR\x06config\"c\n" +
 	")OrchestratorServiceValidateConfigResponse\x126\n" +
-	"\x06errors\x18\x01 \x03(\v2\x1e.gitopsconnector.v1.FieldErrorR\x06errors\"\xf4\x01\n" +
+	"\x06errors\x18\x01 \x03(\v2\x1e.gitopsconnector.v1.FieldErrorR\x06errors\"\x99\x02\n" +
 	"\x17NotifyCompletionRequest\x122\n" +
 	"\x06config\x18\x01 \x01(\v2\x1a.gitopsconnector.v1.ConfigR\x06config\x12\x1b\n" +
 	"\tcommit_id\x18\x02 \x01(\tR\bcommitId\x12\x1e\n" +
@@ -375,7 +386,8 @@ const file_gitopsconnector_v1_orchestrator_proto_rawDesc = "" +
 	"successful\x18\x03 \x01(\bR\n" +
 	"successful\x126\n" +
 	"\bstatuses\x18\x04 \x03(\v2\x1a.gitopsconnector.v1.StatusR\bstatuses\x120\n" +
-	"\x14repository_broker_id\x18\x05 \x01(\rR\x12repositoryBrokerId\"N\n" +
+	"\x14repository_broker_id\x18\x05 \x01(\rR\x12repositoryBrokerId\x12#\n" +
+	"\rdeployed_with\x18\x06 \x01(\tR\fdeployedWith\"N\n" +
 	"\x18NotifyCompletionResponse\x12\x1a\n" +
 	"\bnotified\x18\x01 \x01(\bR\bnotified\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xa6\x01\n" +

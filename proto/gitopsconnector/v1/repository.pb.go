@@ -326,8 +326,10 @@ type Commit struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	// Full commit message (Azure DevOps: the comment).
-	Message       string   `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
-	ParentIds     []string `protobuf:"bytes,3,rep,name=parent_ids,json=parentIds,proto3" json:"parent_ids,omitempty"`
+	Message   string   `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	ParentIds []string `protobuf:"bytes,3,rep,name=parent_ids,json=parentIds,proto3" json:"parent_ids,omitempty"`
+	// When the commit was made (committer date); unset when unknown.
+	CommittedAt   *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=committed_at,json=committedAt,proto3" json:"committed_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -379,6 +381,13 @@ func (x *Commit) GetMessage() string {
 func (x *Commit) GetParentIds() []string {
 	if x != nil {
 		return x.ParentIds
+	}
+	return nil
+}
+
+func (x *Commit) GetCommittedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CommittedAt
 	}
 	return nil
 }
@@ -857,6 +866,333 @@ func (x *ListPullRequestsResponse) GetPullRequests() []*PullRequest {
 	return nil
 }
 
+type ListCommitsRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Config *Config                `protobuf:"bytes,1,opt,name=config,proto3" json:"config,omitempty"`
+	// Repository name; empty means the config's manifests repository.
+	Repository string `protobuf:"bytes,2,opt,name=repository,proto3" json:"repository,omitempty"`
+	// The walk stops at this commit: it and its ancestors are not listed.
+	BaseCommitId string `protobuf:"bytes,3,opt,name=base_commit_id,json=baseCommitId,proto3" json:"base_commit_id,omitempty"`
+	// The walk starts at this commit, which is listed.
+	HeadCommitId string `protobuf:"bytes,4,opt,name=head_commit_id,json=headCommitId,proto3" json:"head_commit_id,omitempty"`
+	// At most this many commits; 0 means the plugin's default (100).
+	MaxCommits    int32 `protobuf:"varint,5,opt,name=max_commits,json=maxCommits,proto3" json:"max_commits,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCommitsRequest) Reset() {
+	*x = ListCommitsRequest{}
+	mi := &file_gitopsconnector_v1_repository_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCommitsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCommitsRequest) ProtoMessage() {}
+
+func (x *ListCommitsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_gitopsconnector_v1_repository_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCommitsRequest.ProtoReflect.Descriptor instead.
+func (*ListCommitsRequest) Descriptor() ([]byte, []int) {
+	return file_gitopsconnector_v1_repository_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ListCommitsRequest) GetConfig() *Config {
+	if x != nil {
+		return x.Config
+	}
+	return nil
+}
+
+func (x *ListCommitsRequest) GetRepository() string {
+	if x != nil {
+		return x.Repository
+	}
+	return ""
+}
+
+func (x *ListCommitsRequest) GetBaseCommitId() string {
+	if x != nil {
+		return x.BaseCommitId
+	}
+	return ""
+}
+
+func (x *ListCommitsRequest) GetHeadCommitId() string {
+	if x != nil {
+		return x.HeadCommitId
+	}
+	return ""
+}
+
+func (x *ListCommitsRequest) GetMaxCommits() int32 {
+	if x != nil {
+		return x.MaxCommits
+	}
+	return 0
+}
+
+type ListCommitsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The commits reachable from head_commit_id and not from base_commit_id,
+	// newest first, at most max_commits (the newest ones when there are more).
+	// Empty when head is base. When base is not an ancestor of head the list
+	// holds what the repository reports between them; the host tells that
+	// case from the parents.
+	Commits []*Commit `protobuf:"bytes,1,rep,name=commits,proto3" json:"commits,omitempty"`
+	// True when more commits lie between base and head than were listed.
+	Truncated     bool `protobuf:"varint,2,opt,name=truncated,proto3" json:"truncated,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCommitsResponse) Reset() {
+	*x = ListCommitsResponse{}
+	mi := &file_gitopsconnector_v1_repository_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCommitsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCommitsResponse) ProtoMessage() {}
+
+func (x *ListCommitsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_gitopsconnector_v1_repository_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCommitsResponse.ProtoReflect.Descriptor instead.
+func (*ListCommitsResponse) Descriptor() ([]byte, []int) {
+	return file_gitopsconnector_v1_repository_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ListCommitsResponse) GetCommits() []*Commit {
+	if x != nil {
+		return x.Commits
+	}
+	return nil
+}
+
+func (x *ListCommitsResponse) GetTruncated() bool {
+	if x != nil {
+		return x.Truncated
+	}
+	return false
+}
+
+type ListStatusesRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Config *Config                `protobuf:"bytes,1,opt,name=config,proto3" json:"config,omitempty"`
+	// Repository name; empty means the config's manifests repository.
+	Repository    string `protobuf:"bytes,2,opt,name=repository,proto3" json:"repository,omitempty"`
+	CommitId      string `protobuf:"bytes,3,opt,name=commit_id,json=commitId,proto3" json:"commit_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListStatusesRequest) Reset() {
+	*x = ListStatusesRequest{}
+	mi := &file_gitopsconnector_v1_repository_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListStatusesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListStatusesRequest) ProtoMessage() {}
+
+func (x *ListStatusesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_gitopsconnector_v1_repository_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListStatusesRequest.ProtoReflect.Descriptor instead.
+func (*ListStatusesRequest) Descriptor() ([]byte, []int) {
+	return file_gitopsconnector_v1_repository_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ListStatusesRequest) GetConfig() *Config {
+	if x != nil {
+		return x.Config
+	}
+	return nil
+}
+
+func (x *ListStatusesRequest) GetRepository() string {
+	if x != nil {
+		return x.Repository
+	}
+	return ""
+}
+
+func (x *ListStatusesRequest) GetCommitId() string {
+	if x != nil {
+		return x.CommitId
+	}
+	return ""
+}
+
+// CommitStatus is a commit status as the repository holds it.
+type CommitStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The context's name as posted (Status.name, with the host's
+	// "<status_context>/" prefix).
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The context's genre where the repository has one (Azure DevOps), else
+	// empty.
+	Genre string `protobuf:"bytes,2,opt,name=genre,proto3" json:"genre,omitempty"`
+	// Normalized state.
+	State       State  `protobuf:"varint,3,opt,name=state,proto3,enum=gitopsconnector.v1.State" json:"state,omitempty"`
+	Description string `protobuf:"bytes,4,opt,name=description,proto3" json:"description,omitempty"`
+	// When the status was posted.
+	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CommitStatus) Reset() {
+	*x = CommitStatus{}
+	mi := &file_gitopsconnector_v1_repository_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CommitStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CommitStatus) ProtoMessage() {}
+
+func (x *CommitStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_gitopsconnector_v1_repository_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CommitStatus.ProtoReflect.Descriptor instead.
+func (*CommitStatus) Descriptor() ([]byte, []int) {
+	return file_gitopsconnector_v1_repository_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *CommitStatus) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CommitStatus) GetGenre() string {
+	if x != nil {
+		return x.Genre
+	}
+	return ""
+}
+
+func (x *CommitStatus) GetState() State {
+	if x != nil {
+		return x.State
+	}
+	return State_STATE_UNSPECIFIED
+}
+
+func (x *CommitStatus) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *CommitStatus) GetUpdatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdatedAt
+	}
+	return nil
+}
+
+type ListStatusesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The latest status of each context, in no particular order.
+	Statuses      []*CommitStatus `protobuf:"bytes,1,rep,name=statuses,proto3" json:"statuses,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListStatusesResponse) Reset() {
+	*x = ListStatusesResponse{}
+	mi := &file_gitopsconnector_v1_repository_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListStatusesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListStatusesResponse) ProtoMessage() {}
+
+func (x *ListStatusesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_gitopsconnector_v1_repository_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListStatusesResponse.ProtoReflect.Descriptor instead.
+func (*ListStatusesResponse) Descriptor() ([]byte, []int) {
+	return file_gitopsconnector_v1_repository_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ListStatusesResponse) GetStatuses() []*CommitStatus {
+	if x != nil {
+		return x.Statuses
+	}
+	return nil
+}
+
 var File_gitopsconnector_v1_repository_proto protoreflect.FileDescriptor
 
 const file_gitopsconnector_v1_repository_proto_rawDesc = "" +
@@ -876,12 +1212,13 @@ const file_gitopsconnector_v1_repository_proto_rawDesc = "" +
 	"\n" +
 	"repository\x18\x02 \x01(\tR\n" +
 	"repository\x12\x1b\n" +
-	"\tcommit_id\x18\x03 \x01(\tR\bcommitId\"Q\n" +
+	"\tcommit_id\x18\x03 \x01(\tR\bcommitId\"\x90\x01\n" +
 	"\x06Commit\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x1d\n" +
 	"\n" +
-	"parent_ids\x18\x03 \x03(\tR\tparentIds\"G\n" +
+	"parent_ids\x18\x03 \x03(\tR\tparentIds\x12=\n" +
+	"\fcommitted_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\vcommittedAt\"G\n" +
 	"\x11GetCommitResponse\x122\n" +
 	"\x06commit\x18\x01 \x01(\v2\x1a.gitopsconnector.v1.CommitR\x06commit\"\xf8\x01\n" +
 	"\vPullRequest\x12\x16\n" +
@@ -919,12 +1256,39 @@ const file_gitopsconnector_v1_repository_proto_rawDesc = "" +
 	"\x05state\x18\x03 \x01(\x0e2$.gitopsconnector.v1.PullRequestStateR\x05state\x12=\n" +
 	"\fclosed_after\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\vclosedAfter\"`\n" +
 	"\x18ListPullRequestsResponse\x12D\n" +
-	"\rpull_requests\x18\x01 \x03(\v2\x1f.gitopsconnector.v1.PullRequestR\fpullRequests*\x99\x01\n" +
+	"\rpull_requests\x18\x01 \x03(\v2\x1f.gitopsconnector.v1.PullRequestR\fpullRequests\"\xd5\x01\n" +
+	"\x12ListCommitsRequest\x122\n" +
+	"\x06config\x18\x01 \x01(\v2\x1a.gitopsconnector.v1.ConfigR\x06config\x12\x1e\n" +
+	"\n" +
+	"repository\x18\x02 \x01(\tR\n" +
+	"repository\x12$\n" +
+	"\x0ebase_commit_id\x18\x03 \x01(\tR\fbaseCommitId\x12$\n" +
+	"\x0ehead_commit_id\x18\x04 \x01(\tR\fheadCommitId\x12\x1f\n" +
+	"\vmax_commits\x18\x05 \x01(\x05R\n" +
+	"maxCommits\"i\n" +
+	"\x13ListCommitsResponse\x124\n" +
+	"\acommits\x18\x01 \x03(\v2\x1a.gitopsconnector.v1.CommitR\acommits\x12\x1c\n" +
+	"\ttruncated\x18\x02 \x01(\bR\ttruncated\"\x86\x01\n" +
+	"\x13ListStatusesRequest\x122\n" +
+	"\x06config\x18\x01 \x01(\v2\x1a.gitopsconnector.v1.ConfigR\x06config\x12\x1e\n" +
+	"\n" +
+	"repository\x18\x02 \x01(\tR\n" +
+	"repository\x12\x1b\n" +
+	"\tcommit_id\x18\x03 \x01(\tR\bcommitId\"\xc6\x01\n" +
+	"\fCommitStatus\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05genre\x18\x02 \x01(\tR\x05genre\x12/\n" +
+	"\x05state\x18\x03 \x01(\x0e2\x19.gitopsconnector.v1.StateR\x05state\x12 \n" +
+	"\vdescription\x18\x04 \x01(\tR\vdescription\x129\n" +
+	"\n" +
+	"updated_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"T\n" +
+	"\x14ListStatusesResponse\x12<\n" +
+	"\bstatuses\x18\x01 \x03(\v2 .gitopsconnector.v1.CommitStatusR\bstatuses*\x99\x01\n" +
 	"\x10PullRequestState\x12\"\n" +
 	"\x1ePULL_REQUEST_STATE_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19PULL_REQUEST_STATE_ACTIVE\x10\x01\x12 \n" +
 	"\x1cPULL_REQUEST_STATE_COMPLETED\x10\x02\x12 \n" +
-	"\x1cPULL_REQUEST_STATE_ABANDONED\x10\x032\xb5\x05\n" +
+	"\x1cPULL_REQUEST_STATE_ABANDONED\x10\x032\xf8\x06\n" +
 	"\x11RepositoryService\x12\x89\x01\n" +
 	"\x0eValidateConfig\x12:.gitopsconnector.v1.RepositoryServiceValidateConfigRequest\x1a;.gitopsconnector.v1.RepositoryServiceValidateConfigResponse\x12[\n" +
 	"\n" +
@@ -932,7 +1296,9 @@ const file_gitopsconnector_v1_repository_proto_rawDesc = "" +
 	"\tGetCommit\x12$.gitopsconnector.v1.GetCommitRequest\x1a%.gitopsconnector.v1.GetCommitResponse\x12m\n" +
 	"\x10FindPullRequests\x12+.gitopsconnector.v1.FindPullRequestsRequest\x1a,.gitopsconnector.v1.FindPullRequestsResponse\x12\x7f\n" +
 	"\x16GetPullRequestProperty\x121.gitopsconnector.v1.GetPullRequestPropertyRequest\x1a2.gitopsconnector.v1.GetPullRequestPropertyResponse\x12m\n" +
-	"\x10ListPullRequests\x12+.gitopsconnector.v1.ListPullRequestsRequest\x1a,.gitopsconnector.v1.ListPullRequestsResponseBYZWgithub.com/gitops-connector/gitops-connector/proto/gitopsconnector/v1;gitopsconnectorv1b\x06proto3"
+	"\x10ListPullRequests\x12+.gitopsconnector.v1.ListPullRequestsRequest\x1a,.gitopsconnector.v1.ListPullRequestsResponse\x12^\n" +
+	"\vListCommits\x12&.gitopsconnector.v1.ListCommitsRequest\x1a'.gitopsconnector.v1.ListCommitsResponse\x12a\n" +
+	"\fListStatuses\x12'.gitopsconnector.v1.ListStatusesRequest\x1a(.gitopsconnector.v1.ListStatusesResponseBYZWgithub.com/gitops-connector/gitops-connector/proto/gitopsconnector/v1;gitopsconnectorv1b\x06proto3"
 
 var (
 	file_gitopsconnector_v1_repository_proto_rawDescOnce sync.Once
@@ -947,7 +1313,7 @@ func file_gitopsconnector_v1_repository_proto_rawDescGZIP() []byte {
 }
 
 var file_gitopsconnector_v1_repository_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_gitopsconnector_v1_repository_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_gitopsconnector_v1_repository_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_gitopsconnector_v1_repository_proto_goTypes = []any{
 	(PullRequestState)(0),                           // 0: gitopsconnector.v1.PullRequestState
 	(*RepositoryServiceValidateConfigRequest)(nil),  // 1: gitopsconnector.v1.RepositoryServiceValidateConfigRequest
@@ -964,44 +1330,61 @@ var file_gitopsconnector_v1_repository_proto_goTypes = []any{
 	(*GetPullRequestPropertyResponse)(nil),          // 12: gitopsconnector.v1.GetPullRequestPropertyResponse
 	(*ListPullRequestsRequest)(nil),                 // 13: gitopsconnector.v1.ListPullRequestsRequest
 	(*ListPullRequestsResponse)(nil),                // 14: gitopsconnector.v1.ListPullRequestsResponse
-	(*Config)(nil),                                  // 15: gitopsconnector.v1.Config
-	(*FieldError)(nil),                              // 16: gitopsconnector.v1.FieldError
-	(*Status)(nil),                                  // 17: gitopsconnector.v1.Status
-	(*timestamppb.Timestamp)(nil),                   // 18: google.protobuf.Timestamp
+	(*ListCommitsRequest)(nil),                      // 15: gitopsconnector.v1.ListCommitsRequest
+	(*ListCommitsResponse)(nil),                     // 16: gitopsconnector.v1.ListCommitsResponse
+	(*ListStatusesRequest)(nil),                     // 17: gitopsconnector.v1.ListStatusesRequest
+	(*CommitStatus)(nil),                            // 18: gitopsconnector.v1.CommitStatus
+	(*ListStatusesResponse)(nil),                    // 19: gitopsconnector.v1.ListStatusesResponse
+	(*Config)(nil),                                  // 20: gitopsconnector.v1.Config
+	(*FieldError)(nil),                              // 21: gitopsconnector.v1.FieldError
+	(*Status)(nil),                                  // 22: gitopsconnector.v1.Status
+	(*timestamppb.Timestamp)(nil),                   // 23: google.protobuf.Timestamp
+	(State)(0),                                      // 24: gitopsconnector.v1.State
 }
 var file_gitopsconnector_v1_repository_proto_depIdxs = []int32{
-	15, // 0: gitopsconnector.v1.RepositoryServiceValidateConfigRequest.config:type_name -> gitopsconnector.v1.Config
-	16, // 1: gitopsconnector.v1.RepositoryServiceValidateConfigResponse.errors:type_name -> gitopsconnector.v1.FieldError
-	15, // 2: gitopsconnector.v1.PostStatusRequest.config:type_name -> gitopsconnector.v1.Config
-	17, // 3: gitopsconnector.v1.PostStatusRequest.status:type_name -> gitopsconnector.v1.Status
-	15, // 4: gitopsconnector.v1.GetCommitRequest.config:type_name -> gitopsconnector.v1.Config
-	6,  // 5: gitopsconnector.v1.GetCommitResponse.commit:type_name -> gitopsconnector.v1.Commit
-	0,  // 6: gitopsconnector.v1.PullRequest.state:type_name -> gitopsconnector.v1.PullRequestState
-	18, // 7: gitopsconnector.v1.PullRequest.closed_at:type_name -> google.protobuf.Timestamp
-	15, // 8: gitopsconnector.v1.FindPullRequestsRequest.config:type_name -> gitopsconnector.v1.Config
-	8,  // 9: gitopsconnector.v1.FindPullRequestsResponse.pull_requests:type_name -> gitopsconnector.v1.PullRequest
-	15, // 10: gitopsconnector.v1.GetPullRequestPropertyRequest.config:type_name -> gitopsconnector.v1.Config
-	15, // 11: gitopsconnector.v1.ListPullRequestsRequest.config:type_name -> gitopsconnector.v1.Config
-	0,  // 12: gitopsconnector.v1.ListPullRequestsRequest.state:type_name -> gitopsconnector.v1.PullRequestState
-	18, // 13: gitopsconnector.v1.ListPullRequestsRequest.closed_after:type_name -> google.protobuf.Timestamp
-	8,  // 14: gitopsconnector.v1.ListPullRequestsResponse.pull_requests:type_name -> gitopsconnector.v1.PullRequest
-	1,  // 15: gitopsconnector.v1.RepositoryService.ValidateConfig:input_type -> gitopsconnector.v1.RepositoryServiceValidateConfigRequest
-	3,  // 16: gitopsconnector.v1.RepositoryService.PostStatus:input_type -> gitopsconnector.v1.PostStatusRequest
-	5,  // 17: gitopsconnector.v1.RepositoryService.GetCommit:input_type -> gitopsconnector.v1.GetCommitRequest
-	9,  // 18: gitopsconnector.v1.RepositoryService.FindPullRequests:input_type -> gitopsconnector.v1.FindPullRequestsRequest
-	11, // 19: gitopsconnector.v1.RepositoryService.GetPullRequestProperty:input_type -> gitopsconnector.v1.GetPullRequestPropertyRequest
-	13, // 20: gitopsconnector.v1.RepositoryService.ListPullRequests:input_type -> gitopsconnector.v1.ListPullRequestsRequest
-	2,  // 21: gitopsconnector.v1.RepositoryService.ValidateConfig:output_type -> gitopsconnector.v1.RepositoryServiceValidateConfigResponse
-	4,  // 22: gitopsconnector.v1.RepositoryService.PostStatus:output_type -> gitopsconnector.v1.PostStatusResponse
-	7,  // 23: gitopsconnector.v1.RepositoryService.GetCommit:output_type -> gitopsconnector.v1.GetCommitResponse
-	10, // 24: gitopsconnector.v1.RepositoryService.FindPullRequests:output_type -> gitopsconnector.v1.FindPullRequestsResponse
-	12, // 25: gitopsconnector.v1.RepositoryService.GetPullRequestProperty:output_type -> gitopsconnector.v1.GetPullRequestPropertyResponse
-	14, // 26: gitopsconnector.v1.RepositoryService.ListPullRequests:output_type -> gitopsconnector.v1.ListPullRequestsResponse
-	21, // [21:27] is the sub-list for method output_type
-	15, // [15:21] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	20, // 0: gitopsconnector.v1.RepositoryServiceValidateConfigRequest.config:type_name -> gitopsconnector.v1.Config
+	21, // 1: gitopsconnector.v1.RepositoryServiceValidateConfigResponse.errors:type_name -> gitopsconnector.v1.FieldError
+	20, // 2: gitopsconnector.v1.PostStatusRequest.config:type_name -> gitopsconnector.v1.Config
+	22, // 3: gitopsconnector.v1.PostStatusRequest.status:type_name -> gitopsconnector.v1.Status
+	20, // 4: gitopsconnector.v1.GetCommitRequest.config:type_name -> gitopsconnector.v1.Config
+	23, // 5: gitopsconnector.v1.Commit.committed_at:type_name -> google.protobuf.Timestamp
+	6,  // 6: gitopsconnector.v1.GetCommitResponse.commit:type_name -> gitopsconnector.v1.Commit
+	0,  // 7: gitopsconnector.v1.PullRequest.state:type_name -> gitopsconnector.v1.PullRequestState
+	23, // 8: gitopsconnector.v1.PullRequest.closed_at:type_name -> google.protobuf.Timestamp
+	20, // 9: gitopsconnector.v1.FindPullRequestsRequest.config:type_name -> gitopsconnector.v1.Config
+	8,  // 10: gitopsconnector.v1.FindPullRequestsResponse.pull_requests:type_name -> gitopsconnector.v1.PullRequest
+	20, // 11: gitopsconnector.v1.GetPullRequestPropertyRequest.config:type_name -> gitopsconnector.v1.Config
+	20, // 12: gitopsconnector.v1.ListPullRequestsRequest.config:type_name -> gitopsconnector.v1.Config
+	0,  // 13: gitopsconnector.v1.ListPullRequestsRequest.state:type_name -> gitopsconnector.v1.PullRequestState
+	23, // 14: gitopsconnector.v1.ListPullRequestsRequest.closed_after:type_name -> google.protobuf.Timestamp
+	8,  // 15: gitopsconnector.v1.ListPullRequestsResponse.pull_requests:type_name -> gitopsconnector.v1.PullRequest
+	20, // 16: gitopsconnector.v1.ListCommitsRequest.config:type_name -> gitopsconnector.v1.Config
+	6,  // 17: gitopsconnector.v1.ListCommitsResponse.commits:type_name -> gitopsconnector.v1.Commit
+	20, // 18: gitopsconnector.v1.ListStatusesRequest.config:type_name -> gitopsconnector.v1.Config
+	24, // 19: gitopsconnector.v1.CommitStatus.state:type_name -> gitopsconnector.v1.State
+	23, // 20: gitopsconnector.v1.CommitStatus.updated_at:type_name -> google.protobuf.Timestamp
+	18, // 21: gitopsconnector.v1.ListStatusesResponse.statuses:type_name -> gitopsconnector.v1.CommitStatus
+	1,  // 22: gitopsconnector.v1.RepositoryService.ValidateConfig:input_type -> gitopsconnector.v1.RepositoryServiceValidateConfigRequest
+	3,  // 23: gitopsconnector.v1.RepositoryService.PostStatus:input_type -> gitopsconnector.v1.PostStatusRequest
+	5,  // 24: gitopsconnector.v1.RepositoryService.GetCommit:input_type -> gitopsconnector.v1.GetCommitRequest
+	9,  // 25: gitopsconnector.v1.RepositoryService.FindPullRequests:input_type -> gitopsconnector.v1.FindPullRequestsRequest
+	11, // 26: gitopsconnector.v1.RepositoryService.GetPullRequestProperty:input_type -> gitopsconnector.v1.GetPullRequestPropertyRequest
+	13, // 27: gitopsconnector.v1.RepositoryService.ListPullRequests:input_type -> gitopsconnector.v1.ListPullRequestsRequest
+	15, // 28: gitopsconnector.v1.RepositoryService.ListCommits:input_type -> gitopsconnector.v1.ListCommitsRequest
+	17, // 29: gitopsconnector.v1.RepositoryService.ListStatuses:input_type -> gitopsconnector.v1.ListStatusesRequest
+	2,  // 30: gitopsconnector.v1.RepositoryService.ValidateConfig:output_type -> gitopsconnector.v1.RepositoryServiceValidateConfigResponse
+	4,  // 31: gitopsconnector.v1.RepositoryService.PostStatus:output_type -> gitopsconnector.v1.PostStatusResponse
+	7,  // 32: gitopsconnector.v1.RepositoryService.GetCommit:output_type -> gitopsconnector.v1.GetCommitResponse
+	10, // 33: gitopsconnector.v1.RepositoryService.FindPullRequests:output_type -> gitopsconnector.v1.FindPullRequestsResponse
+	12, // 34: gitopsconnector.v1.RepositoryService.GetPullRequestProperty:output_type -> gitopsconnector.v1.GetPullRequestPropertyResponse
+	14, // 35: gitopsconnector.v1.RepositoryService.ListPullRequests:output_type -> gitopsconnector.v1.ListPullRequestsResponse
+	16, // 36: gitopsconnector.v1.RepositoryService.ListCommits:output_type -> gitopsconnector.v1.ListCommitsResponse
+	19, // 37: gitopsconnector.v1.RepositoryService.ListStatuses:output_type -> gitopsconnector.v1.ListStatusesResponse
+	30, // [30:38] is the sub-list for method output_type
+	22, // [22:30] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_gitopsconnector_v1_repository_proto_init() }
@@ -1016,7 +1399,7 @@ func file_gitopsconnector_v1_repository_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gitopsconnector_v1_repository_proto_rawDesc), len(file_gitopsconnector_v1_repository_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   14,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -25,6 +25,8 @@ const (
 	RepositoryService_FindPullRequests_FullMethodName       = "/gitopsconnector.v1.RepositoryService/FindPullRequests"
 	RepositoryService_GetPullRequestProperty_FullMethodName = "/gitopsconnector.v1.RepositoryService/GetPullRequestProperty"
 	RepositoryService_ListPullRequests_FullMethodName       = "/gitopsconnector.v1.RepositoryService/ListPullRequests"
+	RepositoryService_ListCommits_FullMethodName            = "/gitopsconnector.v1.RepositoryService/ListCommits"
+	RepositoryService_ListStatuses_FullMethodName           = "/gitopsconnector.v1.RepositoryService/ListStatuses"
 )
 
 // RepositoryServiceClient is the client API for RepositoryService service.
@@ -48,6 +50,14 @@ type RepositoryServiceClient interface {
 	GetPullRequestProperty(ctx context.Context, in *GetPullRequestPropertyRequest, opts ...grpc.CallOption) (*GetPullRequestPropertyResponse, error)
 	// ListPullRequests lists pull requests by state and close time.
 	ListPullRequests(ctx context.Context, in *ListPullRequestsRequest, opts ...grpc.CallOption) (*ListPullRequestsResponse, error)
+	// ListCommits lists the commits reachable from head_commit_id and not from
+	// base_commit_id (git log base..head), each with its parents, so the host
+	// can follow first parents itself. UNIMPLEMENTED when the repository
+	// cannot list commits.
+	ListCommits(ctx context.Context, in *ListCommitsRequest, opts ...grpc.CallOption) (*ListCommitsResponse, error)
+	// ListStatuses lists the commit statuses posted on a commit, the latest one
+	// per context. UNIMPLEMENTED when the repository cannot list them.
+	ListStatuses(ctx context.Context, in *ListStatusesRequest, opts ...grpc.CallOption) (*ListStatusesResponse, error)
 }
 
 type repositoryServiceClient struct {
@@ -118,6 +128,26 @@ func (c *repositoryServiceClient) ListPullRequests(ctx context.Context, in *List
 	return out, nil
 }
 
+func (c *repositoryServiceClient) ListCommits(ctx context.Context, in *ListCommitsRequest, opts ...grpc.CallOption) (*ListCommitsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListCommitsResponse)
+	err := c.cc.Invoke(ctx, RepositoryService_ListCommits_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *repositoryServiceClient) ListStatuses(ctx context.Context, in *ListStatusesRequest, opts ...grpc.CallOption) (*ListStatusesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListStatusesResponse)
+	err := c.cc.Invoke(ctx, RepositoryService_ListStatuses_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RepositoryServiceServer is the server API for RepositoryService service.
 // All implementations must embed UnimplementedRepositoryServiceServer
 // for forward compatibility.
@@ -139,6 +169,14 @@ type RepositoryServiceServer interface {
 	GetPullRequestProperty(context.Context, *GetPullRequestPropertyRequest) (*GetPullRequestPropertyResponse, error)
 	// ListPullRequests lists pull requests by state and close time.
 	ListPullRequests(context.Context, *ListPullRequestsRequest) (*ListPullRequestsResponse, error)
+	// ListCommits lists the commits reachable from head_commit_id and not from
+	// base_commit_id (git log base..head), each with its parents, so the host
+	// can follow first parents itself. UNIMPLEMENTED when the repository
+	// cannot list commits.
+	ListCommits(context.Context, *ListCommitsRequest) (*ListCommitsResponse, error)
+	// ListStatuses lists the commit statuses posted on a commit, the latest one
+	// per context. UNIMPLEMENTED when the repository cannot list them.
+	ListStatuses(context.Context, *ListStatusesRequest) (*ListStatusesResponse, error)
 	mustEmbedUnimplementedRepositoryServiceServer()
 }
 
@@ -166,6 +204,12 @@ func (UnimplementedRepositoryServiceServer) GetPullRequestProperty(context.Conte
 }
 func (UnimplementedRepositoryServiceServer) ListPullRequests(context.Context, *ListPullRequestsRequest) (*ListPullRequestsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListPullRequests not implemented")
+}
+func (UnimplementedRepositoryServiceServer) ListCommits(context.Context, *ListCommitsRequest) (*ListCommitsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListCommits not implemented")
+}
+func (UnimplementedRepositoryServiceServer) ListStatuses(context.Context, *ListStatusesRequest) (*ListStatusesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListStatuses not implemented")
 }
 func (UnimplementedRepositoryServiceServer) mustEmbedUnimplementedRepositoryServiceServer() {}
 func (UnimplementedRepositoryServiceServer) testEmbeddedByValue()                           {}
@@ -296,6 +340,42 @@ func _RepositoryService_ListPullRequests_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RepositoryService_ListCommits_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListCommitsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RepositoryServiceServer).ListCommits(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RepositoryService_ListCommits_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RepositoryServiceServer).ListCommits(ctx, req.(*ListCommitsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RepositoryService_ListStatuses_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListStatusesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RepositoryServiceServer).ListStatuses(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RepositoryService_ListStatuses_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RepositoryServiceServer).ListStatuses(ctx, req.(*ListStatusesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // RepositoryService_ServiceDesc is the grpc.ServiceDesc for RepositoryService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -326,6 +406,14 @@ var RepositoryService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListPullRequests",
 			Handler:    _RepositoryService_ListPullRequests_Handler,
+		},
+		{
+			MethodName: "ListCommits",
+			Handler:    _RepositoryService_ListCommits_Handler,
+		},
+		{
+			MethodName: "ListStatuses",
+			Handler:    _RepositoryService_ListStatuses_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -18,6 +18,7 @@ import (
 
 // Repository implements sdk.Repository.
 type Repository struct {
+	sdk.UnimplementedRepository
 	clients *azdoapi.Clients
 }
 

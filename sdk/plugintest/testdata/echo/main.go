@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/gitops-connector/gitops-connector/sdk"
@@ -71,6 +72,25 @@ func (repository) GetCommit(_ context.Context, req sdk.GetCommitRequest) (sdk.Co
 	return sdk.Commit{ID: req.CommitID, Message: "message of " + req.CommitID + " in " + req.Repository + " as " + req.Config.Name}, nil
 }
 
+// ListCommits lists two commits between base and head, the head first, each
+// the child of the next.
+func (repository) ListCommits(_ context.Context, req sdk.ListCommitsRequest) (sdk.CommitList, error) {
+	mid := strings.Repeat("c", 40)
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	return sdk.CommitList{Truncated: req.Limit() < 2, Commits: []sdk.Commit{
+		{ID: req.HeadCommitID, Message: "head", ParentIDs: []string{mid}, CommittedAt: at},
+		{ID: mid, Message: "middle", ParentIDs: []string{req.BaseCommitID}, CommittedAt: at.Add(-time.Minute)},
+	}}, nil
+}
+
+// ListStatuses reports one status named after the commit.
+func (repository) ListStatuses(_ context.Context, req sdk.ListStatusesRequest) ([]sdk.CommitStatus, error) {
+	return []sdk.CommitStatus{{
+		Name: "env/Status", Genre: req.Repository, State: sdk.StateFailed, Description: req.CommitID,
+		UpdatedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
+	}}, nil
+}
+
 type orchestrator struct{ sdk.UnimplementedOrchestrator }
 
 // NotifyCompletion reads the commit through the host's repository and
@@ -83,7 +103,11 @@ func (orchestrator) NotifyCompletion(ctx context.Context, c sdk.Completion, repo
 	if err != nil {
 		return sdk.NotifyResult{}, fmt.Errorf("read commit: %w", err)
 	}
-	return sdk.NotifyResult{Notified: c.Successful, Reason: cm.Message}, nil
+	reason := cm.Message
+	if c.DeployedWith != "" {
+		reason += " with " + c.DeployedWith
+	}
+	return sdk.NotifyResult{Notified: c.Successful, Reason: reason}, nil
 }
 
 func main() {
