@@ -48,6 +48,7 @@ func TestPlugin(t *testing.T) {
 	}{
 		{"StatusesArePostedOnTheManifestsRepository", testStatusesArePostedOnTheManifestsRepository},
 		{"RepositoryReads", testRepositoryReads},
+		{"ListCommits", testListCommits},
 		{"NotifyCompletion", testNotifyCompletion},
 		{"NotifyCompletionErrors", testNotifyCompletionErrors},
 		{"RetriesAfterServerErrors", testRetriesAfterServerErrors},
@@ -237,6 +238,61 @@ func testRepositoryReads(t *testing.T, p *plugintest.Client) {
 	}
 	if _, err := p.Repository.GetCommit(c, sdk.GetCommitRequest{Config: cfg, Repository: "../other", CommitID: commit}); sdk.KindOf(err) != sdk.KindInvalidInput {
 		t.Errorf("GetCommit(repository ../other) = %v, want invalid input", err)
+	}
+	f.AssertValid(t)
+}
+
+// testListCommits lists the commits between two commits of a history with
+// a merge, through commitsbatch (paged) and a read of each listed commit.
+func testListCommits(t *testing.T, p *plugintest.Client) {
+	f := fakeazdo.New(t, fakeazdo.Options{})
+	start := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	id := func(i int) string { return fmt.Sprintf("%040x", 0xa000+i) }
+	// 0 ← 1 ← … ← 129 on the branch; 200 branches from 1 and is merged by 130.
+	for i := range 130 {
+		c := fakeazdo.Commit{ID: id(i), Comment: fmt.Sprintf("Merged PR %d: change", i), Date: start.Add(time.Duration(i) * time.Minute)}
+		if i > 0 {
+			c.Parents = []string{id(i - 1)}
+		}
+		f.AddCommit("manifests", c)
+	}
+	f.AddCommit("manifests", fakeazdo.Commit{ID: id(200), Comment: "feature", Parents: []string{id(1)}, Date: start.Add(90 * time.Second)})
+	f.AddCommit("manifests", fakeazdo.Commit{ID: id(130), Comment: "Merged PR 130: merge", Parents: []string{id(129), id(200)}, Date: start.Add(200 * time.Minute)})
+	cfg := configFor(f)
+	c := callCtx(t)
+
+	list, err := p.Repository.ListCommits(c, sdk.ListCommitsRequest{Config: cfg, BaseCommitID: id(127), HeadCommitID: id(130)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, cm := range list.Commits {
+		got = append(got, cm.ID)
+	}
+	if want := []string{id(130), id(129), id(128), id(200)}; !slices.Equal(got, want) || list.Truncated {
+		t.Fatalf("ListCommits(127..130) = %v (truncated %v), want %v", got, list.Truncated, want)
+	}
+	if m := list.Commits[0]; !slices.Equal(m.ParentIDs, []string{id(129), id(200)}) || m.Message != "Merged PR 130: merge" || !m.CommittedAt.Equal(start.Add(200*time.Minute)) {
+		t.Errorf("merge commit = %+v", m)
+	}
+
+	f2 := len(f.RequestsTo(fakeazdo.RouteCommitsBatch))
+	list, err = p.Repository.ListCommits(c, sdk.ListCommitsRequest{Config: cfg, BaseCommitID: id(0), HeadCommitID: id(130), MaxCommits: 120})
+	if err != nil || len(list.Commits) != 120 || !list.Truncated || list.Commits[0].ID != id(130) {
+		t.Errorf("ListCommits(0..130, 120) = %d commits, truncated %v, %v", len(list.Commits), list.Truncated, err)
+	}
+	if n := len(f.RequestsTo(fakeazdo.RouteCommitsBatch)) - f2; n != 2 {
+		t.Errorf("%d commitsbatch pages, want 2", n)
+	}
+	list, err = p.Repository.ListCommits(c, sdk.ListCommitsRequest{Config: cfg, BaseCommitID: id(130), HeadCommitID: id(5)})
+	if err != nil || len(list.Commits) != 0 {
+		t.Errorf("head an ancestor of base: %+v, %v", list, err)
+	}
+	if _, err := p.Repository.ListCommits(c, sdk.ListCommitsRequest{Config: cfg, BaseCommitID: "main", HeadCommitID: id(5)}); sdk.KindOf(err) != sdk.KindInvalidInput {
+		t.Errorf("a base that is no commit id: %v", err)
+	}
+	if _, err := p.Repository.ListCommits(c, sdk.ListCommitsRequest{Config: cfg, BaseCommitID: id(999), HeadCommitID: id(5)}); sdk.KindOf(err) != sdk.KindNotFound {
+		t.Errorf("an unknown base: %v, want not found", err)
 	}
 	f.AssertValid(t)
 }

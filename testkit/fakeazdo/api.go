@@ -33,6 +33,7 @@ type location struct {
 var locations = []location{
 	{ID: "e81700f7-3be2-46de-8624-2eb35882fcaa", Area: "Location", ResourceName: "ResourceAreas", RouteTemplate: "_apis/{resource}/{areaId}", ResourceVersion: 1, MinVersion: "3.2", MaxVersion: "7.1", ReleasedVersion: "0.0"},
 	{ID: "c2570c3b-5b3f-41b8-98bf-5407bfde8d58", Area: "git", ResourceName: "commits", RouteTemplate: "{project}/_apis/{area}/repositories/{repositoryId}/{resource}/{commitId}", ResourceVersion: 1, MinVersion: "1.0", MaxVersion: "7.1", ReleasedVersion: "7.1"},
+	{ID: "6400dfb2-0bcb-462b-b992-5a57f8f1416c", Area: "git", ResourceName: "commitsBatch", RouteTemplate: "{project}/_apis/{area}/repositories/{repositoryId}/{resource}", ResourceVersion: 1, MinVersion: "1.0", MaxVersion: "7.1", ReleasedVersion: "7.1"},
 	{ID: "428dd4fb-fda5-4722-af02-9313b80305da", Area: "git", ResourceName: "statuses", RouteTemplate: "{project}/_apis/{area}/repositories/{repositoryId}/commits/{commitId}/{resource}", ResourceVersion: 1, MinVersion: "2.1", MaxVersion: "7.1", ReleasedVersion: "7.1"},
 	{ID: "48a52185-5b9e-4736-9dc1-bb1e2feac80b", Area: "git", ResourceName: "properties", RouteTemplate: "{project}/_apis/{area}/repositories/{repositoryId}/pullRequests/{pullRequestId}/{resource}", ResourceVersion: 1, MinVersion: "4.1", MaxVersion: "7.1", ReleasedVersion: "0.0"},
 	{ID: "9946fd70-0d40-406e-b686-b4744cbbcc37", Area: "git", ResourceName: "pullRequests", RouteTemplate: "{project}/_apis/{area}/repositories/{repositoryId}/{resource}/{pullRequestId}", ResourceVersion: 1, MinVersion: "3.0", MaxVersion: "7.1", ReleasedVersion: "7.1"},
@@ -57,6 +58,8 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, m *match, body [
 		s.createStatus(w, m, body)
 	case RouteGetCommit:
 		s.getCommit(w, m)
+	case RouteCommitsBatch:
+		s.commitsBatch(w, r, m, body)
 	case RoutePullRequestProperties:
 		s.pullRequestProperties(w, m)
 	case RouteListPullRequests:

@@ -91,6 +91,8 @@ type repository struct {
 	id       string
 	commits  map[string]Commit   // by lower-case id
 	statuses map[string][]Status // by lower-case commit id
+	// seq counts the commits added; it orders commits of equal dates.
+	seq int
 }
 
 // Commit is a commit of a repository.
@@ -102,6 +104,7 @@ type Commit struct {
 	Parents []string
 	// Date is the committer date; zero means the time AddCommit was called.
 	Date time.Time
+	seq  int
 }
 
 // Status is a commit status as a client posted it.
@@ -274,7 +277,10 @@ func (s *Server) AddCommit(repo string, c Commit) {
 	if c.Date.IsZero() {
 		c.Date = time.Now().UTC()
 	}
-	s.repository(repo).commits[strings.ToLower(c.ID)] = c
+	r := s.repository(repo)
+	r.seq++
+	c.seq = r.seq
+	r.commits[strings.ToLower(c.ID)] = c
 }
 
 // AddPullRequest adds or replaces a pull request, creating its repository.

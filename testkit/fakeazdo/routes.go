@@ -33,6 +33,9 @@ const (
 	RoutePullRequestProperties Route = "Pull Request Properties_List"
 	// RouteListPullRequests lists a repository's pull requests.
 	RouteListPullRequests Route = "Pull Requests_Get Pull Requests"
+	// RouteCommitsBatch lists commits by search criteria (POST
+	// commitsbatch): the fake serves itemVersion with compareVersion.
+	RouteCommitsBatch Route = "Commits_Get Commits Batch"
 	// RouteGetPlan reads a plan (not in the API description).
 	RouteGetPlan Route = "get plan"
 	// RoutePostEvent posts an event to a plan.
@@ -67,6 +70,7 @@ var patterns = []pattern{
 	{route: RouteResourceAreas, method: http.MethodGet, segments: split("{org}/_apis/ResourceAreas/{areaId}"), byHand: true},
 	{route: RouteCreateStatus, method: http.MethodPost, segments: split("{org}/{project}/_apis/git/repositories/{repo}/commits/{commit}/statuses")},
 	{route: RouteGetCommit, method: http.MethodGet, segments: split("{org}/{project}/_apis/git/repositories/{repo}/commits/{commit}")},
+	{route: RouteCommitsBatch, method: http.MethodPost, segments: split("{org}/{project}/_apis/git/repositories/{repo}/commitsbatch")},
 	{route: RoutePullRequestProperties, method: http.MethodGet, segments: split("{org}/{project}/_apis/git/repositories/{repo}/pullRequests/{pr}/properties")},
 	{route: RouteListPullRequests, method: http.MethodGet, segments: split("{org}/{project}/_apis/git/repositories/{repo}/pullrequests")},
 	{route: RouteGetPlan, method: http.MethodGet, segments: split("{org}/{project}/_apis/distributedtask/hubs/{hub}/plans/{plan}"), byHand: true},

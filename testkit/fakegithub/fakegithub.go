@@ -64,6 +64,12 @@ const (
 	// OpDispatch is POST /repos/{owner}/{repo}/dispatches: 204 and the
 	// event is stored.
 	OpDispatch = "repos/create-dispatch-event"
+	// OpCompare is GET /repos/{owner}/{repo}/compare/{basehead}: the
+	// commits reachable from head and not from base (git log base..head),
+	// in chronological order, with status, ahead_by, behind_by and
+	// total_commits; paginated (page, per_page, Link header) when asked,
+	// else the newest 250. 404 when either commit is unknown.
+	OpCompare = "repos/compare-commits-with-basehead"
 	// OpPullsOfCommit is GET /repos/{owner}/{repo}/commits/{sha}/pulls: the
 	// pull requests set with SetPullRequests, paginated (page, per_page,
 	// Link header); 422 for a commit that is unknown and has none.
@@ -139,6 +145,9 @@ type commit struct {
 	sha     string
 	message string
 	parents []string
+	// date is the committer date; seq the order the commit was set in.
+	date time.Time
+	seq  int
 }
 
 type repository struct {
@@ -146,6 +155,7 @@ type repository struct {
 	statuses   map[string][]Status
 	pulls      map[string][]PullRequest
 	dispatches []Dispatch
+	seq        int
 }
 
 // Server is a running fake. Create it with Start or New.
@@ -274,13 +284,29 @@ func (s *Server) AddRepo(owner, repo string) {
 // SetCommit creates (or replaces) a commit with its message and parent ids
 // in a repository, creating the repository when needed. GitHub accepts
 // statuses only for commits that exist, so tests set every commit they post
-// statuses for.
+// statuses for. The commit's committer date is the time of the call.
 func (s *Server) SetCommit(owner, repo, sha, message string, parents ...string) {
+	s.SetCommitAt(owner, repo, sha, message, time.Now().UTC(), parents...)
+}
+
+// SetCommitAt is SetCommit with a committer date. Commits form a graph by
+// their parent ids; the compare operation walks it.
+func (s *Server) SetCommitAt(owner, repo, sha, message string, date time.Time, parents ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.repo(owner, repo).commits[strings.ToLower(sha)] = &commit{
-		sha: strings.ToLower(sha), message: message, parents: slices.Clone(parents),
+	r := s.repo(owner, repo)
+	r.seq++
+	r.commits[strings.ToLower(sha)] = &commit{
+		sha: strings.ToLower(sha), message: message, parents: lower(parents), date: date.UTC(), seq: r.seq,
 	}
+}
+
+func lower(ids []string) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = strings.ToLower(id)
+	}
+	return out
 }
 
 // SetPullRequests sets the pull requests associated with a commit (GET

@@ -50,6 +50,8 @@ func match(method, escapedPath string) route {
 		r.op, r.ref = OpPullsOfCommit, rest[1]
 	case method == http.MethodGet && len(rest) == 3 && rest[0] == "git" && rest[1] == "commits":
 		r.op, r.ref = OpGitGetCommit, rest[2]
+	case method == http.MethodGet && len(rest) == 2 && rest[0] == "compare":
+		r.op, r.ref = OpCompare, rest[1]
 	case method == http.MethodPost && len(rest) == 1 && rest[0] == "dispatches":
 		r.op = OpDispatch
 	default:
@@ -204,6 +206,8 @@ func (s *Server) handle(rt route, r *http.Request, body []byte) answer {
 		return answer{status: http.StatusOK, body: combinedJSON(c.sha, repo.statuses[c.sha])}
 	case OpPullsOfCommit:
 		return pullsOfCommit(r, rt, repo)
+	case OpCompare:
+		return compare(s.baseURL(r), r, rt, repo)
 	case OpDispatch:
 		var in struct {
 			EventType     string         `json:"event_type"`
@@ -341,8 +345,11 @@ func statusJSON(st Status) map[string]any {
 	}
 }
 
-func signature() map[string]any {
-	return map[string]any{"name": "Fake Bot", "email": "fake-bot@example.com", "date": "2024-01-01T00:00:00Z"}
+func signature(date time.Time) map[string]any {
+	if date.IsZero() {
+		date = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	}
+	return map[string]any{"name": "Fake Bot", "email": "fake-bot@example.com", "date": date.UTC().Format(time.RFC3339)}
 }
 
 func parentsJSON(c *commit) []any {
@@ -358,7 +365,7 @@ func repoCommitJSON(base string, rt route, c *commit) map[string]any {
 		"sha": c.sha, "node_id": "C_" + c.sha,
 		"url": fmt.Sprintf("%s/repos/%s/%s/commits/%s", base, rt.owner, rt.repo, c.sha),
 		"commit": map[string]any{
-			"message": c.message, "author": signature(), "committer": signature(),
+			"message": c.message, "author": signature(c.date), "committer": signature(c.date),
 			"tree": map[string]any{"sha": strings.Repeat("0", 40)}, "comment_count": 0,
 		},
 		"author": fakeUser, "committer": fakeUser,
@@ -370,7 +377,7 @@ func repoCommitJSON(base string, rt route, c *commit) map[string]any {
 func gitCommitJSON(c *commit) map[string]any {
 	return map[string]any{
 		"sha": c.sha, "node_id": "C_" + c.sha, "message": c.message,
-		"author": signature(), "committer": signature(),
+		"author": signature(c.date), "committer": signature(c.date),
 		"tree":    map[string]any{"sha": strings.Repeat("0", 40)},
 		"parents": parentsJSON(c),
 	}

@@ -144,3 +144,46 @@ func (c *Client) PullRequests(ctx context.Context, repo string, q PullRequestQue
 	sdk.Logger().Warn("stopped listing pull requests after the page limit", "repository", repo, "status", string(q.Status), "pages", maxPages)
 	return nil
 }
+
+// CommitsBetween lists the ids of the commits of repo reachable from head
+// and not from base, newest first, page by page: POST …/commitsbatch with
+// itemVersion head and compareVersion base (the service lists the history
+// of itemVersion that compareVersion does not reach). It reads at most limit
+// ids and reports whether there were more. The service's entries are
+// shallow: no parents, the comment possibly cut; read each commit for them.
+func (c *Client) CommitsBetween(ctx context.Context, repo, base, head string, limit int) (ids []string, truncated bool, err error) {
+	what := fmt.Sprintf("list the commits of repository %s between %s and %s", repo, base, head)
+	g, err := c.gitClient(ctx)
+	if err != nil {
+		return nil, false, fmt.Errorf("%s: %w", what, err)
+	}
+	commitType := git.GitVersionTypeValues.Commit
+	criteria := git.GitQueryCommitsCriteria{
+		ItemVersion:    &git.GitVersionDescriptor{Version: &head, VersionType: &commitType},
+		CompareVersion: &git.GitVersionDescriptor{Version: &base, VersionType: &commitType},
+	}
+	for skip := 0; ; {
+		// One more than the limit tells whether there are more.
+		top := min(pageSize, limit+1-skip)
+		pctx, n := withNote(ctx)
+		page, err := g.GetCommitsBatch(pctx, git.GetCommitsBatchArgs{
+			SearchCriteria: &criteria, RepositoryId: &repo, Project: &c.project, Top: &top, Skip: &skip,
+		})
+		if err != nil {
+			return nil, false, classify(pctx, what, err, n)
+		}
+		for _, ref := range *page {
+			if ref.CommitId != nil {
+				ids = append(ids, *ref.CommitId)
+			}
+		}
+		skip += len(*page)
+		if len(*page) < top || skip > limit {
+			break
+		}
+	}
+	if len(ids) > limit {
+		return ids[:limit], true, nil
+	}
+	return ids, false, nil
+}

@@ -126,7 +126,13 @@ func (r *Repository) GetCommit(ctx context.Context, req sdk.GetCommitRequest) (s
 	if err != nil {
 		return sdk.Commit{}, err
 	}
-	out := sdk.Commit{ID: commit}
+	return commitOf(gc, commit), nil
+}
+
+// commitOf converts a commit the service read; id stands in for a missing
+// commit id.
+func commitOf(gc *git.GitCommit, id string) sdk.Commit {
+	out := sdk.Commit{ID: id}
 	if gc.CommitId != nil {
 		out.ID = *gc.CommitId
 	}
@@ -136,7 +142,10 @@ func (r *Repository) GetCommit(ctx context.Context, req sdk.GetCommitRequest) (s
 	if gc.Parents != nil {
 		out.ParentIDs = append(out.ParentIDs, *gc.Parents...)
 	}
-	return out, nil
+	if gc.Committer != nil && gc.Committer.Date != nil {
+		out.CommittedAt = gc.Committer.Date.Time
+	}
+	return out
 }
 
 // mergeWindow is how long before a merge commit's committer date its pull

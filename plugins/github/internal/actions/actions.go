@@ -46,7 +46,9 @@ func (o *Orchestrator) ValidateConfig(_ context.Context, cfg sdk.Config) ([]sdk.
 // deployment succeeded. It reads the commit's message through repo (the
 // config's repository, served by the host) and sends repository_dispatch
 // "sync-success" to gitHubGitOpsRepoName with client_payload {sha, runid,
-// commitmessage} (plus environment when the config has a status context).
+// commitmessage} (plus environment when the config has a status context,
+// and deployed_with, the full id of the commit whose deployment contained
+// it, when the operator skipped the commit: Completion.DeployedWith).
 // A failed deployment sends nothing: GitHub Actions workflows wait for
 // success only, as with the old connector.
 //
@@ -86,6 +88,12 @@ func (o *Orchestrator) NotifyCompletion(ctx context.Context, c sdk.Completion, r
 	payload := map[string]string{"sha": p.SHA, "runid": p.RunID, "commitmessage": p.CommitMessage}
 	if c.Config.StatusContext != "" {
 		payload["environment"] = c.Config.StatusContext
+	}
+	if c.DeployedWith != "" {
+		if _, err := ghapi.CommitID(c.DeployedWith); err != nil {
+			return sdk.NotifyResult{}, err
+		}
+		payload["deployed_with"] = c.DeployedWith
 	}
 	raw, err := json.Marshal(payload)
 	if err != nil {

@@ -141,6 +141,28 @@ func TestEnvironmentIsSentWhenTheConfigHasAStatusContext(t *testing.T) {
 	}
 }
 
+func TestASkippedCommitIsDispatchedFromItsOwnMessageWithDeployedWith(t *testing.T) {
+	e := setup(t)
+	e.fake.SetCommit(owner, manifests, commit, fixture(t, "squash-commit.txt"))
+	head := "0123456789abcdef0123456789abcdef01234567"
+	res, err := e.orch.NotifyCompletion(context.Background(), sdk.Completion{
+		Config: e.cfg, CommitID: commit, Successful: true, DeployedWith: head,
+	}, e.repo)
+	if err != nil || !res.Notified {
+		t.Fatalf("result %+v, %v", res, err)
+	}
+	d := e.fake.Dispatches(owner, app)
+	if len(d) != 1 || d[0].ClientPayload["deployed_with"] != head || d[0].ClientPayload["runid"] != "5012" {
+		t.Errorf("dispatches %+v", d)
+	}
+	_, err = e.orch.NotifyCompletion(context.Background(), sdk.Completion{
+		Config: e.cfg, CommitID: commit, Successful: true, DeployedWith: "HEAD~1",
+	}, e.repo)
+	if sdk.KindOf(err) != sdk.KindInvalidInput || len(e.fake.Dispatches(owner, app)) != 1 {
+		t.Errorf("a bad deployed-with id: %v", err)
+	}
+}
+
 func TestFailedDeploymentIsNotDispatched(t *testing.T) {
 	e := setup(t)
 	e.fake.SetCommit(owner, manifests, commit, fixture(t, "merge-commit.txt"))

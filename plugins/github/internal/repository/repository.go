@@ -95,11 +95,7 @@ func (r *Repository) GetCommit(ctx context.Context, req sdk.GetCommitRequest) (s
 	if err != nil {
 		return sdk.Commit{}, c.classify(err, "read commit", ghapi.NeedsContents)
 	}
-	out := sdk.Commit{ID: rc.GetSHA(), Message: rc.GetCommit().GetMessage()}
-	for _, p := range rc.Parents {
-		out.ParentIDs = append(out.ParentIDs, p.GetSHA())
-	}
-	return out, nil
+	return commit(rc), nil
 }
 
 // FindPullRequests lists the pull requests merged by a commit: GET

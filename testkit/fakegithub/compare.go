@@ -1,0 +1,101 @@
+package fakegithub
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/gitops-connector/gitops-connector/testkit/commitgraph"
+)
+
+// compareLimit is how many commits GitHub lists when the request has no
+// paging parameter: the newest ones of the comparison.
+const compareLimit = 250
+
+// compare answers GET /repos/{owner}/{repo}/compare/{base}...{head} as
+// GitHub does: the commits of git log base..head in chronological order.
+// s.mu must be held.
+func compare(base string, r *http.Request, rt route, repo *repository) answer {
+	baseRef, headRef, ok := strings.Cut(rt.ref, "...")
+	if !ok {
+		return answer{status: http.StatusNotFound, body: errorBody("Not Found", "https://docs.github.com/rest/commits/commits#compare-two-commits")}
+	}
+	bc, hc := repo.resolve(baseRef), repo.resolve(headRef)
+	if bc == nil || hc == nil {
+		return answer{status: http.StatusNotFound, body: errorBody("Not Found", "https://docs.github.com/rest/commits/commits#compare-two-commits")}
+	}
+	lookup := func(id string) (commitgraph.Node, bool) {
+		c, ok := repo.commits[id]
+		if !ok {
+			return commitgraph.Node{}, false
+		}
+		return commitgraph.Node{ID: c.sha, Parents: c.parents, Date: c.date, Seq: c.seq}, true
+	}
+	ahead := commitgraph.Range(lookup, bc.sha, hc.sha)
+	behind := commitgraph.Range(lookup, hc.sha, bc.sha)
+	slices.Reverse(ahead) // chronological
+	status := "diverged"
+	switch {
+	case len(ahead) == 0 && len(behind) == 0:
+		status = "identical"
+	case len(behind) == 0:
+		status = "ahead"
+	case len(ahead) == 0:
+		status = "behind"
+	}
+	q := r.URL.Query()
+	page, list := ahead, ahead
+	h := http.Header{}
+	if q.Has("page") || q.Has("per_page") {
+		perPage, n := 30, 1
+		if v, err := strconv.Atoi(q.Get("per_page")); err == nil && v > 0 {
+			perPage = min(v, 100)
+		}
+		if v, err := strconv.Atoi(q.Get("page")); err == nil && v > 0 {
+			n = v
+		}
+		pages := max(1, (len(list)+perPage-1)/perPage)
+		lo := min(len(list), (n-1)*perPage)
+		page = list[lo:min(len(list), lo+perPage)]
+		if n < pages {
+			link := func(p int, rel string) string {
+				q := r.URL.Query()
+				q.Set("page", strconv.Itoa(p))
+				q.Set("per_page", strconv.Itoa(perPage))
+				return fmt.Sprintf(`<http://%s%s?%s>; rel="%s"`, r.Host, r.URL.EscapedPath(), q.Encode(), rel)
+			}
+			h.Set("Link", link(n+1, "next")+", "+link(pages, "last"))
+		}
+	} else if len(list) > compareLimit {
+		page = list[len(list)-compareLimit:]
+	}
+	commits := make([]any, 0, len(page))
+	for _, id := range page {
+		commits = append(commits, repoCommitJSON(base, rt, repo.commits[id]))
+	}
+	mergeBase := bc
+	if status == "diverged" {
+		// The newest common ancestor: the first commit of base's history
+		// that head reaches.
+		for _, id := range commitgraph.Range(lookup, "", bc.sha) {
+			if commitgraph.Reachable(lookup, id, hc.sha) {
+				mergeBase = repo.commits[id]
+				break
+			}
+		}
+	}
+	url := fmt.Sprintf("%s/repos/%s/%s/compare/%s", base, rt.owner, rt.repo, rt.ref)
+	return answer{status: http.StatusOK, header: h, body: map[string]any{
+		"url": url, "html_url": url, "permalink_url": url, "diff_url": url + ".diff", "patch_url": url + ".patch",
+		"base_commit":       repoCommitJSON(base, rt, bc),
+		"merge_base_commit": repoCommitJSON(base, rt, mergeBase),
+		"status":            status,
+		"ahead_by":          len(ahead),
+		"behind_by":         len(behind),
+		"total_commits":     len(ahead),
+		"commits":           commits,
+		"files":             []any{},
+	}}
+}
