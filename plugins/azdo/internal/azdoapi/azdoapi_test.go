@@ -190,26 +190,6 @@ func TestACancelledCallReturnsTheContextError(t *testing.T) {
 	}
 }
 
-func TestRetryAfterIsReadAsSecondsOrADate(t *testing.T) {
-	now := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
-	cases := map[string]time.Duration{
-		"":                              0,
-		"3":                             3 * time.Second,
-		" 120 ":                         2 * time.Minute,
-		"0":                             0,
-		"-5":                            0,
-		"999999":                        24 * time.Hour,
-		"Wed, 01 May 2024 12:00:30 GMT": 30 * time.Second,
-		"Wed, 01 May 2024 11:00:00 GMT": 0,
-		"soon":                          0,
-	}
-	for v, want := range cases {
-		if got := parseRetryAfter(v, now); got != want {
-			t.Errorf("parseRetryAfter(%q) = %v, want %v", v, got, want)
-		}
-	}
-}
-
 func TestPlanReferencesOutsideTheOrganizationAreRefused(t *testing.T) {
 	cases := []struct {
 		org, collection string

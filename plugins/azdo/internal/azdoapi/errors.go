@@ -7,8 +7,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -16,8 +14,8 @@ import (
 	"github.com/microsoft/azure-devops-go-api/azuredevops/v7"
 )
 
-// note records the status and Retry-After of the last response of one
-// call. The library's errors keep the status code but not the headers, and
+// note records the status and the wait (Retry-After, or until a used-up
+// rate limit resets; sdk.ClassifyHTTP) of the last response of one call. The library's errors keep the status code but not the headers, and
 // a non-JSON error page loses even the status; the transport fills the
 // note from the request's context.
 type note struct {
@@ -52,28 +50,10 @@ func (t *noteTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if n, ok := req.Context().Value(noteKey{}).(*note); ok && resp != nil {
 		n.mu.Lock()
 		n.status = resp.StatusCode
-		n.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		_, n.retryAfter = sdk.ClassifyHTTP(resp)
 		n.mu.Unlock()
 	}
 	return resp, err
-}
-
-// parseRetryAfter reads a Retry-After header: delay seconds or an HTTP date.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.Atoi(v); err == nil {
-		if secs <= 0 {
-			return 0
-		}
-		return time.Duration(min(secs, 24*3600)) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return min(t.Sub(now), 24*time.Hour)
-	}
-	return 0
 }
 
 // PAT scopes the plugin needs, named as in the Azure DevOps token dialog.

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -67,7 +66,10 @@ func Classify(err error, c Call, token string) error {
 	)
 	switch {
 	case errors.As(err, &limit):
-		after := retryAfter(limit.Response)
+		var after time.Duration
+		if limit.Response != nil {
+			after = sdk.RetryAfter(limit.Response.Header.Get("Retry-After"), time.Now())
+		}
 		if after <= 0 {
 			after = max(0, time.Until(limit.Rate.Reset.Time))
 		}
@@ -88,30 +90,28 @@ func Classify(err error, c Call, token string) error {
 	case errors.As(err, &uerr):
 		return retryable(0, token, "%s: cannot reach GitHub: %w", c.Action, err)
 	}
-	return redact(fmt.Errorf("%s: %w", c.Action, err), token)
+	return sdk.RedactError(fmt.Errorf("%s: %w", c.Action, err), token)
 }
 
 // classifyAnswer classifies an error answer that is not a rate limit
-// go-github recognized.
+// go-github recognized: the SDK's classification, with GitHub's own
+// rate-limit rules (a minute when a limited answer says nothing more; a 403
+// whose message says "rate limit") and messages that say what to check.
 func classifyAnswer(r *http.Response, err error, c Call, token string) error {
 	code := r.StatusCode
+	k, after := sdk.ClassifyHTTP(r)
+	limited := code == http.StatusTooManyRequests || code == http.StatusForbidden
+	if code == http.StatusForbidden && k != sdk.KindRetryable && strings.Contains(strings.ToLower(errorMessage(err)), "rate limit") {
+		k = sdk.KindRetryable
+	}
+	if k == sdk.KindRetryable && limited && after <= 0 {
+		after = defaultRateLimitWait
+	}
 	switch {
-	case code >= 500:
-		return retryable(retryAfter(r), token, "%s: GitHub failed (%d): %w", c.Action, code, err)
-	case code == http.StatusTooManyRequests:
-		after := retryAfter(r)
-		if after <= 0 && r.Header.Get("X-RateLimit-Remaining") == "0" {
-			after = untilReset(r)
-		}
-		if after <= 0 {
-			after = defaultRateLimitWait
-		}
-		return retryable(after, token, "%s: GitHub rate-limits the token (429), retry after %s: %w", c.Action, after, err)
-	case code == http.StatusForbidden && retryAfter(r) > 0:
-		after := retryAfter(r)
-		return retryable(after, token, "%s: GitHub rate-limits the token (403), retry after %s: %w", c.Action, after, err)
-	case code == http.StatusForbidden && strings.Contains(strings.ToLower(errorMessage(err)), "rate limit"):
-		return retryable(defaultRateLimitWait, token, "%s: GitHub rate-limits the token (403), retry after %s: %w", c.Action, defaultRateLimitWait, err)
+	case k == sdk.KindRetryable && limited:
+		return retryable(after, token, "%s: GitHub rate-limits the token (%d), retry after %s: %w", c.Action, code, after, err)
+	case k == sdk.KindRetryable:
+		return retryable(after, token, "%s: GitHub failed (%d): %w", c.Action, code, err)
 	case code == http.StatusUnauthorized:
 		return kind(sdk.PermissionDenied, token, "%s: GitHub refused the token (401): check that the PAT is valid and not expired or revoked: %w", c.Action, err)
 	case code == http.StatusForbidden:
@@ -140,56 +140,10 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// retryAfter reads Retry-After: seconds or an HTTP date; 0 when absent.
-func retryAfter(r *http.Response) time.Duration {
-	if r == nil {
-		return 0
-	}
-	v := strings.TrimSpace(r.Header.Get("Retry-After"))
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.ParseInt(v, 10, 64); err == nil {
-		return time.Duration(max(0, s)) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(0, time.Until(t))
-	}
-	return 0
-}
-
-// untilReset reads X-RateLimit-Reset (Unix seconds); 0 when absent or past.
-func untilReset(r *http.Response) time.Duration {
-	s, err := strconv.ParseInt(r.Header.Get("X-RateLimit-Reset"), 10, 64)
-	if err != nil {
-		return 0
-	}
-	return max(0, time.Until(time.Unix(s, 0)))
-}
-
 func retryable(after time.Duration, token, format string, args ...any) error {
-	return sdk.Retryable(redact(fmt.Errorf(format, args...), token), after)
+	return sdk.Retryable(sdk.RedactError(fmt.Errorf(format, args...), token), after)
 }
 
 func kind(mark func(error) error, token, format string, args ...any) error {
-	return mark(redact(fmt.Errorf(format, args...), token))
-}
-
-// redactedError hides a token in the message of the error it wraps.
-type redactedError struct {
-	err   error
-	token string
-}
-
-func (e *redactedError) Error() string {
-	return strings.ReplaceAll(e.err.Error(), e.token, "[redacted]")
-}
-
-func (e *redactedError) Unwrap() error { return e.err }
-
-func redact(err error, token string) error {
-	if token == "" {
-		return err
-	}
-	return &redactedError{err: err, token: token}
+	return mark(sdk.RedactError(fmt.Errorf(format, args...), token))
 }
