@@ -49,6 +49,7 @@ func TestPlugin(t *testing.T) {
 		{"StatusesArePostedOnTheManifestsRepository", testStatusesArePostedOnTheManifestsRepository},
 		{"RepositoryReads", testRepositoryReads},
 		{"ListCommits", testListCommits},
+		{"ListStatuses", testListStatuses},
 		{"NotifyCompletion", testNotifyCompletion},
 		{"NotifyCompletionErrors", testNotifyCompletionErrors},
 		{"RetriesAfterServerErrors", testRetriesAfterServerErrors},
@@ -622,6 +623,59 @@ func testAFailedSweepIsRepeatedWithoutCompletingATaskTwice(t *testing.T, p *plug
 	want := []fakeazdo.Event{completed(plan1, job1, task1, "failed"), completed(plan2, job2, task2, "failed")}
 	if got := f.Events(); !slices.Equal(got, want) {
 		t.Errorf("events = %+v, want %+v", got, want)
+	}
+	f.AssertValid(t)
+}
+
+func testListStatuses(t *testing.T, p *plugintest.Client) {
+	f := fakeazdo.New(t, fakeazdo.Options{})
+	f.AddCommit("manifests", fakeazdo.Commit{ID: commit})
+	cfg := configFor(f)
+	post := func(name, genre string, state sdk.State, description string) {
+		t.Helper()
+		st := sdk.Status{Name: name, Genre: genre, State: state, Description: description}
+		if err := p.Repository.PostStatus(callCtx(t), sdk.PostStatusRequest{Config: cfg, CommitID: commit, Status: st}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	post("dev-east/Status", "Kustomization", sdk.StatePending, "Reconciliation underway.")
+	post("dev-west/Status", "Kustomization", sdk.StateFailed, "broken")
+	post("dev-east/Status", "Kustomization", sdk.StateSucceeded, "Applied revision")
+	post("dev-east/Status", "GitRepository", sdk.StateError, "clone failed") // another context: same name, other genre
+	post("dev-west/Health", "ArgoCD", sdk.StateNotApplicable, "1/1 Unknown")
+	post("dev-west/Status", "Kustomization", sdk.StateSucceeded, "recovered")
+
+	got, err := p.Repository.ListStatuses(callCtx(t), sdk.ListStatusesRequest{Config: cfg, CommitID: strings.ToUpper(commit)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type ctx struct{ name, genre string }
+	want := map[ctx]struct {
+		state       sdk.State
+		description string
+	}{
+		{"dev-west/Status", "Kustomization"}: {sdk.StateSucceeded, "recovered"},
+		{"dev-west/Health", "ArgoCD"}:        {sdk.StateNotApplicable, "1/1 Unknown"},
+		{"dev-east/Status", "GitRepository"}: {sdk.StateError, "clone failed"},
+		{"dev-east/Status", "Kustomization"}: {sdk.StateSucceeded, "Applied revision"},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %d contexts, want %d: %+v", len(got), len(want), got)
+	}
+	for _, st := range got {
+		w, ok := want[ctx{st.Name, st.Genre}]
+		if !ok || st.State != w.state || st.Description != w.description || st.UpdatedAt.IsZero() {
+			t.Errorf("%s (%s): %+v, want %+v", st.Name, st.Genre, st, w)
+		}
+	}
+	if got[0].Name != "dev-west/Status" {
+		t.Errorf("first = %+v, want the newest", got[0])
+	}
+	if _, err := p.Repository.ListStatuses(callCtx(t), sdk.ListStatusesRequest{Config: cfg, CommitID: "abcdef0123456"}); sdk.KindOf(err) != sdk.KindNotFound {
+		t.Errorf("unknown commit: %v, want not found", err)
+	}
+	if _, err := p.Repository.ListStatuses(callCtx(t), sdk.ListStatusesRequest{Config: cfg, CommitID: "../x"}); sdk.KindOf(err) != sdk.KindInvalidInput {
+		t.Errorf("bad id: %v, want invalid input", err)
 	}
 	f.AssertValid(t)
 }

@@ -56,6 +56,8 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, m *match, body [
 		s.resourceAreas(w)
 	case RouteCreateStatus:
 		s.createStatus(w, m, body)
+	case RouteListStatuses:
+		s.listStatuses(w, r, m)
 	case RouteGetCommit:
 		s.getCommit(w, m)
 	case RouteCommitsBatch:
@@ -146,16 +148,60 @@ func (s *Server) createStatus(w http.ResponseWriter, m *match, body []byte) {
 		return
 	}
 	commit := strings.ToLower(c.ID)
-	repo.statuses[commit] = append(repo.statuses[commit], st)
-	writeJSON(w, http.StatusCreated, map[string]any{
-		"id":           len(repo.statuses[commit]),
+	stored := storedStatus{Status: st, posted: time.Now().UTC()}
+	repo.statuses[commit] = append(repo.statuses[commit], stored)
+	writeJSON(w, http.StatusCreated, statusJSON(len(repo.statuses[commit]), stored))
+}
+
+func statusJSON(id int, st storedStatus) map[string]any {
+	at := st.posted.Format(time.RFC3339Nano)
+	return map[string]any{
+		"id":           id,
 		"state":        st.State,
 		"description":  st.Description,
 		"targetUrl":    st.TargetURL,
 		"context":      st.Context,
-		"creationDate": now(),
-		"updatedDate":  now(),
-	})
+		"creationDate": at,
+		"updatedDate":  at,
+	}
+}
+
+// listStatuses answers a commit's statuses newest first, as the service
+// does: with latestOnly only the newest of each context, then skip and top.
+func (s *Server) listStatuses(w http.ResponseWriter, r *http.Request, m *match) {
+	q := r.URL.Query()
+	top, skip := 1000, 0
+	for name, v := range map[string]*int{"top": &top, "skip": &skip} {
+		if q.Has(name) {
+			n, err := strconv.Atoi(q.Get(name))
+			if err != nil || n < 0 {
+				writeError(w, http.StatusBadRequest, name+" is not a number")
+				return
+			}
+			*v = n
+		}
+	}
+	latestOnly := strings.EqualFold(q.Get("latestOnly"), "true")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	repo, c, ok := s.commitOf(w, m)
+	if !ok {
+		return
+	}
+	all := repo.statuses[strings.ToLower(c.ID)]
+	seen := map[StatusContext]bool{}
+	out := []any{}
+	for i := len(all) - 1; i >= 0; i-- {
+		if latestOnly {
+			if seen[all[i].Context] {
+				continue
+			}
+			seen[all[i].Context] = true
+		}
+		out = append(out, statusJSON(i+1, all[i]))
+	}
+	out = out[min(skip, len(out)):]
+	writeJSON(w, http.StatusOK, collection(out[:min(top, len(out))]))
 }
 
 func (s *Server) getCommit(w http.ResponseWriter, m *match) {

@@ -89,8 +89,8 @@ type Server struct {
 type repository struct {
 	name     string
 	id       string
-	commits  map[string]Commit   // by lower-case id
-	statuses map[string][]Status // by lower-case commit id
+	commits  map[string]Commit         // by lower-case id
+	statuses map[string][]storedStatus // by lower-case commit id, oldest first
 	// seq counts the commits added; it orders commits of equal dates.
 	seq int
 }
@@ -113,6 +113,12 @@ type Status struct {
 	Description string        `json:"description"`
 	TargetURL   string        `json:"targetUrl"`
 	Context     StatusContext `json:"context"`
+}
+
+// storedStatus is a status as the fake keeps it: with when it was posted.
+type storedStatus struct {
+	Status
+	posted time.Time
 }
 
 // StatusContext identifies a commit status.
@@ -264,7 +270,7 @@ func (s *Server) repository(name string) *repository {
 	key := strings.ToLower(name)
 	r, ok := s.repos[key]
 	if !ok {
-		r = &repository{name: name, id: uuidFrom("repository/" + key), commits: map[string]Commit{}, statuses: map[string][]Status{}}
+		r = &repository{name: name, id: uuidFrom("repository/" + key), commits: map[string]Commit{}, statuses: map[string][]storedStatus{}}
 		s.repos[key] = r
 	}
 	return r
@@ -380,7 +386,11 @@ func (s *Server) Statuses(repo, commit string) []Status {
 	if !ok {
 		return nil
 	}
-	return append([]Status(nil), r.statuses[strings.ToLower(commit)]...)
+	var out []Status
+	for _, st := range r.statuses[strings.ToLower(commit)] {
+		out = append(out, st.Status)
+	}
+	return out
 }
 
 // Events returns the plan events received, oldest first.

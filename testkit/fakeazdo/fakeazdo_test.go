@@ -77,6 +77,7 @@ func TestRequestsOfTheClientLibraryAreServed(t *testing.T) {
 		{"status", http.MethodPost, git + "/commits/" + commit + "/statuses",
 			`{"state":"succeeded","description":"Status: done","targetUrl":"https://app?noop=Status","context":{"name":"Status","genre":"Kustomization"}}`, RouteCreateStatus, 201},
 		{"commit", http.MethodGet, git + "/commits/" + commit, "", RouteGetCommit, 200},
+		{"statuses", http.MethodGet, git + "/commits/" + commit + "/statuses?latestOnly=true&top=1000", "", RouteListStatuses, 200},
 		{"pull requests, spelled as the service's location", http.MethodGet, git + "/pullRequests?searchCriteria.status=completed&$top=100", "", RouteListPullRequests, 200},
 		{"properties", http.MethodGet, git + "/pullRequests/7/properties", "", RoutePullRequestProperties, 200},
 		{"plan", http.MethodGet, plan + "?api-version=2.0-preview.1", "", RouteGetPlan, 200},

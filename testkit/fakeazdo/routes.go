@@ -27,6 +27,10 @@ const (
 	RouteResourceAreas Route = "ResourceAreas"
 	// RouteCreateStatus posts a commit status.
 	RouteCreateStatus Route = "Statuses_Create"
+	// RouteListStatuses lists a commit's statuses, newest first: top
+	// (default 1000), skip, and latestOnly (the newest of each {name,
+	// genre}).
+	RouteListStatuses Route = "Statuses_List"
 	// RouteGetCommit reads a commit.
 	RouteGetCommit Route = "Commits_Get"
 	// RoutePullRequestProperties lists a pull request's properties.
@@ -69,6 +73,7 @@ var patterns = []pattern{
 	{route: RouteResourceAreas, method: http.MethodGet, segments: split("{org}/_apis/ResourceAreas"), byHand: true},
 	{route: RouteResourceAreas, method: http.MethodGet, segments: split("{org}/_apis/ResourceAreas/{areaId}"), byHand: true},
 	{route: RouteCreateStatus, method: http.MethodPost, segments: split("{org}/{project}/_apis/git/repositories/{repo}/commits/{commit}/statuses")},
+	{route: RouteListStatuses, method: http.MethodGet, segments: split("{org}/{project}/_apis/git/repositories/{repo}/commits/{commit}/statuses")},
 	{route: RouteGetCommit, method: http.MethodGet, segments: split("{org}/{project}/_apis/git/repositories/{repo}/commits/{commit}")},
 	{route: RouteCommitsBatch, method: http.MethodPost, segments: split("{org}/{project}/_apis/git/repositories/{repo}/commitsbatch")},
 	{route: RoutePullRequestProperties, method: http.MethodGet, segments: split("{org}/{project}/_apis/git/repositories/{repo}/pullRequests/{pr}/properties")},

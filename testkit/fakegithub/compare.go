@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/gitops-connector/gitops-connector/testkit/commitgraph"
@@ -49,25 +48,9 @@ func compare(base string, r *http.Request, rt route, repo *repository) answer {
 	page, list := ahead, ahead
 	h := http.Header{}
 	if q.Has("page") || q.Has("per_page") {
-		perPage, n := 30, 1
-		if v, err := strconv.Atoi(q.Get("per_page")); err == nil && v > 0 {
-			perPage = min(v, 100)
-		}
-		if v, err := strconv.Atoi(q.Get("page")); err == nil && v > 0 {
-			n = v
-		}
-		pages := max(1, (len(list)+perPage-1)/perPage)
-		lo := min(len(list), (n-1)*perPage)
-		page = list[lo:min(len(list), lo+perPage)]
-		if n < pages {
-			link := func(p int, rel string) string {
-				q := r.URL.Query()
-				q.Set("page", strconv.Itoa(p))
-				q.Set("per_page", strconv.Itoa(perPage))
-				return fmt.Sprintf(`<http://%s%s?%s>; rel="%s"`, r.Host, r.URL.EscapedPath(), q.Encode(), rel)
-			}
-			h.Set("Link", link(n+1, "next")+", "+link(pages, "last"))
-		}
+		var lo, hi int
+		lo, hi, h = paginate(r, len(list))
+		page = list[lo:hi]
 	} else if len(list) > compareLimit {
 		page = list[len(list)-compareLimit:]
 	}

@@ -70,6 +70,10 @@ const (
 	// total_commits; paginated (page, per_page, Link header) when asked,
 	// else the newest 250. 404 when either commit is unknown.
 	OpCompare = "repos/compare-commits-with-basehead"
+	// OpListStatuses is GET /repos/{owner}/{repo}/commits/{ref}/statuses:
+	// the statuses posted for the commit, newest first, paginated (page,
+	// per_page, Link header); none for an unknown commit.
+	OpListStatuses = "repos/list-commit-statuses-for-ref"
 	// OpPullsOfCommit is GET /repos/{owner}/{repo}/commits/{sha}/pulls: the
 	// pull requests set with SetPullRequests, paginated (page, per_page,
 	// Link header); 422 for a commit that is unknown and has none.

@@ -281,6 +281,32 @@ func TestCombinedStatusTakesTheLatestStatusPerContext(t *testing.T) {
 	s.AssertValid(t)
 }
 
+func TestStatusesOfACommitAreListedNewestFirstAndPaginated(t *testing.T) {
+	s := newFake(t)
+	for i := range 3 {
+		do(t, s, http.MethodPost, "/repos/acme/manifests/statuses/"+sha, "", fmt.Sprintf(`{"state":"pending","context":"dev/Status","description":"%d"}`, i))
+	}
+	res, b := do(t, s, http.MethodGet, "/repos/acme/manifests/commits/"+sha+"/statuses?per_page=2", "", "")
+	var got []struct {
+		Context     string `json:"context"`
+		Description string `json:"description"`
+	}
+	if err := json.Unmarshal(b, &got); err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("answer %d %s", res.StatusCode, b)
+	}
+	if len(got) != 2 || got[0].Description != "2" || got[1].Description != "1" || got[0].Context != "dev/Status" {
+		t.Errorf("page 1 = %+v, want the newest two", got)
+	}
+	if link := res.Header.Get("Link"); !strings.Contains(link, `page=2&per_page=2>; rel="next"`) {
+		t.Errorf("Link = %q", link)
+	}
+	res, b = do(t, s, http.MethodGet, "/repos/acme/manifests/commits/"+other+"/statuses", "", "")
+	if res.StatusCode != http.StatusOK || strings.TrimSpace(string(b)) != "[]" {
+		t.Errorf("a commit without statuses: %d %s", res.StatusCode, b)
+	}
+	s.AssertValid(t)
+}
+
 func TestQueuedFaultsAnswerTheNextCallsInOrder(t *testing.T) {
 	s := newFake(t)
 	s.FailNext(OpCreateStatus, ServerError(http.StatusInternalServerError), ServerError(http.StatusBadGateway))

@@ -46,6 +46,8 @@ func match(method, escapedPath string) route {
 		r.op, r.ref = OpGetCommit, rest[1]
 	case method == http.MethodGet && len(rest) == 3 && rest[0] == "commits" && rest[2] == "status":
 		r.op, r.ref = OpGetCombined, rest[1]
+	case method == http.MethodGet && len(rest) == 3 && rest[0] == "commits" && rest[2] == "statuses":
+		r.op, r.ref = OpListStatuses, rest[1]
 	case method == http.MethodGet && len(rest) == 3 && rest[0] == "commits" && rest[2] == "pulls":
 		r.op, r.ref = OpPullsOfCommit, rest[1]
 	case method == http.MethodGet && len(rest) == 3 && rest[0] == "git" && rest[1] == "commits":
@@ -204,6 +206,8 @@ func (s *Server) handle(rt route, r *http.Request, body []byte) answer {
 			return answer{status: http.StatusNotFound, body: errorBody("No commit found for the ref "+rt.ref, "https://docs.github.com/rest/commits/statuses#get-the-combined-status-for-a-specific-reference")}
 		}
 		return answer{status: http.StatusOK, body: combinedJSON(c.sha, repo.statuses[c.sha])}
+	case OpListStatuses:
+		return listStatuses(r, rt, repo)
 	case OpPullsOfCommit:
 		return pullsOfCommit(r, rt, repo)
 	case OpCompare:
@@ -272,6 +276,34 @@ func pullsOfCommit(r *http.Request, rt route, repo *repository) answer {
 	if !ok && repo.resolve(rt.ref) == nil {
 		return answer{status: http.StatusUnprocessableEntity, body: errorBody("No commit found for SHA: "+rt.ref, "https://docs.github.com/rest/commits/commits#list-pull-requests-associated-with-a-commit")}
 	}
+	lo, hi, h := paginate(r, len(prs))
+	out := make([]any, 0, hi-lo)
+	for _, pr := range prs[lo:hi] {
+		out = append(out, pullJSON(rt, pr))
+	}
+	return answer{status: http.StatusOK, header: h, body: out}
+}
+
+// listStatuses answers the statuses of a commit newest first, as GitHub
+// lists them, paginated. A commit the repository does not have has none.
+func listStatuses(r *http.Request, rt route, repo *repository) answer {
+	var all []Status
+	if c := repo.resolve(rt.ref); c != nil {
+		all = slices.Clone(repo.statuses[c.sha])
+	}
+	slices.Reverse(all)
+	lo, hi, h := paginate(r, len(all))
+	out := make([]any, 0, hi-lo)
+	for _, st := range all[lo:hi] {
+		out = append(out, statusJSON(st))
+	}
+	return answer{status: http.StatusOK, header: h, body: out}
+}
+
+// paginate returns the bounds of the page of n items a request asks for
+// (page, per_page: 30 by default, at most 100) and the Link header that
+// names the next and last pages, as GitHub sets it.
+func paginate(r *http.Request, n int) (lo, hi int, h http.Header) {
 	perPage, page := 30, 1
 	if v, err := strconv.Atoi(r.URL.Query().Get("per_page")); err == nil && v > 0 {
 		perPage = min(v, 100)
@@ -279,14 +311,10 @@ func pullsOfCommit(r *http.Request, rt route, repo *repository) answer {
 	if v, err := strconv.Atoi(r.URL.Query().Get("page")); err == nil && v > 0 {
 		page = v
 	}
-	pages := max(1, (len(prs)+perPage-1)/perPage)
-	lo := min(len(prs), (page-1)*perPage)
-	hi := min(len(prs), lo+perPage)
-	out := make([]any, 0, hi-lo)
-	for _, pr := range prs[lo:hi] {
-		out = append(out, pullJSON(rt, pr))
-	}
-	h := http.Header{}
+	pages := max(1, (n+perPage-1)/perPage)
+	lo = min(n, (page-1)*perPage)
+	hi = min(n, lo+perPage)
+	h = http.Header{}
 	if page < pages {
 		link := func(p int, rel string) string {
 			q := r.URL.Query()
@@ -296,7 +324,7 @@ func pullsOfCommit(r *http.Request, rt route, repo *repository) answer {
 		}
 		h.Set("Link", link(page+1, "next")+", "+link(pages, "last"))
 	}
-	return answer{status: http.StatusOK, header: h, body: out}
+	return lo, hi, h
 }
 
 func (s *Server) baseURL(r *http.Request) string {

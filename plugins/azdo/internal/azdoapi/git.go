@@ -49,6 +49,29 @@ func (c *Client) PostStatus(ctx context.Context, repo, commit string, st git.Git
 	return classify(ctx, what, err, n)
 }
 
+// maxStatuses is the most statuses one listing asks for: the service's
+// default and the most it answers at once.
+const maxStatuses = 1000
+
+// Statuses lists the latest status of every context ({name, genre}) of a
+// commit: GET …/commits/{commitId}/statuses with latestOnly, newest first.
+func (c *Client) Statuses(ctx context.Context, repo, commit string) ([]git.GitStatus, error) {
+	what := fmt.Sprintf("list the statuses of commit %s of repository %s", commit, repo)
+	g, err := c.gitClient(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	ctx, n := withNote(ctx)
+	top, latest := maxStatuses, true
+	sts, err := g.GetStatuses(ctx, git.GetStatusesArgs{
+		CommitId: &commit, RepositoryId: &repo, Project: &c.project, Top: &top, LatestOnly: &latest,
+	})
+	if err != nil {
+		return nil, classify(ctx, what, err, n)
+	}
+	return *sts, nil
+}
+
 // Commit reads one commit of a repository.
 func (c *Client) Commit(ctx context.Context, repo, commit string) (*git.GitCommit, error) {
 	what := fmt.Sprintf("read commit %s of repository %s", commit, repo)
