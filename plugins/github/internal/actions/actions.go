@@ -8,16 +8,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"strings"
 
 	"github.com/gitops-connector/gitops-connector/plugins/github/internal/ghapi"
 	"github.com/gitops-connector/gitops-connector/plugins/github/internal/settings"
 	"github.com/gitops-connector/gitops-connector/sdk"
+	"github.com/gitops-connector/gitops-connector/sdk/syncsuccess"
 	"github.com/google/go-github/v60/github"
 )
 
 // EventType is the repository_dispatch event type workflows listen for.
-const EventType = "sync-success"
+const EventType = syncsuccess.EventType
 
 // maxMessageBytes bounds the commit message in the payload: GitHub refuses
 // a client_payload of 64 KiB or more.
@@ -75,26 +75,13 @@ func (o *Orchestrator) NotifyCompletion(ctx context.Context, c sdk.Completion, r
 	if err != nil {
 		return sdk.NotifyResult{}, fmt.Errorf("read the message of manifest commit %s: %w", c.CommitID, err)
 	}
-	p, missing := ParseMessage(commit.Message)
-	if missing != "" {
-		o.log.Warn("manifest commit message lacks "+missing+"; dispatching with what it has",
-			"config", c.Config.Name, "commit", c.CommitID,
-			"expected", "<text>/<text>/<run id>/<source commit>, e.g. \"Merge pull request #12 from org/deploy/<run id>/<sha>\"")
-	}
-	if len(p.CommitMessage) > maxMessageBytes {
-		o.log.Warn("manifest commit message cut for the dispatch payload", "config", c.Config.Name, "commit", c.CommitID, "bytes", len(p.CommitMessage), "kept", maxMessageBytes)
-		p.CommitMessage = cutBytes(p.CommitMessage, maxMessageBytes)
-	}
-	payload := map[string]string{"sha": p.SHA, "runid": p.RunID, "commitmessage": p.CommitMessage}
-	if c.Config.StatusContext != "" {
-		payload["environment"] = c.Config.StatusContext
-	}
 	if c.DeployedWith != "" {
 		if _, err := ghapi.CommitID(c.DeployedWith); err != nil {
 			return sdk.NotifyResult{}, err
 		}
-		payload["deployed_with"] = c.DeployedWith
 	}
+	p, missing := syncsuccess.Parse(commit.Message)
+	p, payload := syncsuccess.Build(o.log, c, p, missing, maxMessageBytes)
 	raw, err := json.Marshal(payload)
 	if err != nil {
 		return sdk.NotifyResult{}, sdk.Permanent(fmt.Errorf("encode the dispatch payload: %w", err))
@@ -113,71 +100,4 @@ func (o *Orchestrator) NotifyCompletion(ctx context.Context, c sdk.Completion, r
 		Notified: true,
 		Reason:   fmt.Sprintf("sent repository_dispatch %s to %s/%s (run id %q, source commit %q)", EventType, s.Owner, s.GitOpsRepo, p.RunID, p.SHA),
 	}, nil
-}
-
-// Payload is what the sync-success event carries.
-type Payload struct {
-	// SHA is the source commit the manifests were generated from.
-	SHA string
-	// RunID is the id of the workflow run waiting for the deployment.
-	RunID string
-	// CommitMessage is the whole manifest commit message.
-	CommitMessage string
-}
-
-// ParseMessage reads a manifest commit message the way the old connector
-// did: split on "/", the third segment is the run id and the fourth, when
-// present, the source commit. The CD workflow names the pull request branch
-// deploy/<run id>/<sha>, so GitHub's merge commit message
-// "Merge pull request #12 from org/deploy/4711/<sha>\n\n<title>" yields run
-// id 4711 and the sha.
-//
-// Each value ends at the first white space: the old connector kept the rest
-// of the message in the sha ("<sha>\n\n<title>"), which no workflow can use
-// and which doubled the payload. Where its values were usable, these are the
-// same. missing names what the message lacks ("" when nothing); the old
-// connector crashed on such messages.
-func ParseMessage(msg string) (p Payload, missing string) {
-	p.CommitMessage = msg
-	seg := strings.Split(msg, "/")
-	if len(seg) > 2 {
-		p.RunID = firstWord(seg[2])
-	}
-	if len(seg) > 3 {
-		p.SHA = firstWord(seg[3])
-	}
-	var lacks []string
-	if p.RunID == "" {
-		lacks = append(lacks, "the run id (segment 3)")
-	}
-	if p.SHA == "" {
-		lacks = append(lacks, "the source commit (segment 4)")
-	}
-	if len(lacks) == 0 {
-		return p, ""
-	}
-	return p, fmt.Sprintf("%s of its %d '/'-separated segments", strings.Join(lacks, " and "), len(seg))
-}
-
-// firstWord returns s up to its first white space, leading space skipped.
-func firstWord(s string) string {
-	if f := strings.Fields(s); len(f) > 0 {
-		return f[0]
-	}
-	return ""
-}
-
-// cutBytes cuts s to at most n bytes without splitting a character.
-func cutBytes(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	end := 0
-	for i := range s {
-		if i > n {
-			break
-		}
-		end = i
-	}
-	return s[:end]
 }
