@@ -25,12 +25,13 @@ RUN --mount=type=cache,target=/go/pkg/mod \
     go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/plugins/argocd ./plugins/argocd && \
     go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/plugins/azdo ./plugins/azdo && \
     go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/plugins/flux ./plugins/flux && \
+    go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/plugins/gitea ./plugins/gitea && \
     go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/plugins/github ./plugins/github
 
 FROM gcr.io/distroless/static-debian12:nonroot
 ARG VERSION=dev
 LABEL org.opencontainers.image.title="gitops-connector" \
-      org.opencontainers.image.description="Reports GitOps deployments to GitHub and Azure DevOps commit statuses and pipelines" \
+      org.opencontainers.image.description="Reports GitOps deployments to GitHub, Azure DevOps and Gitea commit statuses and pipelines" \
       org.opencontainers.image.source="https://github.com/gitops-connector/gitops-connector" \
       org.opencontainers.image.version="${VERSION}"
 COPY --from=build /out/gitops-connector /app/gitops-connector

@@ -22,6 +22,9 @@ import (
 const (
 	GitHub      = "github-subset.json"
 	AzureDevOps = "azure-devops-subset.openapi3.json"
+	// Gitea is Gitea's own description (1.27.3); its paths are below
+	// /api/v1 of the server, so load it with that server URL.
+	Gitea = "gitea-subset.openapi3.json"
 )
 
 var uuidOnce sync.Once
@@ -42,7 +45,7 @@ type Validator struct {
 	router routers.Router
 }
 
-// Load reads the description named file (GitHub or AzureDevOps) with its
+// Load reads the description named file (GitHub, AzureDevOps or Gitea) with its
 // server set to serverURL (e.g. an httptest server's URL, plus any path
 // prefix the client adds).
 func Load(file, serverURL string) (*Validator, error) {

@@ -47,3 +47,42 @@ func TestAzureDevOpsStatusRequests(t *testing.T) {
 		t.Error("request without api-version accepted")
 	}
 }
+
+func TestGiteaRequests(t *testing.T) {
+	v, err := Load(Gitea, "http://fake/api/v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := func(method, path, body string) *http.Request {
+		r, _ := http.NewRequest(method, "http://fake/api/v1"+path, strings.NewReader(body))
+		if body != "" {
+			r.Header.Set("Content-Type", "application/json")
+		}
+		return r
+	}
+	for _, r := range []*http.Request{
+		req(http.MethodPost, "/repos/o/r/statuses/abc123", `{"state":"success","context":"Status","description":"done","target_url":"https://app"}`),
+		req(http.MethodGet, "/repos/o/r/commits/abc123/statuses?sort=highestindex&page=2&limit=50", ""),
+		req(http.MethodGet, "/repos/o/r/git/commits/abc123?stat=false&verification=false&files=false", ""),
+		req(http.MethodGet, "/repos/o/r/compare/abc123...def456", ""),
+		req(http.MethodPost, "/repos/o/r/actions/workflows/sync.yaml/dispatches", `{"ref":"main","inputs":{"sha":"abc"}}`),
+	} {
+		if err := v.Validate(r); err != nil {
+			t.Errorf("valid request rejected: %v", err)
+		}
+	}
+	for name, r := range map[string]*http.Request{
+		"state succeeded":         req(http.MethodPost, "/repos/o/r/statuses/abc123", `{"state":"succeeded"}`),
+		"sort by name":            req(http.MethodGet, "/repos/o/r/commits/abc123/statuses?sort=name", ""),
+		"dispatch without ref":    req(http.MethodPost, "/repos/o/r/actions/workflows/sync.yaml/dispatches", `{"inputs":{"sha":"abc"}}`),
+		"dispatch with an object": req(http.MethodPost, "/repos/o/r/actions/workflows/sync.yaml/dispatches", `{"ref":"main","inputs":{"sha":{}}}`),
+		"without the API prefix": func() *http.Request {
+			r, _ := http.NewRequest(http.MethodGet, "http://fake/repos/o/r/compare/a...b", nil)
+			return r
+		}(),
+	} {
+		if err := v.Validate(r); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}

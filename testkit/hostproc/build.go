@@ -9,7 +9,7 @@ import (
 
 // BundledPlugins are the plugin modules, plugins/<name> of the repository,
 // that the image bundles and Build builds.
-var BundledPlugins = []string{"flux", "argocd", "github", "azdo"}
+var BundledPlugins = []string{"flux", "argocd", "github", "azdo", "gitea"}
 
 // Bundle is a directory laid out as the image lays out the connector: the
 // host as gitops-connector and the bundled plugins in plugins/.

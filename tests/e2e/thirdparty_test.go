@@ -92,7 +92,7 @@ spec:
 	}
 	h := startHost(t, hostOptions{Args: []string{"--config", cfg}})
 	a := h.Post(t, "/gitopsphase/gitlab", events.Flux("Kustomization", "ReconciliationSucceeded", "x", "main@sha1:"+sha, ""))
-	if a.Code != 200 || !strings.Contains(a.Reason, `unknown repository type "GITLAB"; available: AZDO, GITHUB`) {
+	if a.Code != 200 || !strings.Contains(a.Reason, `unknown repository type "GITLAB"; available: AZDO, FORGEJO, GITEA, GITHUB`) {
 		t.Fatalf("answer %d %q", a.Code, a.Reason)
 	}
 }
