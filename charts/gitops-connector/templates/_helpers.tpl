@@ -173,6 +173,9 @@ at once, each naming the value to set.
 {{- $errs = append $errs (printf "singleInstance.%s is required when %s" (index $need 0) (index $need 1)) }}
 {{- end }}
 {{- end }}
+{{- if and $si.requiredEnvironments (not $si.statusContext) }}
+{{- $errs = append $errs "singleInstance.statusContext is required when requiredEnvironments is set: this cluster's own environment is one of them" }}
+{{- end }}
 {{- if $missing }}
 {{- $hint = "\nTo configure GitOpsConfig resources instead of a single instance, set singleInstance: null." }}
 {{- end }}

@@ -158,6 +158,7 @@ func Serve(ctx context.Context, opts Options) error {
 	}
 	h.pipe = pipe
 	measures.Queue(pipe.Pending, pipe.OldestAge)
+	measures.Gates(pipe.OpenGates)
 	h.sweeps = &sweep.Runner{Plugins: delivery, Interval: opts.SweepInterval, Logger: log}
 	defer h.sweeps.Stop()
 

@@ -75,6 +75,11 @@ type Config struct {
 	WebhookSecretRef *SecretRef
 	// WebhookSecret is the resolved webhook secret. Plugins never see it.
 	WebhookSecret string
+	// RequiredEnvironments are the environments (status contexts, its own
+	// included) that must all have deployed a commit before the
+	// orchestrator is told of it; none means the config tells its
+	// orchestrator of its own deployments (package gate).
+	RequiredEnvironments []string
 }
 
 // Key identifies a config: "namespace/name", or "name" outside Kubernetes.
@@ -116,7 +121,7 @@ func (c Config) revision() string {
 func (c Config) Equal(o Config) bool {
 	return c.revision() == o.revision() && c.Generation == o.Generation && c.WebhookSecret == o.WebhookSecret &&
 		c.OperatorType == o.OperatorType && c.RepositoryType == o.RepositoryType &&
-		c.OrchestratorType == o.OrchestratorType
+		c.OrchestratorType == o.OrchestratorType && slices.Equal(c.RequiredEnvironments, o.RequiredEnvironments)
 }
 
 var contextRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
@@ -153,6 +158,12 @@ func FromSpec(name, namespace string, spec map[string]any) (Config, []sdk.FieldE
 				c.WebhookSecretRef = ref
 			}
 			continue
+		case FieldRequiredEnvironments:
+			var err *sdk.FieldError
+			if c.RequiredEnvironments, err = requiredFromSpec(v); err != nil {
+				errs = append(errs, *err)
+			}
+			continue
 		}
 		switch s := v.(type) {
 		case string:
@@ -176,6 +187,9 @@ func FromSpec(name, namespace string, spec map[string]any) (Config, []sdk.FieldE
 	}
 	if c.StatusContext != "" && !contextRE.MatchString(c.StatusContext) {
 		errs = append(errs, sdk.FieldError{Field: FieldStatusContext, Message: "must be 1 to 63 letters, digits, '.', '_' or '-', starting with a letter or digit"})
+	}
+	if err := withOwnEnvironment(&c); err != nil {
+		errs = append(errs, *err)
 	}
 	return c, errs
 }

@@ -262,3 +262,64 @@ func TestFileSourceReloadsOnChange(t *testing.T) {
 		t.Fatal("no snapshot after a duplicate was added")
 	}
 }
+
+func TestRequiredEnvironmentsIncludeTheConfigsOwnAndComeFromAListOrTheEnvironment(t *testing.T) {
+	base := func() map[string]any {
+		return map[string]any{"gitRepositoryType": "GITHUB", "ciCdOrchestratorType": "GITHUB", "gitOpsOperatorType": "FLUX", "gitOpsAppURL": "https://x"}
+	}
+	spec := base()
+	spec["statusContext"] = "dev-east"
+	spec["requiredEnvironments"] = []any{"dev-west", "dev-east", "dev-west"}
+	c, errs := FromSpec("gatekeeper", "team", spec)
+	if len(errs) > 0 || fmt.Sprint(c.RequiredEnvironments) != "[dev-west dev-east]" {
+		t.Errorf("list: %v, %v", c.RequiredEnvironments, errs)
+	}
+	if _, ok := c.Settings["requiredEnvironments"]; ok {
+		t.Error("requiredEnvironments reached the plugins' settings")
+	}
+	spec["statusContext"] = "dev-north"
+	c, _ = FromSpec("gatekeeper", "team", spec)
+	if fmt.Sprint(c.RequiredEnvironments) != "[dev-west dev-east dev-north]" {
+		t.Errorf("own environment not added: %v", c.RequiredEnvironments)
+	}
+	other, _ := FromSpec("gatekeeper", "team", base())
+	if c.Equal(other) || len(other.RequiredEnvironments) != 0 {
+		t.Error("a config without required environments equals one with them")
+	}
+
+	c, invalid := FromEnv(env(map[string]string{
+		"GIT_REPOSITORY_TYPE": "GITHUB", "CICD_ORCHESTRATOR_TYPE": "GITHUB", "GITOPS_OPERATOR_TYPE": "FLUX",
+		"GITOPS_APP_URL": "https://x", "STATUS_CONTEXT": "dev-east", "REQUIRED_ENVIRONMENTS": "dev-east, dev-west",
+	}))
+	if len(invalid) > 0 || fmt.Sprint(c.RequiredEnvironments) != "[dev-east dev-west]" {
+		t.Errorf("environment: %v, %+v", c.RequiredEnvironments, invalid)
+	}
+
+	for _, tc := range []struct {
+		name string
+		set  func(map[string]any)
+		want string
+	}{
+		{"no own status context", func(s map[string]any) { s["requiredEnvironments"] = []any{"dev-west"} }, "requiredEnvironments: needs statusContext"},
+		{"not a name", func(s map[string]any) { s["statusContext"] = "a"; s["requiredEnvironments"] = []any{"dev/west"} }, `"dev/west" is not an environment name`},
+		{"not a string", func(s map[string]any) { s["statusContext"] = "a"; s["requiredEnvironments"] = []any{"b", 3} }, "requiredEnvironments[1]: must be a string"},
+		{"not a list", func(s map[string]any) { s["statusContext"] = "a"; s["requiredEnvironments"] = map[string]any{} }, "requiredEnvironments: must be a list"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			spec := base()
+			tc.set(spec)
+			_, errs := FromSpec("x", "", spec)
+			msg := Invalid{Errors: errs}.Message()
+			if !strings.Contains(msg, tc.want) {
+				t.Errorf("errors %q lack %q", msg, tc.want)
+			}
+		})
+	}
+	_, invalid = FromEnv(env(map[string]string{
+		"GIT_REPOSITORY_TYPE": "GITHUB", "CICD_ORCHESTRATOR_TYPE": "GITHUB", "GITOPS_OPERATOR_TYPE": "FLUX",
+		"GITOPS_APP_URL": "https://x", "REQUIRED_ENVIRONMENTS": "dev-west",
+	}))
+	if len(invalid) != 1 || !strings.Contains(invalid[0].Message(), "REQUIRED_ENVIRONMENTS: needs statusContext") {
+		t.Errorf("environment error: %+v", invalid)
+	}
+}

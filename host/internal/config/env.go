@@ -29,6 +29,7 @@ var envSpec = map[string]string{
 	"GITHUB_GITOPS_MANIFEST_REPO_NAME": "gitHubGitOpsManifestsRepoName",
 	"GITHUB_GITOPS_REPO_NAME":          "gitHubGitOpsRepoName",
 	EnvStatusContext:                   FieldStatusContext,
+	EnvRequiredEnvironments:            FieldRequiredEnvironments,
 }
 
 // SingleInstanceName is the name of the one config of single-instance mode.

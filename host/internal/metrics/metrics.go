@@ -17,6 +17,7 @@
 //	given_up_total{step,reason}                      work given up (see docs/reliability.md)
 //	queue_depth                                      events accepted and not yet delivered
 //	queue_oldest_age_seconds                         age of the oldest of them
+//	gates_open                                       commits waiting for their required environments
 //	plugin_restarts_total{plugin}                    plugin processes started again after exiting
 //	plugin_call_duration_seconds{capability,method,type,outcome}
 //	http_request_duration_seconds{route,method,code}
@@ -74,7 +75,7 @@ func New() *Metrics {
 			"Failed plugin calls that are retried, by step (status, notification) and plugin type.",
 			"step", "type"),
 		givenUp: counterVec("given_up_total",
-			"Work given up, by step (event, status, notification) and reason (MaxAgeExceeded, PermanentError, ConfigUnavailable, PluginUnavailable).",
+			"Work given up, by step (event, status, notification, gate) and reason (MaxAgeExceeded, PermanentError, ConfigUnavailable, PluginUnavailable).",
 			"step", "reason"),
 		restarts: counterVec("plugin_restarts_total",
 			"Plugin processes started again after they exited, by plugin name.",
@@ -126,6 +127,17 @@ func (m *Metrics) Queue(depth func() int, oldest func() time.Duration) {
 			Help: "Age of the oldest event accepted and not yet delivered; 0 when none is.",
 		}, func() float64 { return oldest().Seconds() }),
 	)
+}
+
+// Gates registers the gauge of open gates: open returns the number of
+// finished deployments whose pipeline waits for the config's other
+// required environments (package gate). It is read on every scrape. Call
+// it once.
+func (m *Metrics) Gates(open func() int) {
+	m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "gates_open",
+		Help: "Finished deployments whose pipeline waits until every required environment deployed the commit.",
+	}, func() float64 { return float64(open()) }))
 }
 
 // Event counts a notification received, by the operator type of its config
@@ -187,6 +199,8 @@ func stepLabel(step string) string {
 		return "status"
 	case pipeline.StepNotify:
 		return "notification"
+	case pipeline.StepGate:
+		return "gate"
 	}
 	return unknown
 }

@@ -70,6 +70,7 @@ func TestCountersFollowWhatHappens(t *testing.T) {
 	m.Retrying(pipeline.StepNotify, "GITHUB")
 	m.GaveUp(pipeline.GiveUp{Step: pipeline.StepEvent, Reason: pipeline.ReasonConfigUnavailable, ConfigKey: "apps/team-a", CommitID: "4b5a2e1f"})
 	m.GaveUp(pipeline.GiveUp{Step: pipeline.StepStatus, Reason: pipeline.ReasonMaxAge, Status: "dev/Health"})
+	m.GaveUp(pipeline.GiveUp{Step: pipeline.StepGate, Reason: pipeline.ReasonMaxAge})
 	m.PluginRestarted("github")
 	m.PluginCall(sdk.CapabilityRepository, "PostStatus", "GITHUB", 20*time.Millisecond, nil)
 	m.PluginCall(sdk.CapabilityRepository, "PostStatus", "GITHUB", time.Second, sdk.Retryable(errors.New("502"), 0))
@@ -77,6 +78,8 @@ func TestCountersFollowWhatHappens(t *testing.T) {
 	m.PluginCall(sdk.CapabilityOrchestrator, "NotifyCompletion", "GITHUB", time.Second, sdk.PermissionDenied(errors.New("401")))
 	depth, oldest := 3, 90*time.Second
 	m.Queue(func() int { return depth }, func() time.Duration { return oldest })
+	gates := 2
+	m.Gates(func() int { return gates })
 
 	const p = "gitops_connector_"
 	for _, c := range []struct {
@@ -99,6 +102,8 @@ func TestCountersFollowWhatHappens(t *testing.T) {
 		{p + "plugin_call_duration_seconds", map[string]string{"capability": "orchestrator", "method": "NotifyCompletion", "type": "github", "outcome": "permanent"}, 1},
 		{p + "queue_depth", map[string]string{}, 3},
 		{p + "queue_oldest_age_seconds", map[string]string{}, 90},
+		{p + "given_up_total", map[string]string{"step": "gate", "reason": "MaxAgeExceeded"}, 1},
+		{p + "gates_open", map[string]string{}, 2},
 	} {
 		if got := value(t, m, c.name, c.labels); got != c.want {
 			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)

@@ -21,6 +21,11 @@
 //   - the orchestrator is told at most once per outcome of a pair: a success
 //     after a failure is told, a repeated success is not; that it was told
 //     is recorded in the store before the job is removed;
+//   - a config with required environments tells a success only once the
+//     commit's statuses show every one of them succeeded (package gate);
+//     until then the job stays in the store with its gate open, read again
+//     with backoff and whenever another event of the commit is submitted,
+//     until MaxAge (decide);
 //   - retryable plugin errors are retried with exponential backoff and
 //     jitter, honouring the retry-after a plugin reports, until the event is
 //     older than MaxAge, when the rest of the event is given up; permanent
@@ -39,6 +44,7 @@ import (
 
 	"github.com/cenkalti/backoff/v5"
 	"github.com/gitops-connector/gitops-connector/host/internal/config"
+	"github.com/gitops-connector/gitops-connector/host/internal/gate"
 	"github.com/gitops-connector/gitops-connector/host/internal/subscriber"
 	"github.com/gitops-connector/gitops-connector/sdk"
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -184,6 +190,10 @@ type Options struct {
 	StateTTL time.Duration
 	// PruneInterval is how often idle states are pruned; default 1 h.
 	PruneInterval time.Duration
+	// GateInitialInterval and GateMaxInterval bound the waits between
+	// reads of an open gate (see decide); default 15 s and 5 min.
+	GateInitialInterval time.Duration
+	GateMaxInterval     time.Duration
 }
 
 // stateCacheSize bounds the states kept in memory (a few hundred bytes
@@ -208,6 +218,8 @@ type Pipeline struct {
 	// written to the store, so a repeated event for a known commit (what
 	// Flux sends every interval) does not read and decode it again.
 	states *lru.Cache[string, State]
+	// gates holds the jobs of open gates until they are read again.
+	gates *gate.Waits[*entry]
 
 	mu       sync.Mutex
 	queues   map[string]*queue
@@ -234,6 +246,8 @@ type entry struct {
 	rec Record
 	// cfg is the config the job was submitted with; nil when resumed.
 	cfg *config.Config
+	// gateReads counts the reads of the job's open gate.
+	gateReads int
 }
 
 // New returns a pipeline holding the jobs pending in the store. It delivers
@@ -281,6 +295,7 @@ func New(opts Options) (*Pipeline, error) {
 	}
 	p := &Pipeline{opts: opts, ctx: ctx, cancel: cancel, sem: make(chan struct{}, opts.Concurrency),
 		now: time.Now, states: states, queues: map[string]*queue{}, resumed: len(pending)}
+	p.gates = &gate.Waits[*entry]{Due: p.reopen}
 	for _, r := range pending {
 		p.enqueue(&entry{rec: r}).behind = true
 	}
@@ -331,8 +346,8 @@ func (p *Pipeline) Submit(job Job) error {
 	}
 	rec.Seq = seq
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.closed {
+		p.mu.Unlock()
 		if p.opts.Store.Durable() {
 			return nil // recorded: delivered after the next start
 		}
@@ -342,6 +357,10 @@ func (p *Pipeline) Submit(job Job) error {
 	if p.started {
 		p.startDrain(rec.Key(), q)
 	}
+	p.mu.Unlock()
+	// Another environment's result may have arrived with the commit's
+	// event: read the commit's open gates again now.
+	p.gates.Wake(rec.CommitID)
 	return nil
 }
 
@@ -432,6 +451,9 @@ func (p *Pipeline) Close(ctx context.Context) error {
 	p.closed = true
 	p.stopping = durable
 	p.mu.Unlock()
+	// Open gates are not read again: a durable store keeps their jobs.
+	gates := p.gates.Len()
+	p.gates.Stop()
 	done := make(chan struct{})
 	go func() { p.wg.Wait(); close(done) }()
 	var left int
@@ -441,6 +463,9 @@ func (p *Pipeline) Close(ctx context.Context) error {
 	case <-ctx.Done():
 		left = p.Pending()
 		p.opts.Logger.Warn("shutdown grace period over; interrupting the deliveries in flight", "pending", left)
+	}
+	if !durable {
+		left += gates // open gates die with a memory store
 	}
 	p.cancel()
 	<-done
@@ -631,9 +656,9 @@ func (p *Pipeline) deliver(e *entry) {
 		return
 	}
 	st.Finished = true
-	outcome := outcomeFailure
-	if rec.Successful {
-		outcome = outcomeSuccess
+	outcome, tell := p.decide(log, e, rec, cfg, repo, &st)
+	if !tell {
+		return
 	}
 	if st.Notified[outcome] {
 		obs.NotificationDone(cfg.OrchestratorType, NotifyAlreadyNotified)
@@ -654,7 +679,7 @@ func (p *Pipeline) deliver(e *entry) {
 	err = p.retry(rec, log, StepNotify, cfg.OrchestratorType, func(ctx context.Context) error {
 		var err error
 		res, err = orch.NotifyCompletion(ctx, sdk.Completion{
-			Config: sdkCfg, CommitID: rec.CommitID, Successful: rec.Successful, Statuses: rec.Statuses,
+			Config: sdkCfg, CommitID: rec.CommitID, Successful: outcome == outcomeSuccess, Statuses: rec.Statuses,
 		}, repo)
 		return err
 	})

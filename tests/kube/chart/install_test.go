@@ -128,6 +128,16 @@ func TestEnvironmentOfTheConnector(t *testing.T) {
 			}),
 		},
 		{
+			name:   "required environments of a gatekeeper",
+			files:  []string{azdoValues},
+			values: "singleInstance: {statusContext: dev-east, requiredEnvironments: [dev-east, dev-west], azdoPrRepoName: ''}\n",
+			want: env(azdoExample, map[string]string{
+				"STATUS_CONTEXT":        "dev-east",
+				"REQUIRED_ENVIRONMENTS": "dev-east,dev-west",
+				"PAT":                   "secret:azdo-pat/PAT",
+			}),
+		},
+		{
 			name:  "multiple instances watch the CRD's group in every namespace",
 			files: []string{multiInstanceValues},
 			want: env(map[string]string{
@@ -202,6 +212,12 @@ func TestInvalidValuesFailNamingTheValue(t *testing.T) {
 				"singleInstance.gitOpsAppURL is required",
 				"set singleInstance: null",
 			},
+		},
+		{
+			name:   "required environments without the cluster's own",
+			files:  []string{githubValues},
+			values: "singleInstance: {requiredEnvironments: [dev-east, dev-west]}\n",
+			want:   []string{"singleInstance.statusContext is required when requiredEnvironments is set"},
 		},
 		{
 			name: "Azure repository without organization URL",

@@ -75,12 +75,12 @@ func TestGitOpsConfigCRD(t *testing.T) {
 			var gotFields []string
 			for name, p := range spec.Properties {
 				gotFields = append(gotFields, name)
-				if name != "secretRef" && name != "webhookSecretRef" && p.Type != "string" {
+				if name != "secretRef" && name != "webhookSecretRef" && name != "requiredEnvironments" && p.Type != "string" {
 					t.Errorf("spec.%s type = %q, want string", name, p.Type)
 				}
 			}
 			slices.Sort(gotFields)
-			wantFields := slices.Sorted(slices.Values(append(wantStrings, "secretRef", "webhookSecretRef")))
+			wantFields := slices.Sorted(slices.Values(append(wantStrings, "secretRef", "webhookSecretRef", "requiredEnvironments")))
 			if !slices.Equal(gotFields, wantFields) {
 				t.Errorf("spec fields:\n got %v\nwant %v", gotFields, wantFields)
 			}
@@ -90,6 +90,9 @@ func TestGitOpsConfigCRD(t *testing.T) {
 					ref.Properties["name"].Type != "string" || ref.Properties["key"].Type != "string" {
 					t.Errorf("%s = %+v, want object {name (required), key}", field, ref)
 				}
+			}
+			if envs := spec.Properties["requiredEnvironments"]; envs.Type != "array" || envs.Items == nil || envs.Items.Schema == nil || envs.Items.Schema.Type != "string" {
+				t.Errorf("requiredEnvironments = %+v, want a list of strings", envs)
 			}
 			status := schema.Properties["status"]
 			if status.Properties["observedGeneration"].Type != "integer" {

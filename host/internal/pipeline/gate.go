@@ -1,0 +1,106 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/gitops-connector/gitops-connector/host/internal/config"
+	"github.com/gitops-connector/gitops-connector/host/internal/gate"
+	"github.com/gitops-connector/gitops-connector/sdk"
+)
+
+// StepGate is the step of waiting for a config's required environments, in
+// GiveUp.Step.
+const StepGate = "wait for required environments"
+
+// decide returns the outcome to tell the orchestrator of a finished job,
+// and false when there is nothing to tell now.
+//
+// A config without required environments tells its own outcome. A config
+// with them (package gate) tells its own failure at once; its own success
+// is a gate: it reads the commit's statuses and tells success once every
+// required environment succeeded, failure once one failed; while some are
+// still deploying, the job stays in the store with its gate open and is
+// read again with backoff, or at once when another event of the commit
+// arrives (Submit), until the job is older than MaxAge: then the gate is
+// given up. A later job of the pair while the gate is open adds nothing:
+// the gate was just read for it (Submit woke it). Once success was told,
+// a gate that is open again tells nothing; one that fails tells the failure
+// (once, as any failure after a success).
+func (p *Pipeline) decide(log *slog.Logger, e *entry, rec Record, cfg config.Config, repo sdk.Repository, st *State) (string, bool) {
+	if !rec.Successful {
+		return outcomeFailure, true
+	}
+	if len(cfg.RequiredEnvironments) == 0 || (st.Notified[outcomeSuccess] && st.Notified[outcomeFailure]) {
+		return outcomeSuccess, true
+	}
+	key := rec.Key()
+	if held, open := p.gates.Get(key); open && held != e {
+		if p.finish(log, rec, st) {
+			log.Info("event delivered; the commit's gate is open with an earlier event")
+		}
+		return "", false
+	}
+	ctx, cancel := context.WithTimeout(context.WithValue(p.ctx, eventKey{}, rec.ID), p.opts.CallTimeout)
+	statuses, err := repo.ListStatuses(ctx, sdk.ListStatusesRequest{Config: cfg.SDK(), CommitID: rec.CommitID})
+	cancel()
+	res := gate.Decide(cfg.RequiredEnvironments, statuses)
+	switch {
+	case p.ctx.Err() != nil:
+		return "", false // the job stays in the store
+	case err != nil && !sdk.IsRetryable(err):
+		log.Error("gate given up: the commit's statuses cannot be read", "error", err, "kind", sdk.KindOf(err).String())
+		p.giveUp(rec, StepGate, "", ReasonPermanent, fmt.Errorf("read the statuses of the required environments: %w", err))
+		p.finish(log, rec, st)
+		return "", false
+	case err != nil:
+		log.Warn("cannot read the commit's statuses for its gate; reading again later", "error", err)
+	case res.Outcome == gate.Success:
+		log.Info("gate decided: every required environment succeeded", "environments", cfg.RequiredEnvironments)
+		return outcomeSuccess, true
+	case res.Outcome == gate.Failure:
+		log.Info("gate decided: a required environment failed", "failed", gate.Describe(res.Failed))
+		return outcomeFailure, true
+	case st.Notified[outcomeSuccess]:
+		return outcomeSuccess, true // told already; nothing new to wait for
+	}
+	missing := gate.Describe(res.Missing)
+	deadline := rec.Received.Add(p.opts.MaxAge)
+	if !p.now().Before(deadline) {
+		log.Error("gate given up: the required environments did not all deploy the commit within the event's maximum age",
+			"waiting_for", missing, "max_age", p.opts.MaxAge)
+		p.opts.Observer.NotificationDone(cfg.OrchestratorType, NotifyExpired)
+		p.giveUp(rec, StepGate, "", ReasonMaxAge, fmt.Errorf("%w: still waiting for %s", errExpired, missing))
+		p.finish(log, rec, st)
+		return "", false
+	}
+	if !p.persist(log, "record the open gate", func() error { return p.opts.Store.Progress(rec, *st) }) {
+		return "", false
+	}
+	p.states.Add(key, st.clone())
+	e.rec = rec
+	e.gateReads++
+	delay := min(gate.Backoff(e.gateReads, p.opts.GateInitialInterval, p.opts.GateMaxInterval), deadline.Sub(p.now()))
+	p.gates.Open(key, rec.CommitID, e, delay)
+	log.Info("gate open: waiting for the required environments", "waiting_for", missing, "read_again_in", delay)
+	return "", false
+}
+
+// reopen queues the job of a gate that is due, behind nothing older of its
+// pair. After Close it does nothing: a durable store keeps the job for the
+// next start.
+func (p *Pipeline) reopen(e *entry) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return
+	}
+	q := p.enqueue(e)
+	if p.started {
+		p.startDrain(e.rec.Key(), q)
+	}
+}
+
+// OpenGates returns the number of gates waiting for their next read.
+func (p *Pipeline) OpenGates() int { return p.gates.Len() }
