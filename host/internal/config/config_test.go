@@ -40,6 +40,31 @@ func TestSingleInstanceFromTheOldProgramsEnvironment(t *testing.T) {
 	}
 }
 
+func TestSingleInstanceForGiteaMapsItsVariables(t *testing.T) {
+	c, invalid := FromEnv(env(map[string]string{
+		"GIT_REPOSITORY_TYPE": "GITEA", "CICD_ORCHESTRATOR_TYPE": "FORGEJO", "GITOPS_OPERATOR_TYPE": "ARGOCD",
+		"GITOPS_APP_URL": "https://argocd.example.com/applications/podinfo", "PAT": "gitea_secret",
+		"GITEA_URL": "https://gitea.example.com", "GITEA_OWNER": "platform",
+		"GITEA_GITOPS_MANIFEST_REPO_NAME": "manifests", "GITEA_GITOPS_APP_REPO_NAME": "app",
+		"GITEA_WORKFLOW": "sync-success.yaml", "GITEA_WORKFLOW_REF": "release",
+	}))
+	if len(invalid) > 0 {
+		t.Fatalf("invalid: %+v", invalid)
+	}
+	want := map[string]string{
+		"giteaUrl": "https://gitea.example.com", "giteaOwner": "platform", "giteaGitOpsManifestsRepoName": "manifests",
+		"giteaGitOpsAppRepoName": "app", "giteaWorkflow": "sync-success.yaml", "giteaWorkflowRef": "release",
+	}
+	for k, v := range want {
+		if c.Settings[k] != v {
+			t.Errorf("%s = %q, want %q", k, c.Settings[k], v)
+		}
+		if env := EnvName(k); !strings.HasPrefix(env, "GITEA_") {
+			t.Errorf("EnvName(%s) = %s", k, env)
+		}
+	}
+}
+
 func TestSingleInstanceErrorsNameTheEnvironmentVariable(t *testing.T) {
 	_, invalid := FromEnv(env(map[string]string{"GIT_REPOSITORY_TYPE": "AZDO"}))
 	if len(invalid) != 1 {

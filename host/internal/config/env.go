@@ -28,6 +28,12 @@ var envSpec = map[string]string{
 	"GITHUB_ORG_URL":                   "gitHubOrgUrl",
 	"GITHUB_GITOPS_MANIFEST_REPO_NAME": "gitHubGitOpsManifestsRepoName",
 	"GITHUB_GITOPS_REPO_NAME":          "gitHubGitOpsRepoName",
+	"GITEA_URL":                        "giteaUrl",
+	"GITEA_OWNER":                      "giteaOwner",
+	"GITEA_GITOPS_MANIFEST_REPO_NAME":  "giteaGitOpsManifestsRepoName",
+	"GITEA_GITOPS_APP_REPO_NAME":       "giteaGitOpsAppRepoName",
+	"GITEA_WORKFLOW":                   "giteaWorkflow",
+	"GITEA_WORKFLOW_REF":               "giteaWorkflowRef",
 	EnvStatusContext:                   FieldStatusContext,
 	EnvRequiredEnvironments:            FieldRequiredEnvironments,
 }
