@@ -27,9 +27,21 @@ const (
 	FieldStatusContext    = "statusContext"
 	FieldEnvironment      = "environment"
 	FieldSecretRef        = "secretRef"
+	// FieldSkippedCommits says what becomes of the commits the operator
+	// skipped: SkippedNotify (the default) or SkippedIgnore.
+	FieldSkippedCommits = "skippedCommits"
 	// FieldWebhookSecretRef names the Secret holding the config's own
 	// webhook secret (see package webhookauth).
 	FieldWebhookSecretRef = "webhookSecretRef"
+)
+
+// Values of FieldSkippedCommits.
+const (
+	// SkippedNotify tells each skipped commit's pipeline the outcome of the
+	// deployment that contained it.
+	SkippedNotify = "notify"
+	// SkippedIgnore tells only the commits the operator reported.
+	SkippedIgnore = "ignore"
 )
 
 // Default keys of the Secrets a config names.
@@ -80,6 +92,12 @@ type Config struct {
 	// orchestrator is told of it; none means the config tells its
 	// orchestrator of its own deployments (package gate).
 	RequiredEnvironments []string
+}
+
+// TellsSkippedCommits reports whether the pipelines of the commits the
+// operator skipped are told (skippedCommits is not "ignore").
+func (c Config) TellsSkippedCommits() bool {
+	return !strings.EqualFold(c.Settings[FieldSkippedCommits], SkippedIgnore)
 }
 
 // Key identifies a config: "namespace/name", or "name" outside Kubernetes.
@@ -184,6 +202,9 @@ func FromSpec(name, namespace string, spec map[string]any) (Config, []sdk.FieldE
 	c.StatusContext = c.Settings[FieldStatusContext]
 	if c.StatusContext == "" {
 		c.StatusContext = c.Settings[FieldEnvironment]
+	}
+	if v := c.Settings[FieldSkippedCommits]; v != "" && !strings.EqualFold(v, SkippedNotify) && !strings.EqualFold(v, SkippedIgnore) {
+		errs = append(errs, sdk.FieldError{Field: FieldSkippedCommits, Message: fmt.Sprintf("must be %q (the default) or %q, got %q", SkippedNotify, SkippedIgnore, v)})
 	}
 	if c.StatusContext != "" && !contextRE.MatchString(c.StatusContext) {
 		errs = append(errs, sdk.FieldError{Field: FieldStatusContext, Message: "must be 1 to 63 letters, digits, '.', '_' or '-', starting with a letter or digit"})

@@ -348,3 +348,31 @@ func TestRequiredEnvironmentsIncludeTheConfigsOwnAndComeFromAListOrTheEnvironmen
 		t.Errorf("environment error: %+v", invalid)
 	}
 }
+
+func TestSkippedCommitsAreToldUnlessTheConfigIgnoresThem(t *testing.T) {
+	spec := func(v string) map[string]any {
+		m := map[string]any{FieldRepositoryType: "GITHUB", FieldOrchestratorType: "GITHUB", FieldOperatorType: "FLUX", FieldAppURL: "https://app"}
+		if v != "" {
+			m[FieldSkippedCommits] = v
+		}
+		return m
+	}
+	for v, tells := range map[string]bool{"": true, "notify": true, "ignore": false, "Ignore": false} {
+		c, errs := FromSpec("c", "", spec(v))
+		if len(errs) > 0 || c.TellsSkippedCommits() != tells {
+			t.Errorf("skippedCommits %q: tells %v, errors %v; want %v", v, c.TellsSkippedCommits(), errs, tells)
+		}
+	}
+	if _, errs := FromSpec("c", "", spec("never")); len(errs) != 1 || errs[0].Field != FieldSkippedCommits || !strings.Contains(errs[0].Message, `"ignore"`) {
+		t.Errorf("a wrong value: %v", errs)
+	}
+	c, invalid := FromEnv(env(map[string]string{"GIT_REPOSITORY_TYPE": "GITHUB", "CICD_ORCHESTRATOR_TYPE": "GITHUB",
+		"GITOPS_OPERATOR_TYPE": "FLUX", "GITOPS_APP_URL": "https://app", "SKIPPED_COMMITS": "ignore"}))
+	if len(invalid) > 0 || c.TellsSkippedCommits() {
+		t.Errorf("SKIPPED_COMMITS=ignore: %+v, %v", c.Settings, invalid)
+	}
+	if _, invalid := FromEnv(env(map[string]string{"GIT_REPOSITORY_TYPE": "GITHUB", "CICD_ORCHESTRATOR_TYPE": "GITHUB",
+		"GITOPS_OPERATOR_TYPE": "FLUX", "GITOPS_APP_URL": "https://app", "SKIPPED_COMMITS": "no"})); len(invalid) != 1 || invalid[0].Errors[0].Field != "SKIPPED_COMMITS" {
+		t.Errorf("SKIPPED_COMMITS=no: %+v", invalid)
+	}
+}

@@ -14,6 +14,7 @@ const (
 	EnvOperatorType     = "GITOPS_OPERATOR_TYPE"
 	EnvPAT              = "PAT"
 	EnvStatusContext    = "STATUS_CONTEXT"
+	EnvSkippedCommits   = "SKIPPED_COMMITS"
 )
 
 // envSpec maps single-instance environment variables to spec fields.
@@ -36,6 +37,7 @@ var envSpec = map[string]string{
 	"GITEA_WORKFLOW_REF":               "giteaWorkflowRef",
 	EnvStatusContext:                   FieldStatusContext,
 	EnvRequiredEnvironments:            FieldRequiredEnvironments,
+	EnvSkippedCommits:                  FieldSkippedCommits,
 }
 
 // SingleInstanceName is the name of the one config of single-instance mode.

@@ -13,6 +13,8 @@
 //	events_total{operator,outcome}                   notifications received, by answer
 //	statuses_total{repository,outcome}               statuses of accepted events
 //	notifications_total{orchestrator,outcome}        orchestrator notifications of finished events
+//	skipped_notifications_total{orchestrator,outcome} notifications of commits the operator skipped
+//	skipped_walks_total{result}                      looks for the commits a deployment skipped
 //	retries_total{step,type}                         failed plugin calls retried
 //	given_up_total{step,reason}                      work given up (see docs/reliability.md)
 //	queue_depth                                      events accepted and not yet delivered
@@ -50,6 +52,8 @@ type Metrics struct {
 	events        *prometheus.CounterVec
 	statuses      *prometheus.CounterVec
 	notifications *prometheus.CounterVec
+	skippedNotes  *prometheus.CounterVec
+	skippedWalks  *prometheus.CounterVec
 	retries       *prometheus.CounterVec
 	givenUp       *prometheus.CounterVec
 	restarts      *prometheus.CounterVec
@@ -71,6 +75,12 @@ func New() *Metrics {
 		notifications: counterVec("notifications_total",
 			"Orchestrator notifications of finished deployments, by orchestrator type and outcome (notified, nothing_to_notify, already_notified, failed, expired, no_plugin).",
 			"orchestrator", "outcome"),
+		skippedNotes: counterVec("skipped_notifications_total",
+			"Orchestrator notifications of commits the operator skipped, told the outcome of the deployment that contained them, by orchestrator type and outcome (as notifications_total, plus kept_own_outcome).",
+			"orchestrator", "outcome"),
+		skippedWalks: counterVec("skipped_walks_total",
+			"Looks for the commits a finished deployment skipped, by result (found, none, base_unknown, older, not_ancestor, too_many, unsupported, failed).",
+			"result"),
 		retries: counterVec("retries_total",
 			"Failed plugin calls that are retried, by step (status, notification) and plugin type.",
 			"step", "type"),
@@ -94,7 +104,7 @@ func New() *Metrics {
 	m.registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.events, m.statuses, m.notifications, m.retries, m.givenUp, m.restarts, m.pluginCalls, m.httpRequests,
+		m.events, m.statuses, m.notifications, m.skippedNotes, m.skippedWalks, m.retries, m.givenUp, m.restarts, m.pluginCalls, m.httpRequests,
 	)
 	return m
 }
@@ -163,6 +173,16 @@ func (m *Metrics) NotificationDone(orchestratorType, outcome string) {
 	m.notifications.WithLabelValues(typeLabel(orchestratorType), outcome).Inc()
 }
 
+// SkippedNotificationDone implements pipeline.Observer.
+func (m *Metrics) SkippedNotificationDone(orchestratorType, outcome string) {
+	m.skippedNotes.WithLabelValues(typeLabel(orchestratorType), outcome).Inc()
+}
+
+// SkippedWalk implements pipeline.Observer.
+func (m *Metrics) SkippedWalk(result string) {
+	m.skippedWalks.WithLabelValues(result).Inc()
+}
+
 // Retrying implements pipeline.Observer.
 func (m *Metrics) Retrying(step, pluginType string) {
 	m.retries.WithLabelValues(stepLabel(step), typeLabel(pluginType)).Inc()
@@ -201,6 +221,8 @@ func stepLabel(step string) string {
 		return "notification"
 	case pipeline.StepGate:
 		return "gate"
+	case pipeline.StepSkipped:
+		return "skipped"
 	}
 	return unknown
 }

@@ -70,7 +70,7 @@ func (p *Pipeline) decide(log *slog.Logger, e *entry, rec Record, cfg config.Con
 	if !p.now().Before(deadline) {
 		log.Error("gate given up: the required environments did not all deploy the commit within the event's maximum age",
 			"waiting_for", missing, "max_age", p.opts.MaxAge)
-		p.opts.Observer.NotificationDone(cfg.OrchestratorType, NotifyExpired)
+		p.notificationDone(rec, cfg.OrchestratorType, NotifyExpired)
 		p.giveUp(rec, StepGate, "", ReasonMaxAge, fmt.Errorf("%w: still waiting for %s", errExpired, missing))
 		p.finish(log, rec, st)
 		return "", false

@@ -17,6 +17,8 @@ type observed struct {
 	statuses      []string
 	notifications []string
 	retries       []string
+	skipped       []string // skipped commits' notifications
+	walks         []string
 }
 
 func (o *observed) StatusDone(typ, outcome string) {
@@ -29,6 +31,18 @@ func (o *observed) NotificationDone(typ, outcome string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.notifications = append(o.notifications, typ+"/"+outcome)
+}
+
+func (o *observed) SkippedNotificationDone(typ, outcome string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.skipped = append(o.skipped, typ+"/"+outcome)
+}
+
+func (o *observed) SkippedWalk(result string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.walks = append(o.walks, result)
 }
 
 func (o *observed) Retrying(step, typ string) {

@@ -100,6 +100,8 @@ const (
 	StepEvent  = "deliver event"
 	StepStatus = "post status"
 	StepNotify = "notify orchestrator"
+	// StepSkipped is listing the commits a finished deployment skipped.
+	StepSkipped = "list skipped commits"
 )
 
 // GiveUp describes work the pipeline stopped trying to deliver.
@@ -134,6 +136,9 @@ const (
 	NotifyFailed          = "failed"            // permanent error
 	NotifyExpired         = "expired"           // retried until the maximum age
 	NotifyNoPlugin        = "no_plugin"
+	// NotifyKeptOwnOutcome: a skipped commit finished on its own before its
+	// job ran, and keeps its own outcome.
+	NotifyKeptOwnOutcome = "kept_own_outcome"
 )
 
 // Observer is told what becomes of the work, for metrics. Its methods are
@@ -146,8 +151,13 @@ type Observer interface {
 	// notification.
 	NotificationDone(orchestratorType, outcome string)
 	// Retrying is told each time a failed call is retried; step is
-	// StepStatus or StepNotify.
+	// StepStatus, StepNotify or StepSkipped.
 	Retrying(step, pluginType string)
+	// SkippedNotificationDone is told the outcome of the notification of a
+	// commit the operator skipped (NotificationDone is not).
+	SkippedNotificationDone(orchestratorType, outcome string)
+	// SkippedWalk is told what each look for skipped commits found (Walk*).
+	SkippedWalk(result string)
 }
 
 // Options configure a Pipeline.
@@ -194,6 +204,9 @@ type Options struct {
 	// reads of an open gate (see decide); default 15 s and 5 min.
 	GateInitialInterval time.Duration
 	GateMaxInterval     time.Duration
+	// SkippedMaxCommits bounds the commits listed to find the ones a
+	// deployment skipped; default sdk.DefaultMaxCommits (100).
+	SkippedMaxCommits int
 }
 
 // stateCacheSize bounds the states kept in memory (a few hundred bytes
@@ -220,6 +233,8 @@ type Pipeline struct {
 	states *lru.Cache[string, State]
 	// gates holds the jobs of open gates until they are read again.
 	gates *gate.Waits[*entry]
+	// walks serializes the look for skipped commits per config.
+	walks walkLocks
 
 	mu       sync.Mutex
 	queues   map[string]*queue
@@ -598,6 +613,13 @@ func (p *Pipeline) deliver(e *entry) {
 	st = st.clone()
 	sdkCfg := cfg.SDK()
 	obs := p.opts.Observer
+	if keepsOwnOutcome(rec, st) {
+		p.notificationDone(rec, cfg.OrchestratorType, NotifyKeptOwnOutcome)
+		if p.finish(log, rec, nil) {
+			log.Info("skipped commit finished on its own meanwhile and keeps its outcome", "deployed_with", rec.DeployedWith)
+		}
+		return
+	}
 	posted, unchanged, superseded := 0, 0, 0
 	for ; rec.Next < len(rec.Statuses); rec.Next++ {
 		s := rec.Statuses[rec.Next]
@@ -656,13 +678,14 @@ func (p *Pipeline) deliver(e *entry) {
 		return
 	}
 	st.Finished = true
+	st.DeployedWith = rec.DeployedWith
 	outcome, tell := p.decide(log, e, rec, cfg, repo, &st)
 	if !tell {
 		return
 	}
 	if st.Notified[outcome] {
-		obs.NotificationDone(cfg.OrchestratorType, NotifyAlreadyNotified)
-		if p.finish(log, rec, &st) {
+		p.notificationDone(rec, cfg.OrchestratorType, NotifyAlreadyNotified)
+		if p.finishCovering(log, rec, cfg, repo, &st) {
 			log.Info("event delivered; the orchestrator was already told of this outcome", append(counts, "outcome", outcome)...)
 		}
 		return
@@ -670,7 +693,7 @@ func (p *Pipeline) deliver(e *entry) {
 	orch, err := p.opts.Plugins.Orchestrator(cfg.OrchestratorType)
 	if err != nil {
 		log.Error("deployment finished but no orchestrator plugin", "error", err)
-		obs.NotificationDone(cfg.OrchestratorType, NotifyNoPlugin)
+		p.notificationDone(rec, cfg.OrchestratorType, NotifyNoPlugin)
 		p.giveUp(rec, StepNotify, "", ReasonNoPlugin, err)
 		p.finish(log, rec, &st)
 		return
@@ -680,6 +703,7 @@ func (p *Pipeline) deliver(e *entry) {
 		var err error
 		res, err = orch.NotifyCompletion(ctx, sdk.Completion{
 			Config: sdkCfg, CommitID: rec.CommitID, Successful: outcome == outcomeSuccess, Statuses: rec.Statuses,
+			DeployedWith: rec.DeployedWith,
 		}, repo)
 		return err
 	})
@@ -689,24 +713,24 @@ func (p *Pipeline) deliver(e *entry) {
 		log.Warn("delivery interrupted by shutdown", "error", err)
 		return
 	case errors.Is(err, errExpired):
-		obs.NotificationDone(cfg.OrchestratorType, NotifyExpired)
+		p.notificationDone(rec, cfg.OrchestratorType, NotifyExpired)
 		p.expire(log, rec, st, StepNotify, "", err)
 		return
 	default:
 		// Not recorded as told: the next event of the outcome tells again.
 		log.Error("notify orchestrator failed permanently", "error", err, "kind", sdk.KindOf(err).String())
-		obs.NotificationDone(cfg.OrchestratorType, NotifyFailed)
+		p.notificationDone(rec, cfg.OrchestratorType, NotifyFailed)
 		p.giveUp(rec, StepNotify, "", ReasonPermanent, err)
-		p.finish(log, rec, &st)
+		p.finishCovering(log, rec, cfg, repo, &st)
 		return
 	}
 	st.Notified[outcome] = true
 	if res.Notified {
-		obs.NotificationDone(cfg.OrchestratorType, NotifyNotified)
+		p.notificationDone(rec, cfg.OrchestratorType, NotifyNotified)
 	} else {
-		obs.NotificationDone(cfg.OrchestratorType, NotifyNothingToNotify)
+		p.notificationDone(rec, cfg.OrchestratorType, NotifyNothingToNotify)
 	}
-	if !p.finish(log, rec, &st) {
+	if !p.finishCovering(log, rec, cfg, repo, &st) {
 		log.Error("the orchestrator was notified but the store could not record it; it is notified again after a restart", "outcome", outcome)
 		return
 	}
@@ -888,6 +912,8 @@ func EventID(ctx context.Context) string {
 
 type nopObserver struct{}
 
-func (nopObserver) StatusDone(string, string)       {}
-func (nopObserver) NotificationDone(string, string) {}
-func (nopObserver) Retrying(string, string)         {}
+func (nopObserver) StatusDone(string, string)              {}
+func (nopObserver) NotificationDone(string, string)        {}
+func (nopObserver) Retrying(string, string)                {}
+func (nopObserver) SkippedNotificationDone(string, string) {}
+func (nopObserver) SkippedWalk(string)                     {}

@@ -73,6 +73,9 @@ func (r *recorder) NotifyCompletion(_ context.Context, c sdk.Completion, _ sdk.R
 	if c.Successful {
 		outcome = "success"
 	}
+	if c.DeployedWith != "" {
+		outcome += " with " + c.DeployedWith[:7]
+	}
 	r.notified = append(r.notified, c.CommitID[:7]+":"+outcome)
 	return sdk.NotifyResult{Notified: true}, nil
 }
@@ -166,6 +169,12 @@ func (f *faultyStore) Check() error {
 var testConfig = config.Config{
 	Name: "default", RepositoryType: "GITHUB", OrchestratorType: "GITHUB", Token: "ghp_submitted",
 	Settings: map[string]string{config.FieldAppURL: "https://app.example/commit"},
+}
+
+// ignoringConfig is testConfig with skippedCommits: ignore.
+var ignoringConfig = config.Config{
+	Name: "ignoring", RepositoryType: "GITHUB", OrchestratorType: "GITHUB", Token: "ghp_submitted",
+	Settings: map[string]string{config.FieldAppURL: "https://app.example/commit", config.FieldSkippedCommits: config.SkippedIgnore},
 }
 
 const (
@@ -811,15 +820,20 @@ func TestTheLastStatusOfAnEventThatFinishesNothingIsRecordedByItsRemovalAlone(t 
 		name         string
 		job          Job
 		wantProgress int
+		wantDone     int
 	}{
 		{"one status", Job{Config: testConfig, CommitID: commitA,
-			Statuses: []sdk.Status{status("Status", "DependencyNotReady", sdk.StatePending)}}, 0},
+			Statuses: []sdk.Status{status("Status", "DependencyNotReady", sdk.StatePending)}}, 0, 1},
 		{"two statuses", Job{Config: testConfig, CommitID: commitA,
-			Statuses: []sdk.Status{status("Status", "Progressing", sdk.StatePending), status("Health", "Progressing", sdk.StatePending)}}, 1},
+			Statuses: []sdk.Status{status("Status", "Progressing", sdk.StatePending), status("Health", "Progressing", sdk.StatePending)}}, 1, 1},
 		// A finishing event records its statuses before it notifies, so a
 		// restart between the two does not post them again.
-		{"finishing", Job{Config: testConfig, CommitID: commitA, Finished: true, Successful: true,
-			Statuses: []sdk.Status{status("Status", "ReconciliationSucceeded", sdk.StateSucceeded)}}, 1},
+		{"finishing", Job{Config: ignoringConfig, CommitID: commitA, Finished: true, Successful: true,
+			Statuses: []sdk.Status{status("Status", "ReconciliationSucceeded", sdk.StateSucceeded)}}, 1, 1},
+		// The first deployment of a config has no earlier one to walk
+		// from; the config's last deployed commit is one more write.
+		{"finishing, telling skipped commits", Job{Config: testConfig, CommitID: commitA, Finished: true, Successful: true,
+			Statuses: []sdk.Status{status("Status", "ReconciliationSucceeded", sdk.StateSucceeded)}}, 1, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st := &writeCounter{Store: durableMemory{NewMemoryStore()}}
@@ -831,11 +845,11 @@ func TestTheLastStatusOfAnEventThatFinishesNothingIsRecordedByItsRemovalAlone(t 
 			if posted, _ := r.snapshot(); len(posted) != len(tc.job.Statuses) {
 				t.Fatalf("posted %v", posted)
 			}
-			if st.adds != 1 || st.progress != tc.wantProgress || st.done != 1 {
-				t.Errorf("writes: %d adds, %d progress, %d done; want 1, %d, 1", st.adds, st.progress, st.done, tc.wantProgress)
+			if st.adds != 1 || st.progress != tc.wantProgress || st.done != tc.wantDone {
+				t.Errorf("writes: %d adds, %d progress, %d done; want 1, %d, %d", st.adds, st.progress, st.done, tc.wantProgress, tc.wantDone)
 			}
 			// The state the removal recorded holds the last status.
-			state, err := st.State(pairKey(testConfig.Key(), commitA))
+			state, err := st.State(pairKey(tc.job.Config.Key(), commitA))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -851,7 +865,7 @@ func TestRepeatedEventsForAKnownCommitUseTheStateInMemoryUntilThePrune(t *testin
 	st := &writeCounter{Store: durableMemory{NewMemoryStore()}}
 	r := &recorder{}
 	p := newTestPipeline(t, r, func(o *Options) { o.Store = st })
-	done := Job{Config: testConfig, CommitID: commitA, Finished: true, Successful: true,
+	done := Job{Config: ignoringConfig, CommitID: commitA, Finished: true, Successful: true,
 		Statuses: []sdk.Status{status("Status", "ReconciliationSucceeded", sdk.StateSucceeded)}}
 	for range 3 {
 		submit(t, p, done)

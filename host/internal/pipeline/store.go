@@ -32,6 +32,11 @@ type Record struct {
 	// Next is the index in Statuses of the first status not handled yet, so
 	// a restart does not post the earlier ones again.
 	Next int
+	// DeployedWith is set on the job of a commit the operator skipped: the
+	// newer commit whose finished deployment contained it (see package
+	// skipped). The job then tells that commit's outcome; "" for the job of
+	// an event.
+	DeployedWith string
 }
 
 // Key identifies the (config, commit) a record belongs to.
@@ -50,6 +55,14 @@ type State struct {
 	// Notified holds the outcomes ("success", "failure") the orchestrator
 	// was told.
 	Notified map[string]bool
+	// DeployedWith is the newer commit whose deployment finished this one
+	// when the operator skipped it; "" when it finished on its own (an own
+	// finish keeps its outcome: a skipped-commit job does not override it).
+	DeployedWith string
+	// LastFinished is kept only in a config's own state (the key
+	// "<config key>@", see configStateKey): the commit of the config that
+	// finished last, where the next walk for skipped commits stops.
+	LastFinished string
 	// Updated is when the state last changed; the store sets it.
 	Updated time.Time
 }
@@ -79,7 +92,10 @@ type Store interface {
 	// (config, commit).
 	Progress(r Record, st State) error
 	// Done removes a job that needs no more work and, when st is not nil,
-	// records the state of its (config, commit).
+	// records the state of its (config, commit). A Record whose Seq is 0 —
+	// never a recorded job — only records the state: the pipeline keeps a
+	// config's own state so (a Record with the config's key and no
+	// commit).
 	Done(r Record, st *State) error
 	// State returns the state of a (config, commit); the zero State when
 	// unknown.

@@ -408,6 +408,8 @@ type jobJSON struct {
 	Successful bool         `json:"successful,omitempty"`
 	Received   time.Time    `json:"received"`
 	Next       int          `json:"next,omitempty"`
+	// DeployedWith: the job of a skipped commit (pipeline.Record).
+	DeployedWith string `json:"deployed_with,omitempty"`
 }
 
 type statusJSON struct {
@@ -425,12 +427,15 @@ type stateJSON struct {
 	Finished bool              `json:"finished,omitempty"`
 	Posted   map[string]string `json:"posted,omitempty"`
 	Notified []string          `json:"notified,omitempty"`
-	Updated  time.Time         `json:"updated"`
+	// DeployedWith and LastFinished: see pipeline.State.
+	DeployedWith string    `json:"deployed_with,omitempty"`
+	LastFinished string    `json:"last_finished,omitempty"`
+	Updated      time.Time `json:"updated"`
 }
 
 func encodeJob(r pipeline.Record) ([]byte, error) {
 	j := jobJSON{V: formatVersion, ID: r.ID, Config: r.ConfigKey, Commit: r.CommitID,
-		Finished: r.Finished, Successful: r.Successful, Received: r.Received.UTC(), Next: r.Next}
+		Finished: r.Finished, Successful: r.Successful, Received: r.Received.UTC(), Next: r.Next, DeployedWith: r.DeployedWith}
 	for _, s := range r.Statuses {
 		j.Statuses = append(j.Statuses, statusJSON{Name: s.Name, State: s.State, RawState: s.RawState,
 			Description: s.Description, Genre: s.Genre, Operator: s.Operator})
@@ -460,7 +465,7 @@ func decodeJob(k, v []byte) (pipeline.Record, error) {
 		return pipeline.Record{}, fmt.Errorf("job %d: progress %d out of its %d statuses", seq, j.Next, len(j.Statuses))
 	}
 	r := pipeline.Record{Seq: seq, ID: j.ID, ConfigKey: j.Config, CommitID: j.Commit,
-		Finished: j.Finished, Successful: j.Successful, Received: j.Received, Next: j.Next}
+		Finished: j.Finished, Successful: j.Successful, Received: j.Received, Next: j.Next, DeployedWith: j.DeployedWith}
 	for _, s := range j.Statuses {
 		r.Statuses = append(r.Statuses, sdk.Status{Name: s.Name, State: s.State, RawState: s.RawState,
 			Description: s.Description, Genre: s.Genre, Operator: s.Operator})
@@ -469,7 +474,8 @@ func decodeJob(k, v []byte) (pipeline.Record, error) {
 }
 
 func encodeState(st pipeline.State) ([]byte, error) {
-	j := stateJSON{V: formatVersion, Finished: st.Finished, Posted: st.Posted, Updated: st.Updated.UTC()}
+	j := stateJSON{V: formatVersion, Finished: st.Finished, Posted: st.Posted, Updated: st.Updated.UTC(),
+		DeployedWith: st.DeployedWith, LastFinished: st.LastFinished}
 	for outcome, told := range st.Notified {
 		if told {
 			j.Notified = append(j.Notified, outcome)
@@ -491,7 +497,8 @@ func decodeState(v []byte) (pipeline.State, error) {
 	if j.V != formatVersion {
 		return pipeline.State{}, fmt.Errorf("format %d, this gitops-connector reads format %d", j.V, formatVersion)
 	}
-	st := pipeline.State{Finished: j.Finished, Posted: j.Posted, Notified: map[string]bool{}, Updated: j.Updated}
+	st := pipeline.State{Finished: j.Finished, Posted: j.Posted, Notified: map[string]bool{}, Updated: j.Updated,
+		DeployedWith: j.DeployedWith, LastFinished: j.LastFinished}
 	for _, o := range j.Notified {
 		st.Notified[o] = true
 	}

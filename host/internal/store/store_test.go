@@ -73,6 +73,7 @@ func TestRecordsSurviveAReopenInArrivalOrderWithEveryField(t *testing.T) {
 	}
 	want[2].Finished, want[2].Successful = true, true
 	want[2].Statuses[0].State = sdk.StateSucceeded
+	want[2].DeployedWith = commitB
 	for i := range want {
 		seq, err := s.Add(want[i])
 		if err != nil {
@@ -167,6 +168,20 @@ func TestDoneRemovesTheJobAndRecordsTheStateTogether(t *testing.T) {
 	}
 	if st, _ := s.State(r.Key()); !st.Notified["success"] {
 		t.Fatal("Done without a state erased the state")
+	}
+	// A record that is no job (Seq 0) records a state only: a config's
+	// own, and a skipped commit's.
+	if err := s.Done(pipeline.Record{ConfigKey: "default"}, &pipeline.State{LastFinished: commitA}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Done(pipeline.Record{ConfigKey: "default", CommitID: commitB}, &pipeline.State{Finished: true, DeployedWith: commitA}); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := s.State("default@"); err != nil || st.LastFinished != commitA {
+		t.Fatalf("config state %+v, %v", st, err)
+	}
+	if st, err := s.State("default@" + commitB); err != nil || st.DeployedWith != commitA || !st.Finished {
+		t.Fatalf("skipped commit's state %+v, %v", st, err)
 	}
 }
 

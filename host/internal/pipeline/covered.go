@@ -1,0 +1,223 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+
+	"github.com/gitops-connector/gitops-connector/host/internal/config"
+	"github.com/gitops-connector/gitops-connector/host/internal/skipped"
+	"github.com/gitops-connector/gitops-connector/sdk"
+)
+
+// Results of looking for the commits a finished deployment covers, told to
+// Observer.SkippedWalk.
+const (
+	WalkFound       = "found"        // skipped commits were queued
+	WalkNone        = "none"         // head's parent was the last deployed commit
+	WalkBaseUnknown = "base_unknown" // no earlier deployment of the config is known
+	WalkOlder       = "older"        // head is not newer than the last deployed commit
+	WalkNotAncestor = "not_ancestor" // force push, revert to an older commit
+	WalkTooMany     = "too_many"     // more commits than the walk reads
+	WalkUnsupported = "unsupported"  // the repository plugin cannot list commits
+	WalkFailed      = "failed"       // the listing failed permanently or expired
+)
+
+var walkResults = map[string]string{
+	skipped.ReasonBaseUnknown: WalkBaseUnknown,
+	skipped.ReasonSameCommit:  WalkOlder,
+	skipped.ReasonOlder:       WalkOlder,
+	skipped.ReasonNotAncestor: WalkNotAncestor,
+	skipped.ReasonTooMany:     WalkTooMany,
+	skipped.ReasonUnsupported: WalkUnsupported,
+}
+
+// configStateKey is the key of a config's own state (State.LastFinished):
+// a pair key with no commit.
+func configStateKey(configKey string) string { return pairKey(configKey, "") }
+
+// walkLocks serializes, per config, reading the last finished commit,
+// walking from it and moving it, so two deployments of one config that
+// finish together do not walk from the same base.
+type walkLocks struct {
+	mu    sync.Mutex
+	locks map[string]*sync.Mutex
+}
+
+func (w *walkLocks) lock(key string) func() {
+	w.mu.Lock()
+	if w.locks == nil {
+		w.locks = map[string]*sync.Mutex{}
+	}
+	l := w.locks[key]
+	if l == nil {
+		l = &sync.Mutex{}
+		w.locks[key] = l
+	}
+	w.mu.Unlock()
+	l.Lock()
+	return l.Unlock
+}
+
+// finishCovering removes the finished job of a commit that finished on its
+// own, after queuing a job for every commit its deployment covers (package
+// skipped decides which). The order keeps the work across a crash: the
+// pair's state (the orchestrator was told) is recorded first; the covered
+// commits' jobs are added, each recorded like an event's; then the job is
+// removed; last the config's last finished commit moves to this one. A
+// crash before the end resumes the job, which walks again: a covered commit
+// queued twice is told once, by the rule that an outcome is told once per
+// commit. Other jobs (a skipped commit's, a config that ignores skipped
+// commits) are only removed.
+func (p *Pipeline) finishCovering(log *slog.Logger, rec Record, cfg config.Config, repo sdk.Repository, st *State) bool {
+	if rec.DeployedWith != "" || !rec.Finished || !cfg.TellsSkippedCommits() {
+		return p.finish(log, rec, st)
+	}
+	unlock := p.walks.lock(rec.ConfigKey)
+	defer unlock()
+	key := configStateKey(rec.ConfigKey)
+	marker, ok := p.states.Get(key)
+	if !ok && !p.persist(log, "read the config's last deployed commit", func() error {
+		var err error
+		marker, err = p.opts.Store.State(key)
+		return err
+	}) {
+		return false
+	}
+	if marker.LastFinished == rec.CommitID {
+		return p.finish(log, rec, st)
+	}
+	if marker.LastFinished != "" {
+		// The walk asks the repository: record first that the
+		// orchestrator was told, so a crash meanwhile does not tell again.
+		if !p.persist(log, "record the delivery progress", func() error { return p.opts.Store.Progress(rec, *st) }) {
+			return false
+		}
+		p.states.Add(rec.Key(), st.clone())
+	}
+	walk := skipped.Walk{Config: cfg.SDK(), Base: marker.LastFinished, Head: rec.CommitID,
+		MaxCommits: p.opts.SkippedMaxCommits, NotBefore: p.now().Add(-p.opts.MaxAge)}
+	var res skipped.Result
+	err := p.retry(rec, log, StepSkipped, cfg.RepositoryType, func(ctx context.Context) error {
+		var err error
+		res, err = skipped.Find(ctx, repo, walk)
+		return err
+	})
+	switch {
+	case err == nil:
+	case p.ctx.Err() != nil:
+		log.Warn("delivery interrupted by shutdown", "error", err)
+		return false
+	default:
+		// The last deployed commit stays: the next deployment walks from
+		// it and covers these commits too.
+		reason := ReasonPermanent
+		if errors.Is(err, errExpired) {
+			reason = ReasonMaxAge
+		}
+		log.Error("cannot list the commits this deployment skipped; they are not told", "error", err, "base", walk.Base)
+		p.opts.Observer.SkippedWalk(WalkFailed)
+		p.giveUp(rec, StepSkipped, "", reason, err)
+		return p.finish(log, rec, st)
+	}
+	if !p.queueCovered(log, rec, cfg, res) {
+		return false
+	}
+	if !p.finish(log, rec, st) {
+		return false
+	}
+	if !res.Advance {
+		return true
+	}
+	next := State{LastFinished: rec.CommitID}
+	if p.persist(log, "record the config's last deployed commit", func() error {
+		return p.opts.Store.Done(Record{ConfigKey: rec.ConfigKey}, &next)
+	}) {
+		p.states.Add(key, next)
+	}
+	return true
+}
+
+// queueCovered records and queues a job telling each covered commit the
+// outcome of rec's commit, in the order the branch went through them. It
+// returns false when shutdown interrupted it (the store did not take the
+// writes until then): rec's job stays and walks again after the restart.
+func (p *Pipeline) queueCovered(log *slog.Logger, rec Record, cfg config.Config, res skipped.Result) bool {
+	switch {
+	case res.Reason != skipped.ReasonNone:
+		p.opts.Observer.SkippedWalk(walkResults[res.Reason])
+		log.Info("no skipped commits to tell", "reason", res.Reason)
+		return true
+	case len(res.Commits) == 0:
+		p.opts.Observer.SkippedWalk(WalkNone)
+		if res.TooOld > 0 {
+			log.Info("skipped commits older than the maximum age are not told", "older_than_max_age", res.TooOld)
+		}
+		return true
+	}
+	p.opts.Observer.SkippedWalk(WalkFound)
+	status := coveredStatus(rec, cfg)
+	for _, c := range res.Commits {
+		job := Record{ID: rec.ID, ConfigKey: rec.ConfigKey, CommitID: c.ID, Statuses: []sdk.Status{status},
+			Finished: true, Successful: rec.Successful, Received: p.now(), DeployedWith: rec.CommitID}
+		if !p.persist(log, "record the job of a skipped commit", func() error {
+			var err error
+			job.Seq, err = p.opts.Store.Add(job)
+			return err
+		}) {
+			return false
+		}
+		p.mu.Lock()
+		q := p.enqueue(&entry{rec: job, cfg: &cfg})
+		if p.started {
+			p.startDrain(job.Key(), q)
+		}
+		p.mu.Unlock()
+		log.Info("skipped commit queued with this deployment's outcome", "skipped_commit", c.ID, "successful", rec.Successful)
+	}
+	if res.TooOld > 0 {
+		log.Info("skipped commits older than the maximum age are not told", "older_than_max_age", res.TooOld)
+	}
+	return true
+}
+
+// coveredStatus is the status a covered commit gets: "Status" (with the
+// config's status context) in the outcome of the deployment that contained
+// it, described as deployed with that commit. The raw state is the one of
+// that deployment's last "Status", so raw subscribers see the operator's
+// own word.
+func coveredStatus(rec Record, cfg config.Config) sdk.Status {
+	name := "Status"
+	if cfg.StatusContext != "" {
+		name = cfg.StatusContext + "/" + name
+	}
+	st := sdk.Status{Name: name, State: sdk.StateFailed, RawState: "Failed", Description: skipped.Description(rec.CommitID)}
+	if rec.Successful {
+		st.State, st.RawState = sdk.StateSucceeded, "Succeeded"
+	}
+	for _, s := range rec.Statuses {
+		if s.Name == name {
+			st.RawState, st.Genre, st.Operator = s.RawState, s.Genre, s.Operator
+		} else if st.Operator == "" {
+			st.Genre, st.Operator = s.Genre, s.Operator
+		}
+	}
+	return st
+}
+
+// keepsOwnOutcome reports whether rec is the job of a skipped commit that
+// has finished on its own meanwhile: its own outcome stands.
+func keepsOwnOutcome(rec Record, st State) bool {
+	return rec.DeployedWith != "" && st.Finished && st.DeployedWith == ""
+}
+
+// notificationDone tells the observer the outcome of a notification,
+// counting a skipped commit's apart.
+func (p *Pipeline) notificationDone(rec Record, orchestratorType, outcome string) {
+	if rec.DeployedWith != "" {
+		p.opts.Observer.SkippedNotificationDone(orchestratorType, outcome)
+		return
+	}
+	p.opts.Observer.NotificationDone(orchestratorType, outcome)
+}
