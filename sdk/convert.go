@@ -25,7 +25,15 @@ func configToProto(c Config) *pb.Config {
 		Token:         c.Token,
 		StatusContext: c.StatusContext,
 		Revision:      c.Revision,
+		Credential:    credentialToProto(c.Credential),
 	}
+}
+
+func credentialToProto(c Credential) *pb.Credential {
+	if c.Kind == "" {
+		return nil
+	}
+	return &pb.Credential{Kind: c.Kind, Values: c.Values}
 }
 
 func configFromProto(c *pb.Config) Config {
@@ -39,6 +47,7 @@ func configFromProto(c *pb.Config) Config {
 		Token:         c.GetToken(),
 		StatusContext: c.GetStatusContext(),
 		Revision:      c.GetRevision(),
+		Credential:    Credential{Kind: c.GetCredential().GetKind(), Values: c.GetCredential().GetValues()},
 	}
 }
 

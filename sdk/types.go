@@ -19,9 +19,16 @@ type Config struct {
 	// (gitRepositoryType, gitHubOrgUrl, azdoOrgUrl, ...). Read them with
 	// Setting; report problems from ValidateConfig.
 	Settings map[string]string
-	// Token is the personal access token for the repository and the
-	// orchestrator. It must never appear in a log line or an error.
+	// Token is the personal access token of this plugin's integration:
+	// Credential's token when its kind is CredentialToken, else "". It must
+	// never appear in a log line or an error.
 	Token string
+	// Credential is the credential of this plugin's integration and of no
+	// other: a repository plugin receives the repository's, an orchestrator
+	// plugin the orchestrator's, an operator plugin none. Zero when the
+	// config gives none. Its values must never appear in a log line or an
+	// error.
+	Credential Credential
 	// StatusContext is an optional environment name. The host already
 	// prefixes status names with it; orchestrators use it to keep
 	// environments apart.
@@ -30,6 +37,52 @@ type Config struct {
 	// clients by it.
 	Revision string
 }
+
+// Credential kinds. A plugin reports a kind it does not support from
+// ValidateConfig.
+const (
+	// CredentialToken: value "token", a personal access token.
+	CredentialToken = "token"
+	// CredentialGitHubApp: values "appId", "installationId" (optional: looked
+	// up from the repository) and "privateKey" (PEM).
+	CredentialGitHubApp = "github_app"
+	// CredentialAzureServicePrincipal: values "tenantId", "clientId" and
+	// either "clientSecret" or "clientCertificate" (PEM holding the
+	// certificate and its private key) with an optional
+	// "clientCertificatePassword"; "authorityHost" optional.
+	CredentialAzureServicePrincipal = "azure_service_principal"
+	// CredentialAzureWorkloadIdentity: values "tenantId", "clientId",
+	// "federatedTokenFile" (a path, read again for every new access token)
+	// and an optional "authorityHost".
+	CredentialAzureWorkloadIdentity = "azure_workload_identity"
+	// CredentialAzureManagedIdentity: value "clientId", optional, selects a
+	// user-assigned identity.
+	CredentialAzureManagedIdentity = "azure_managed_identity"
+)
+
+// Credential is how a plugin authenticates to the system it integrates
+// with: a kind (CredentialToken, CredentialGitHubApp, ...) and its values.
+type Credential struct {
+	Kind   string
+	Values map[string]string
+}
+
+// Value returns the trimmed value of key, or "".
+func (c Credential) Value(key string) string {
+	return strings.TrimSpace(c.Values[key])
+}
+
+// String names the kind only, so that printing a credential never prints a
+// secret.
+func (c Credential) String() string {
+	if c.Kind == "" {
+		return "none"
+	}
+	return c.Kind
+}
+
+// GoString is String, for %#v.
+func (c Credential) GoString() string { return c.String() }
 
 // Setting returns the trimmed value of a spec field, or "".
 func (c Config) Setting(key string) string {

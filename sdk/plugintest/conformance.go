@@ -93,6 +93,11 @@ func Run(t *testing.T, s Suite) {
 				if cfg.Token != "" && strings.Contains(e.Message, cfg.Token) {
 					t.Errorf("config %q: field error reveals the token", cfg.Name)
 				}
+				for _, k := range []string{"token", "privateKey", "clientSecret", "clientCertificate", "clientCertificatePassword"} {
+					if v := cfg.Credential.Value(k); v != "" && strings.Contains(e.Message, v) {
+						t.Errorf("config %q: field error reveals the credential's %s", cfg.Name, k)
+					}
+				}
 			}
 		}
 	})

@@ -249,3 +249,30 @@ func TestDryRunLogsActionsAndSendsNothing(t *testing.T) {
 		}
 	}
 }
+
+// A config without an orchestrator posts the statuses and tells no
+// pipeline.
+func TestAConfigWithoutAnOrchestratorPostsStatusesOnly(t *testing.T) {
+	for _, orchestrator := range []string{"", "NONE"} {
+		t.Run("CICD_ORCHESTRATOR_TYPE="+orchestrator, func(t *testing.T) {
+			fake := newGitHub(t)
+			env := githubEnv(fake, "FLUX")
+			env["CICD_ORCHESTRATOR_TYPE"] = orchestrator
+			delete(env, "GITHUB_GITOPS_REPO_NAME")
+			h := startHost(t, hostOptions{Env: env})
+			revision := "main@sha1:" + sha
+			a := h.Post(t, "", events.Flux("Kustomization", "ReconciliationSucceeded", "Applied revision: "+revision, revision, ""))
+			if a.Code != 202 || !a.Finished {
+				t.Fatalf("answer %+v", a)
+			}
+			h.Settle(t, 1)
+			checkStatuses(t, "statuses", contexts(fake), []string{"Status=success"})
+			if d := fake.Dispatches(owner, actions); len(d) != 0 {
+				t.Errorf("dispatches %+v, want none", d)
+			}
+			if len(h.Log.Messages("event delivered; the config tells no pipeline")) != 1 {
+				t.Errorf("no log line says the config tells no pipeline:\n%s", h.Log.String())
+			}
+		})
+	}
+}

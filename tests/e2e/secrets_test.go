@@ -14,15 +14,17 @@ import (
 	"github.com/gitops-connector/gitops-connector/testkit/hostproc"
 )
 
-// No secret a test gives a host — a PAT, a webhook HMAC secret or bearer
-// token — may appear in anything the host or its plugins write. Every host
+// No secret a test gives a host — a PAT, a GitHub App key, a client secret,
+// a webhook HMAC secret or bearer token — may appear in anything the host
+// or its plugins write. Every host
 // the harness starts registers the secrets of its environment; tests
 // register the secrets they pass another way (files, answers of fakes).
 // Each host's output is checked when its test ends, and all of them again
 // at the end of the suite against every secret registered by then.
 
 // secretEnv are the environment variables whose values are secrets.
-var secretEnv = []string{"PAT", "GITOPS_CONNECTOR_WEBHOOK_HMAC_SECRET", "GITOPS_CONNECTOR_WEBHOOK_BEARER_TOKEN"}
+var secretEnv = []string{"PAT", "GIT_REPOSITORY_PAT", "CICD_ORCHESTRATOR_PAT", "GITHUB_APP_PRIVATE_KEY", "AZURE_CLIENT_SECRET",
+	"GITOPS_CONNECTOR_WEBHOOK_HMAC_SECRET", "GITOPS_CONNECTOR_WEBHOOK_BEARER_TOKEN"}
 
 var secrets = struct {
 	mu     sync.Mutex

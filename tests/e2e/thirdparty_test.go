@@ -19,6 +19,8 @@ type webhookSink struct {
 	mu          sync.Mutex
 	statuses    []string
 	completions []map[string]any
+	// auth is the Authorization header of every request, by path.
+	auth map[string][]string
 }
 
 func (s *webhookSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -26,6 +28,10 @@ func (s *webhookSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_ = jsonDecode(r, &m)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.auth == nil {
+		s.auth = map[string][]string{}
+	}
+	s.auth[r.URL.Path] = append(s.auth[r.URL.Path], r.Header.Get("Authorization"))
 	switch r.URL.Path {
 	case "/statuses":
 		s.statuses = append(s.statuses, fmt.Sprintf("%s=%s", m["context"], m["state"]))
@@ -94,5 +100,61 @@ spec:
 	a := h.Post(t, "/gitopsphase/gitlab", events.Flux("Kustomization", "ReconciliationSucceeded", "x", "main@sha1:"+sha, ""))
 	if a.Code != 200 || !strings.Contains(a.Reason, `unknown repository type "GITLAB"; available: AZDO, FORGEJO, GITEA, GITHUB`) {
 		t.Fatalf("answer %d %q", a.Code, a.Reason)
+	}
+}
+
+// A third-party repository and the GitHub orchestrator each get their own
+// token, and neither the other's: the webhook sees only its token (also
+// when GitHub's orchestrator reads the commit through the host), GitHub
+// only its own (the fake refuses any other).
+func TestAThirdPartyRepositoryAndGitHubEachReceiveOnlyTheirOwnToken(t *testing.T) {
+	sink := &webhookSink{}
+	srv := httptest.NewServer(sink)
+	defer srv.Close()
+	gh := newGitHub(t)
+	cfg := filepath.Join(t.TempDir(), "configs.yaml")
+	err := os.WriteFile(cfg, []byte(`apiVersion: example.com/v1
+kind: GitOpsConfig
+metadata:
+  name: mixed
+spec:
+  gitOpsOperatorType: FLUX
+  gitRepositoryType: WEBHOOK
+  ciCdOrchestratorType: GITHUB
+  gitOpsAppURL: https://app.example
+  webhookUrl: `+srv.URL+`
+  gitHubOrgUrl: `+gh.OrgURL(owner)+`
+  gitHubGitOpsRepoName: `+actions+`
+`), 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const webhookToken = "webhook-repository-token-0123456789"
+	registerSecret("the webhook repository's token", webhookToken)
+	h := startHost(t, hostOptions{
+		Args:       []string{"--config", cfg},
+		PluginDirs: []string{bundle.PluginDir(), extraPlugins},
+		Env:        map[string]string{"GIT_REPOSITORY_PAT": webhookToken, "PAT": gh.Token()},
+	})
+	revision := "main@sha1:" + sha
+	a := h.Post(t, "/gitopsphase/mixed", events.Flux("Kustomization", "ReconciliationSucceeded", "Applied revision: "+revision, revision, ""))
+	if a.Code != 202 {
+		t.Fatalf("answer %+v", a)
+	}
+	h.Settle(t, 1)
+	if d := gh.Dispatches(owner, actions); len(d) != 1 {
+		t.Fatalf("dispatches %+v", d)
+	}
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	if !slices.Equal(sink.statuses, []string{"Status=succeeded"}) || len(sink.auth["/reads"]) == 0 {
+		t.Fatalf("statuses %v, reads %v", sink.statuses, sink.auth["/reads"])
+	}
+	for path, headers := range sink.auth {
+		for _, got := range headers {
+			if got != "Bearer "+webhookToken {
+				t.Errorf("%s: the webhook plugin sent another credential than its own (GitHub's token: %v)", path, strings.Contains(got, gh.Token()))
+			}
+		}
 	}
 }

@@ -364,7 +364,7 @@ func chooseSource(opts Options) (config.Source, bool, error) {
 	getenv := opts.getenv()
 	switch {
 	case opts.ConfigPath != "":
-		return config.FileSource{Path: opts.ConfigPath, Token: strings.TrimSpace(getenv(config.EnvPAT)),
+		return config.FileSource{Path: opts.ConfigPath, Getenv: getenv,
 			OnError: func(err error) { opts.Logger.Error("config files not reloaded", "error", err) }}, false, nil
 	case config.SingleInstanceEnabled(getenv):
 		return config.EnvSource{Getenv: getenv}, true, nil

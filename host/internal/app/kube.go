@@ -2,7 +2,6 @@ package app
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/gitops-connector/gitops-connector/host/internal/config"
 	"github.com/gitops-connector/gitops-connector/host/internal/kubesource"
@@ -15,7 +14,7 @@ func kubeSource(opts Options, getenv func(string) string) (config.Source, bool, 
 		Kubeconfig: opts.Kubeconfig,
 		Group:      opts.Group,
 		Namespaces: opts.Namespaces,
-		Token:      strings.TrimSpace(getenv(config.EnvPAT)),
+		Getenv:     getenv,
 		Logger:     opts.Logger,
 	})
 	if err != nil {

@@ -30,6 +30,16 @@ const (
 	// FieldSkippedCommits says what becomes of the commits the operator
 	// skipped: SkippedNotify (the default) or SkippedIgnore.
 	FieldSkippedCommits = "skippedCommits"
+	// FieldRepositorySecretRef and FieldOrchestratorSecretRef name the
+	// Secret of one integration's credential (see credential.go).
+	FieldRepositorySecretRef   = "repositorySecretRef"
+	FieldOrchestratorSecretRef = "orchestratorSecretRef"
+	// FieldAzureIdentity (config-wide) and its per-integration forms take
+	// an Azure identity of the connector's pod instead of a Secret:
+	// "workload" or "managed".
+	FieldAzureIdentity             = "azureIdentity"
+	FieldRepositoryAzureIdentity   = "repositoryAzureIdentity"
+	FieldOrchestratorAzureIdentity = "orchestratorAzureIdentity"
 	// FieldWebhookSecretRef names the Secret holding the config's own
 	// webhook secret (see package webhookauth).
 	FieldWebhookSecretRef = "webhookSecretRef"
@@ -57,6 +67,10 @@ type SecretRef struct {
 	// Key in the Secret's data; DefaultSecretKey (secretRef) or
 	// DefaultWebhookSecretKey (webhookSecretRef) when unset.
 	Key string
+	// KeyGiven is whether the spec named the key. A credential Secret
+	// referenced without a key may hold a GitHub App or an Azure service
+	// principal instead of a token (CredentialFromSecret).
+	KeyGiven bool
 }
 
 // Config is one named combination of operator, repository and orchestrator.
@@ -69,17 +83,18 @@ type Config struct {
 	// Generation is metadata.generation of a GitOpsConfig resource.
 	Generation int64
 
-	OperatorType     string
-	RepositoryType   string
+	OperatorType   string
+	RepositoryType string
+	// OrchestratorType is "" for a config that only posts statuses
+	// (ciCdOrchestratorType left out or NONE).
 	OrchestratorType string
 
 	// Settings are all string fields of the spec, the four types included,
 	// passed to plugins as they are.
 	Settings map[string]string
-	// SecretRef names the Secret holding the token; nil means the global PAT.
-	SecretRef *SecretRef
-	// Token is the resolved personal access token.
-	Token string
+	// Credentials are where the integrations' credentials come from and,
+	// once a source resolved them, the credentials themselves.
+	Credentials Credentials
 	// StatusContext prefixes every status context ("dev" → "dev/Status").
 	StatusContext string
 	// WebhookSecretRef names the Secret holding the config's own webhook
@@ -108,22 +123,40 @@ func (c Config) Key() string {
 	return c.Namespace + "/" + c.Name
 }
 
-// SDK returns the config as plugins receive it.
-func (c Config) SDK() sdk.Config {
-	return sdk.Config{
+// Role is the part a plugin plays for a config; it decides the credential
+// the plugin receives.
+type Role int
+
+// The roles.
+const (
+	RoleOperator Role = iota
+	RoleRepository
+	RoleOrchestrator
+)
+
+// SDK returns the config as the plugin of role receives it: with the
+// credential of its own integration and no other (none for the operator).
+func (c Config) SDK(role Role) sdk.Config {
+	cred := c.Credentials.For(role, c.RepositoryType, c.OrchestratorType)
+	sc := sdk.Config{
 		Name:          c.Name,
 		Namespace:     c.Namespace,
 		Settings:      c.Settings,
-		Token:         c.Token,
 		StatusContext: c.StatusContext,
-		Revision:      c.revision(),
+		Revision:      c.Revision(),
+		Credential:    cred,
 	}
+	if cred.Kind == sdk.CredentialToken {
+		sc.Token = cred.Value("token")
+	}
+	return sc
 }
 
-// revision hashes everything a plugin sees, so plugins can cache by it.
-func (c Config) revision() string {
+// Revision hashes everything a plugin sees, so plugins can cache by it.
+func (c Config) Revision() string {
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00", c.Name, c.Namespace, c.Token, c.StatusContext)
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00", c.Name, c.Namespace, c.StatusContext)
+	c.Credentials.hash(h)
 	keys := make([]string, 0, len(c.Settings))
 	for k := range c.Settings {
 		keys = append(keys, k)
@@ -137,7 +170,7 @@ func (c Config) revision() string {
 
 // Equal reports whether two configs would behave the same.
 func (c Config) Equal(o Config) bool {
-	return c.revision() == o.revision() && c.Generation == o.Generation && c.WebhookSecret == o.WebhookSecret &&
+	return c.Revision() == o.Revision() && c.Generation == o.Generation && c.WebhookSecret == o.WebhookSecret &&
 		c.OperatorType == o.OperatorType && c.RepositoryType == o.RepositoryType &&
 		c.OrchestratorType == o.OrchestratorType && slices.Equal(c.RequiredEnvironments, o.RequiredEnvironments)
 }
@@ -161,7 +194,7 @@ func FromSpec(name, namespace string, spec map[string]any) (Config, []sdk.FieldE
 	for _, k := range keys {
 		v := spec[k]
 		switch k {
-		case FieldSecretRef, FieldWebhookSecretRef:
+		case FieldSecretRef, FieldRepositorySecretRef, FieldOrchestratorSecretRef, FieldWebhookSecretRef:
 			defaultKey := DefaultSecretKey
 			if k == FieldWebhookSecretRef {
 				defaultKey = DefaultWebhookSecretKey
@@ -170,9 +203,14 @@ func FromSpec(name, namespace string, spec map[string]any) (Config, []sdk.FieldE
 			if err != nil {
 				errs = append(errs, *err)
 			}
-			if k == FieldSecretRef {
-				c.SecretRef = ref
-			} else {
+			switch k {
+			case FieldSecretRef:
+				c.Credentials.Shared.SecretRef = ref
+			case FieldRepositorySecretRef:
+				c.Credentials.Repository.SecretRef = ref
+			case FieldOrchestratorSecretRef:
+				c.Credentials.Orchestrator.SecretRef = ref
+			default:
 				c.WebhookSecretRef = ref
 			}
 			continue
@@ -194,7 +232,10 @@ func FromSpec(name, namespace string, spec map[string]any) (Config, []sdk.FieldE
 	c.OperatorType = strings.ToUpper(c.Settings[FieldOperatorType])
 	c.RepositoryType = strings.ToUpper(c.Settings[FieldRepositoryType])
 	c.OrchestratorType = strings.ToUpper(c.Settings[FieldOrchestratorType])
-	for _, f := range []string{FieldRepositoryType, FieldOrchestratorType, FieldOperatorType, FieldAppURL} {
+	if c.OrchestratorType == NoOrchestrator {
+		c.OrchestratorType = ""
+	}
+	for _, f := range []string{FieldRepositoryType, FieldOperatorType, FieldAppURL} {
 		if c.Settings[f] == "" {
 			errs = append(errs, sdk.FieldError{Field: f, Message: "is required"})
 		}
@@ -212,8 +253,13 @@ func FromSpec(name, namespace string, spec map[string]any) (Config, []sdk.FieldE
 	if err := withOwnEnvironment(&c); err != nil {
 		errs = append(errs, *err)
 	}
+	errs = append(errs, c.Credentials.fromSpec(c.Settings)...)
 	return c, errs
 }
+
+// NoOrchestrator as ciCdOrchestratorType (or leaving it out) makes a config
+// that posts commit statuses and tells no pipeline.
+const NoOrchestrator = "NONE"
 
 // secretRefFromSpec reads the {name, key} object of field.
 func secretRefFromSpec(field, defaultKey string, v any) (*SecretRef, *sdk.FieldError) {
@@ -236,6 +282,7 @@ func secretRefFromSpec(field, defaultKey string, v any) (*SecretRef, *sdk.FieldE
 		case "key":
 			if strings.TrimSpace(s) != "" {
 				ref.Key = strings.TrimSpace(s)
+				ref.KeyGiven = true
 			}
 		default:
 			return nil, &sdk.FieldError{Field: field + "." + k, Message: "unknown field; " + field + " has name and key"}

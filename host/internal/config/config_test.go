@@ -35,8 +35,8 @@ func TestSingleInstanceFromTheOldProgramsEnvironment(t *testing.T) {
 		t.Errorf("types: %+v", c)
 	}
 	if c.Settings["gitHubOrgUrl"] != "https://api.github.com/repos/kaizentm" || c.Settings["gitHubGitOpsManifestsRepoName"] != "gitops-manifests" ||
-		c.Settings["gitHubGitOpsRepoName"] != "hello-world" || c.Token != "ghp_secret" || c.StatusContext != "dev" {
-		t.Errorf("settings: %+v token set: %v", c.Settings, c.Token != "")
+		c.Settings["gitHubGitOpsRepoName"] != "hello-world" || c.Credentials.Shared.Credential.Value("token") != "ghp_secret" || c.StatusContext != "dev" {
+		t.Errorf("settings: %+v token set: %v", c.Settings, c.Credentials.Shared.Credential.Kind != "")
 	}
 }
 
@@ -71,7 +71,7 @@ func TestSingleInstanceErrorsNameTheEnvironmentVariable(t *testing.T) {
 		t.Fatalf("invalid = %+v", invalid)
 	}
 	msg := invalid[0].Message()
-	for _, want := range []string{"CICD_ORCHESTRATOR_TYPE: is required", "GITOPS_OPERATOR_TYPE: is required", "GITOPS_APP_URL: is required"} {
+	for _, want := range []string{"GITOPS_OPERATOR_TYPE: is required", "GITOPS_APP_URL: is required"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("message %q lacks %q", msg, want)
 		}
@@ -83,7 +83,7 @@ func TestTheEnvironmentSourceHoldsEitherTheConfigOrWhyItIsInvalid(t *testing.T) 
 		"GIT_REPOSITORY_TYPE": "GITHUB", "CICD_ORCHESTRATOR_TYPE": "GITHUB", "GITOPS_OPERATOR_TYPE": "FLUX",
 		"GITOPS_APP_URL": "https://github.com/org/manifests/commit", "PAT": "ghp_secret",
 	})}.Load()
-	if len(valid.Invalid) != 0 || len(valid.Configs) != 1 || valid.Configs[0].Key() != SingleInstanceName || valid.Configs[0].Token != "ghp_secret" {
+	if len(valid.Invalid) != 0 || len(valid.Configs) != 1 || valid.Configs[0].Key() != SingleInstanceName || valid.Configs[0].Credentials.Shared.Credential.Value("token") != "ghp_secret" {
 		t.Errorf("valid environment: %+v", valid)
 	}
 	invalid := EnvSource{Getenv: env(map[string]string{"GIT_REPOSITORY_TYPE": "AZDO"})}.Load()
@@ -99,7 +99,7 @@ func TestFromSpecReportsEveryBadField(t *testing.T) {
 		want []string
 	}{
 		{"missing required", map[string]any{"gitRepositoryType": "GITHUB"},
-			[]string{"ciCdOrchestratorType: is required", "gitOpsOperatorType: is required", "gitOpsAppURL: is required"}},
+			[]string{"gitOpsOperatorType: is required", "gitOpsAppURL: is required"}},
 		{"number instead of string", map[string]any{"gitRepositoryType": 7, "ciCdOrchestratorType": "GITHUB", "gitOpsOperatorType": "FLUX", "gitOpsAppURL": "x"},
 			[]string{"gitRepositoryType: must be a string, got int"}},
 		{"secretRef without name", map[string]any{"ciCdOrchestratorType": "GITHUB", "gitRepositoryType": "GITHUB", "gitOpsOperatorType": "FLUX", "gitOpsAppURL": "x", "secretRef": map[string]any{"key": "token"}},
@@ -135,8 +135,8 @@ func TestFromSpecKeepsUnknownSettingsForPlugins(t *testing.T) {
 		t.Fatal(errs)
 	}
 	if c.RepositoryType != "GITLAB" || c.Settings["gitLabUrl"] != "https://gitlab.example" || c.StatusContext != "prod" ||
-		c.SecretRef == nil || c.SecretRef.Key != "PAT" || c.Key() != "ns/c" {
-		t.Fatalf("%+v %+v", c, c.SecretRef)
+		c.Credentials.Shared.SecretRef == nil || c.Credentials.Shared.SecretRef.Key != "PAT" || c.Key() != "ns/c" {
+		t.Fatalf("%+v %+v", c, c.Credentials.Shared.SecretRef)
 	}
 }
 
@@ -147,8 +147,8 @@ func TestWebhookSecretRefIsReadButNeverReachesPlugins(t *testing.T) {
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	if c.WebhookSecretRef == nil || *c.WebhookSecretRef != (SecretRef{Name: "flux-webhook", Key: DefaultWebhookSecretKey}) || c.SecretRef != nil {
-		t.Fatalf("webhookSecretRef %+v, secretRef %+v", c.WebhookSecretRef, c.SecretRef)
+	if c.WebhookSecretRef == nil || *c.WebhookSecretRef != (SecretRef{Name: "flux-webhook", Key: DefaultWebhookSecretKey}) || c.Credentials.Shared.SecretRef != nil {
+		t.Fatalf("webhookSecretRef %+v, secretRef %+v", c.WebhookSecretRef, c.Credentials.Shared.SecretRef)
 	}
 	if _, ok := c.Settings[FieldWebhookSecretRef]; ok {
 		t.Error("webhookSecretRef is passed to plugins as a setting")
@@ -160,7 +160,7 @@ func TestWebhookSecretRefIsReadButNeverReachesPlugins(t *testing.T) {
 	if c.Equal(rotated) {
 		t.Error("a webhook secret rotation leaves the config equal")
 	}
-	if c.SDK().Revision != rotated.SDK().Revision || strings.Contains(fmt.Sprintf("%+v", rotated.SDK()), "webhook-secret-after") {
+	if c.SDK(RoleRepository).Revision != rotated.SDK(RoleRepository).Revision || strings.Contains(fmt.Sprintf("%+v", rotated.SDK(RoleRepository)), "webhook-secret-after") {
 		t.Error("plugins see the webhook secret")
 	}
 }
@@ -191,11 +191,11 @@ func TestAConfigFileCannotNameAWebhookSecret(t *testing.T) {
 func TestRevisionChangesWithWhatPluginsSee(t *testing.T) {
 	a, _ := FromSpec("c", "", map[string]any{"gitRepositoryType": "GITHUB", "ciCdOrchestratorType": "GITHUB", "gitOpsOperatorType": "FLUX", "gitOpsAppURL": "x"})
 	b := a
-	b.Token = "rotated"
-	if a.SDK().Revision == b.SDK().Revision {
+	b.Credentials.Shared.Credential = TokenCredential("rotated")
+	if a.SDK(RoleRepository).Revision == b.SDK(RoleRepository).Revision {
 		t.Fatal("a token rotation does not change the revision")
 	}
-	if a.SDK().Revision != a.SDK().Revision || !a.Equal(a) || a.Equal(b) {
+	if a.SDK(RoleRepository).Revision != a.SDK(RoleRepository).Revision || !a.Equal(a) || a.Equal(b) {
 		t.Fatal("revision is not stable")
 	}
 }
@@ -258,10 +258,10 @@ func TestFileSourceReloadsOnChange(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	snaps := make(chan Snapshot, 10)
-	src := FileSource{Path: dir, Token: "pat", Interval: 10 * time.Millisecond}
+	src := FileSource{Path: dir, Getenv: env(map[string]string{"PAT": "pat"}), Interval: 10 * time.Millisecond}
 	go func() { _ = src.Run(ctx, func(s Snapshot) { snaps <- s }) }()
 	first := <-snaps
-	if len(first.Configs) != 1 || first.Configs[0].Token != "pat" {
+	if len(first.Configs) != 1 || first.Configs[0].Credentials.Shared.Credential.Value("token") != "pat" {
 		t.Fatalf("first snapshot: %+v", first)
 	}
 	write("b.yml", strings.ReplaceAll(docs, "my-gitops-repo-stage-dev", "second"))

@@ -25,8 +25,11 @@ const Kind = "GitOpsConfig"
 type FileSource struct {
 	// Path is a file or a directory.
 	Path string
-	// Token is the PAT of configs that name no secret (the PAT variable).
-	Token string
+	// Getenv gives the connector's environment: the global tokens of
+	// configs that name no secret (PAT, GIT_REPOSITORY_PAT,
+	// CICD_ORCHESTRATOR_PAT) and the values of azureIdentity. nil means
+	// os.Getenv.
+	Getenv func(string) string
 	// Interval between checks for changes; 0 means 2 s.
 	Interval time.Duration
 	// OnError is told about a read that failed; the previous snapshot stays.
@@ -65,14 +68,40 @@ func (s FileSource) Load() (Snapshot, error) {
 						"outside Kubernetes use the global webhook secret (GITOPS_CONNECTOR_WEBHOOK_HMAC_SECRET, --webhook-hmac-secret-file)"}}})
 				continue
 			}
-			if c.SecretRef == nil {
-				c.Token = s.Token
+			if errs := s.resolveCredentials(&c); len(errs) > 0 {
+				snap.Invalid = append(snap.Invalid, Invalid{Key: c.Key(), Errors: errs})
+				continue
 			}
 			snap.Configs = append(snap.Configs, c)
 		}
 		snap.Invalid = append(snap.Invalid, invalid...)
 	}
 	return snap, nil
+}
+
+// resolveCredentials gives configs that name no secret the PAT and takes
+// Azure identities from the environment. Secrets need Kubernetes.
+func (s FileSource) resolveCredentials(c *Config) []sdk.FieldError {
+	var errs []sdk.FieldError
+	for _, r := range []struct {
+		field string
+		ref   *SecretRef
+	}{{FieldRepositorySecretRef, c.Credentials.Repository.SecretRef}, {FieldOrchestratorSecretRef, c.Credentials.Orchestrator.SecretRef}} {
+		if r.ref != nil {
+			errs = append(errs, sdk.FieldError{Field: r.field, Message: "names a Kubernetes Secret, which only GitOpsConfig resources in Kubernetes can use; " +
+				"outside Kubernetes set " + EnvRepositoryPAT + " or " + EnvOrchestratorPAT + " in the connector's environment"})
+		}
+	}
+	getenv := s.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	c.Credentials.SetGlobalTokens(getenv)
+	errs = append(errs, c.Credentials.ResolveAzureIdentities(getenv)...)
+	if len(errs) == 0 {
+		errs = c.CredentialErrors()
+	}
+	return errs
 }
 
 func (s FileSource) files() ([]string, error) {

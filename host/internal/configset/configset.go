@@ -140,6 +140,7 @@ func validate(ctx context.Context, c config.Config, plugins Plugins, single bool
 	res := Result{Key: c.Key(), Generation: c.Generation}
 	type check struct {
 		field     string
+		role      config.Role
 		validator interface {
 			ValidateConfig(context.Context, sdk.Config) ([]sdk.FieldError, error)
 		}
@@ -149,17 +150,19 @@ func validate(ctx context.Context, c config.Config, plugins Plugins, single bool
 	if op, err := plugins.Operator(c.OperatorType); err != nil {
 		unknown = append(unknown, fieldName(config.FieldOperatorType, single)+": "+err.Error())
 	} else {
-		checks = append(checks, check{config.FieldOperatorType, op})
+		checks = append(checks, check{config.FieldOperatorType, config.RoleOperator, op})
 	}
 	if repo, err := plugins.Repository(c.RepositoryType); err != nil {
 		unknown = append(unknown, fieldName(config.FieldRepositoryType, single)+": "+err.Error())
 	} else {
-		checks = append(checks, check{config.FieldRepositoryType, repo})
+		checks = append(checks, check{config.FieldRepositoryType, config.RoleRepository, repo})
 	}
-	if orch, err := plugins.Orchestrator(c.OrchestratorType); err != nil {
-		unknown = append(unknown, fieldName(config.FieldOrchestratorType, single)+": "+err.Error())
-	} else {
-		checks = append(checks, check{config.FieldOrchestratorType, orch})
+	if c.OrchestratorType != "" { // else statuses only: no pipeline to tell
+		if orch, err := plugins.Orchestrator(c.OrchestratorType); err != nil {
+			unknown = append(unknown, fieldName(config.FieldOrchestratorType, single)+": "+err.Error())
+		} else {
+			checks = append(checks, check{config.FieldOrchestratorType, config.RoleOrchestrator, orch})
+		}
 	}
 	if len(unknown) > 0 {
 		res.Reason, res.Message = "UnknownType", strings.Join(unknown, "; ")
@@ -168,7 +171,7 @@ func validate(ctx context.Context, c config.Config, plugins Plugins, single bool
 	var msgs []string
 	seen := map[string]bool{}
 	for _, ch := range checks {
-		errs, err := ch.validator.ValidateConfig(ctx, c.SDK())
+		errs, err := ch.validator.ValidateConfig(ctx, c.SDK(ch.role))
 		if err != nil {
 			res.Reason, res.Message = "ValidationFailed", fmt.Sprintf("the %s plugin could not validate the config: %v", c.Settings[ch.field], err)
 			return res

@@ -1,6 +1,7 @@
 // Package kubesource is the config source of multi-instance mode: it watches
 // GitOpsConfig resources in Kubernetes, and the Secrets they name in
-// spec.secretRef (the token) and spec.webhookSecretRef (the config's own
+// spec.secretRef, spec.repositorySecretRef, spec.orchestratorSecretRef (the
+// credentials) and spec.webhookSecretRef (the config's own
 // webhook secret), with informers (no polling), and writes the outcome of
 // validating each config to the resource's status subresource.
 //
@@ -29,6 +30,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -92,8 +94,11 @@ type Options struct {
 	Group string
 	// Namespaces to watch; empty means all namespaces.
 	Namespaces []string
-	// Token is the global PAT, the token of configs without spec.secretRef.
-	Token string
+	// Getenv gives the connector's environment: the global tokens of
+	// configs that name no Secret (PAT, GIT_REPOSITORY_PAT,
+	// CICD_ORCHESTRATOR_PAT) and the values of azureIdentity. nil means
+	// os.Getenv.
+	Getenv func(string) string
 	// Logger receives the source's logs and client-go's; nil means
 	// slog.Default().
 	Logger *slog.Logger
@@ -104,7 +109,7 @@ type Options struct {
 type Source struct {
 	gvr        schema.GroupVersionResource
 	namespaces []string
-	token      string
+	getenv     func(string) string
 	log        *slog.Logger
 	dynamic    dynamic.Interface
 	// secretGrace is secretSyncGrace (shorter in tests).
@@ -154,10 +159,14 @@ func newSource(opts Options, log *slog.Logger, dyn dynamic.Interface) *Source {
 			namespaces = append(namespaces, ns)
 		}
 	}
+	getenv := opts.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
 	return &Source{
 		gvr:         schema.GroupVersionResource{Group: group, Version: Version, Resource: Resource},
 		namespaces:  namespaces,
-		token:       opts.Token,
+		getenv:      getenv,
 		log:         log,
 		dynamic:     dyn,
 		secretGrace: secretSyncGrace,
@@ -341,33 +350,9 @@ func (s *Source) snapshot(objs []*unstructured.Unstructured, secrets *secretWatc
 		c, errs := config.FromSpec(o.GetName(), o.GetNamespace(), spec)
 		c.Generation = o.GetGeneration()
 		if len(errs) == 0 {
-			if c.SecretRef == nil {
-				c.Token = s.token
-			}
-			for _, ref := range []struct {
-				field string
-				ref   *config.SecretRef
-				value *string
-			}{
-				{config.FieldSecretRef, c.SecretRef, &c.Token},
-				{config.FieldWebhookSecretRef, c.WebhookSecretRef, &c.WebhookSecret},
-			} {
-				if ref.ref == nil {
-					continue
-				}
-				if ferrs := checkSecretRef(ref.field, *ref.ref); len(ferrs) > 0 {
-					errs = append(errs, ferrs...)
-					continue
-				}
-				value, pending, err := secrets.token(o.GetNamespace(), *ref.ref)
-				switch {
-				case pending:
-					complete = false
-				case err != nil:
-					errs = append(errs, sdk.FieldError{Field: ref.field, Message: err.Error()})
-				default:
-					*ref.value = value
-				}
+			var ok bool
+			if errs, ok = s.resolveSecrets(&c, o.GetNamespace(), secrets); !ok {
+				complete = false
 			}
 		}
 		if len(errs) > 0 {
@@ -377,6 +362,60 @@ func (s *Source) snapshot(objs []*unstructured.Unstructured, secrets *secretWatc
 		snap.Configs = append(snap.Configs, c)
 	}
 	return snap, complete
+}
+
+// resolveSecrets reads the credentials and the webhook secret of c from the
+// Secrets it names, and the Azure identities from the environment. ok is
+// false while a Secret is being read for the first time.
+func (s *Source) resolveSecrets(c *config.Config, namespace string, secrets *secretWatchers) (errs []sdk.FieldError, ok bool) {
+	ok = true
+	cs := &c.Credentials
+	cs.SetGlobalTokens(s.getenv)
+	for _, r := range []struct {
+		field string
+		src   *config.CredentialSource
+	}{
+		{config.FieldSecretRef, &cs.Shared},
+		{config.FieldRepositorySecretRef, &cs.Repository},
+		{config.FieldOrchestratorSecretRef, &cs.Orchestrator},
+	} {
+		if r.src.SecretRef == nil {
+			continue
+		}
+		if ferrs := checkSecretRef(r.field, *r.src.SecretRef); len(ferrs) > 0 {
+			errs = append(errs, ferrs...)
+			continue
+		}
+		cred, pending, err := secrets.credential(namespace, *r.src.SecretRef)
+		switch {
+		case pending:
+			ok = false
+		case err != nil:
+			errs = append(errs, sdk.FieldError{Field: r.field, Message: err.Error()})
+		default:
+			r.src.Credential = cred
+		}
+	}
+	errs = append(errs, cs.ResolveAzureIdentities(s.getenv)...)
+	if ref := c.WebhookSecretRef; ref != nil {
+		if ferrs := checkSecretRef(config.FieldWebhookSecretRef, *ref); len(ferrs) > 0 {
+			errs = append(errs, ferrs...)
+		} else {
+			value, pending, err := secrets.token(namespace, *ref)
+			switch {
+			case pending:
+				ok = false
+			case err != nil:
+				errs = append(errs, sdk.FieldError{Field: config.FieldWebhookSecretRef, Message: err.Error()})
+			default:
+				c.WebhookSecret = value
+			}
+		}
+	}
+	if len(errs) == 0 && ok {
+		errs = c.CredentialErrors()
+	}
+	return errs, ok
 }
 
 // checkSecretRef reports a Secret name or key (of the spec field) Kubernetes
@@ -392,12 +431,12 @@ func checkSecretRef(field string, ref config.SecretRef) []sdk.FieldError {
 	return errs
 }
 
-// referencedSecrets returns the keys ("namespace/name") of the Secrets the
+// objects' credential Secret references and spec.webhookSecretRef name.
 // objects' spec.secretRef and spec.webhookSecretRef name.
 func referencedSecrets(objs []*unstructured.Unstructured) map[string]bool {
 	refs := map[string]bool{}
 	for _, o := range objs {
-		for _, field := range []string{config.FieldSecretRef, config.FieldWebhookSecretRef} {
+		for _, field := range []string{config.FieldSecretRef, config.FieldRepositorySecretRef, config.FieldOrchestratorSecretRef, config.FieldWebhookSecretRef} {
 			name, _, _ := unstructured.NestedString(o.Object, "spec", field, "name")
 			if name = strings.TrimSpace(name); name != "" && len(validation.IsDNS1123Subdomain(name)) == 0 {
 				refs[o.GetNamespace()+"/"+name] = true
@@ -683,43 +722,80 @@ func (w *secretWatchers) start(ctx context.Context, namespace, name string) (*se
 // secret), without surrounding whitespace. pending is true while the Secret
 // is being read for the first time.
 func (w *secretWatchers) token(namespace string, ref config.SecretRef) (token string, pending bool, err error) {
-	key := namespace + "/" + ref.Name
+	get, pending, err := w.secret(namespace, ref.Name)
+	if pending || err != nil {
+		return "", pending, err
+	}
+	value, ok, err := get(ref.Key)
+	if err != nil {
+		return "", false, err
+	}
+	if !ok {
+		return "", false, fmt.Errorf("the Secret %q has no key %q", namespace+"/"+ref.Name, ref.Key)
+	}
+	if token = strings.TrimSpace(value); token == "" {
+		return "", false, fmt.Errorf("key %q of the Secret %q is empty", ref.Key, namespace+"/"+ref.Name)
+	}
+	return token, false, nil
+}
+
+// credential reads the credential the Secret of ref holds
+// (config.CredentialFromSecret).
+func (w *secretWatchers) credential(namespace string, ref config.SecretRef) (cred sdk.Credential, pending bool, err error) {
+	get, pending, err := w.secret(namespace, ref.Name)
+	if pending || err != nil {
+		return sdk.Credential{}, pending, err
+	}
+	var badKey error
+	ref.Name = namespace + "/" + ref.Name // errors name the Secret by its key
+	cred, err = config.CredentialFromSecret(ref, func(k string) (string, bool) {
+		v, ok, err := get(k)
+		if err != nil && badKey == nil {
+			badKey = err
+		}
+		return v, ok
+	})
+	if badKey != nil {
+		return sdk.Credential{}, false, badKey
+	}
+	return cred, false, err
+}
+
+// secret returns a lookup of the keys of a watched Secret; pending while
+// its first read is within secretSyncGrace.
+func (w *secretWatchers) secret(namespace, name string) (get func(key string) (string, bool, error), pending bool, err error) {
+	key := namespace + "/" + name
 	sw, ok := w.byKey[key]
 	if !ok {
-		return "", false, fmt.Errorf("cannot watch the Secret %q", key)
+		return nil, false, fmt.Errorf("cannot watch the Secret %q", key)
 	}
 	if !sw.inf.HasSynced() {
 		sw.mu.Lock()
 		gaveUp, lastErr := sw.gaveUp, sw.lastErr
 		sw.mu.Unlock()
 		if !gaveUp {
-			return "", true, nil
+			return nil, true, nil
 		}
 		if lastErr != nil {
-			return "", false, fmt.Errorf("cannot read the Secret %q: %v", key, lastErr)
+			return nil, false, fmt.Errorf("cannot read the Secret %q: %v", key, lastErr)
 		}
-		return "", false, fmt.Errorf("cannot read the Secret %q yet", key)
+		return nil, false, fmt.Errorf("cannot read the Secret %q yet", key)
 	}
 	obj, exists, err := sw.inf.GetStore().GetByKey(key)
 	if err != nil || !exists {
-		return "", false, fmt.Errorf("the Secret %q does not exist", key)
+		return nil, false, fmt.Errorf("the Secret %q does not exist", key)
 	}
 	secret, ok := obj.(*unstructured.Unstructured)
 	if !ok {
-		return "", false, fmt.Errorf("the Secret %q does not exist", key)
+		return nil, false, fmt.Errorf("the Secret %q does not exist", key)
 	}
-	value, ok, err := secretData(secret, ref.Key)
-	if err != nil {
-		return "", false, fmt.Errorf("key %q of the Secret %q: %w", ref.Key, key, err)
-	}
-	if !ok {
-		return "", false, fmt.Errorf("the Secret %q has no key %q", key, ref.Key)
-	}
-	token = strings.TrimSpace(string(value))
-	if token == "" {
-		return "", false, fmt.Errorf("key %q of the Secret %q is empty", ref.Key, key)
-	}
-	return token, false, nil
+	return func(k string) (string, bool, error) {
+		value, ok, err := secretData(secret, k)
+		if err != nil {
+			return "", ok, fmt.Errorf("key %q of the Secret %q: %w", k, key, err)
+		}
+		return string(value), ok, nil
+	}, false, nil
 }
 
 // secretData returns the value of key in the Secret's data (base64 in the

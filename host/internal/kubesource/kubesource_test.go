@@ -166,7 +166,7 @@ func invalidByKey(s config.Snapshot, key string) (config.Invalid, bool) {
 }
 
 func TestFirstSnapshotResolvesTokensAndReportsBadConfigsByField(t *testing.T) {
-	r, _ := run(t, Options{Token: globalPAT},
+	r, _ := run(t, Options{Getenv: func(k string) string { return map[string]string{"PAT": globalPAT}[k] }},
 		gitOpsConfig("team-a", "global-token", 3),
 		gitOpsConfig("team-a", "own-token", 1, withSecretRef("github", "")),
 		gitOpsConfig("team-a", "custom-key", 1, withSecretRef("github", "token")),
@@ -197,8 +197,8 @@ func TestFirstSnapshotResolvesTokensAndReportsBadConfigsByField(t *testing.T) {
 			t.Errorf("config %s missing", key)
 			continue
 		}
-		if c.Token != want {
-			t.Errorf("%s: token %q, want %q", key, c.Token, want)
+		if c.Credentials.Shared.Credential.Value("token") != want {
+			t.Errorf("%s: token %q, want %q", key, c.Credentials.Shared.Credential.Value("token"), want)
 		}
 	}
 	if c, _ := configByKey(snap, "team-a/global-token"); c.Generation != 3 || c.RepositoryType != "GITHUB" || c.Namespace != "team-a" || c.Name != "global-token" {
@@ -238,7 +238,7 @@ func TestFirstSnapshotResolvesTokensAndReportsBadConfigsByField(t *testing.T) {
 
 func TestAWebhookSecretRefIsReadFromTheConfigsNamespace(t *testing.T) {
 	ctx := context.Background()
-	r, dyn := run(t, Options{Token: globalPAT},
+	r, dyn := run(t, Options{Getenv: func(k string) string { return map[string]string{"PAT": globalPAT}[k] }},
 		gitOpsConfig("team-a", "signed", 1, withWebhookSecretRef("flux-webhook", "")),
 		gitOpsConfig("team-a", "both", 1, withSecretRef("github", ""), withWebhookSecretRef("github", "hmac")),
 		gitOpsConfig("team-a", "unsigned", 1),
@@ -260,8 +260,8 @@ func TestAWebhookSecretRefIsReadFromTheConfigsNamespace(t *testing.T) {
 			t.Errorf("config %s missing", key)
 			continue
 		}
-		if c.Token != want[0] || c.WebhookSecret != want[1] {
-			t.Errorf("%s: token %q, webhook secret %q; want %q, %q", key, c.Token, c.WebhookSecret, want[0], want[1])
+		if c.Credentials.Shared.Credential.Value("token") != want[0] || c.WebhookSecret != want[1] {
+			t.Errorf("%s: token %q, webhook secret %q; want %q, %q", key, c.Credentials.Shared.Credential.Value("token"), c.WebhookSecret, want[0], want[1])
 		}
 	}
 	for _, want := range []struct{ key, field, message string }{
@@ -331,11 +331,11 @@ func TestNamespacesLimitWhatIsWatched(t *testing.T) {
 
 func TestChangesArePublishedAsCompleteSnapshots(t *testing.T) {
 	ctx := context.Background()
-	r, dyn := run(t, Options{Token: globalPAT},
+	r, dyn := run(t, Options{Getenv: func(k string) string { return map[string]string{"PAT": globalPAT}[k] }},
 		gitOpsConfig("team-a", "app", 1, withSecretRef("github", "")),
 		secret("team-a", "github", map[string]string{"PAT": "first"}),
 	)
-	if c, ok := configByKey(r.next(t), "team-a/app"); !ok || c.Token != "first" {
+	if c, ok := configByKey(r.next(t), "team-a/app"); !ok || c.Credentials.Shared.Credential.Value("token") != "first" {
 		t.Fatalf("first snapshot: app = %+v, %v", c, ok)
 	}
 	res := dyn.Resource(gvr).Namespace("team-a")
@@ -368,7 +368,7 @@ func TestChangesArePublishedAsCompleteSnapshots(t *testing.T) {
 		}
 		r.until(t, "the rotated token", func(s config.Snapshot) bool {
 			c, _ := configByKey(s, "team-a/app")
-			return c.Token == "second"
+			return c.Credentials.Shared.Credential.Value("token") == "second"
 		})
 	})
 	t.Run("a deleted Secret makes its config invalid", func(t *testing.T) {
@@ -581,7 +581,7 @@ func TestReportGiveUpSetsDeliveredFalseAndLeavesReadyAlone(t *testing.T) {
 }
 
 func TestSecretValuesAreDecodedFromBase64(t *testing.T) {
-	r, dyn := run(t, Options{Token: globalPAT},
+	r, dyn := run(t, Options{Getenv: func(k string) string { return map[string]string{"PAT": globalPAT}[k] }},
 		gitOpsConfig("team-a", "padded", 1, withSecretRef("tokens", "padded")),
 		gitOpsConfig("team-a", "url-unsafe", 1, withSecretRef("tokens", "url-unsafe")),
 		gitOpsConfig("team-a", "unicode", 1, withSecretRef("tokens", "unicode")),
@@ -601,8 +601,8 @@ func TestSecretValuesAreDecodedFromBase64(t *testing.T) {
 	)
 	snap := r.next(t)
 	for key, want := range map[string]string{"team-a/padded": "ab", "team-a/url-unsafe": "??>?", "team-a/unicode": "tök€n"} {
-		if c, ok := configByKey(snap, key); !ok || c.Token != want {
-			t.Errorf("%s: token %q (valid %v), want %q", key, c.Token, ok, want)
+		if c, ok := configByKey(snap, key); !ok || c.Credentials.Shared.Credential.Value("token") != want {
+			t.Errorf("%s: token %q (valid %v), want %q", key, c.Credentials.Shared.Credential.Value("token"), ok, want)
 		}
 	}
 	for key, message := range map[string]string{

@@ -96,7 +96,7 @@ func (p *Pipeline) finishCovering(log *slog.Logger, rec Record, cfg config.Confi
 		}
 		p.states.Add(rec.Key(), st.clone())
 	}
-	walk := skipped.Walk{Config: cfg.SDK(), Base: marker.LastFinished, Head: rec.CommitID,
+	walk := skipped.Walk{Config: cfg.SDK(config.RoleRepository), Base: marker.LastFinished, Head: rec.CommitID,
 		MaxCommits: p.opts.SkippedMaxCommits, NotBefore: p.now().Add(-p.opts.MaxAge)}
 	var res skipped.Result
 	err := p.retry(rec, log, StepSkipped, cfg.RepositoryType, func(ctx context.Context) error {

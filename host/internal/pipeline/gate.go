@@ -43,7 +43,7 @@ func (p *Pipeline) decide(log *slog.Logger, e *entry, rec Record, cfg config.Con
 		return "", false
 	}
 	ctx, cancel := context.WithTimeout(context.WithValue(p.ctx, eventKey{}, rec.ID), p.opts.CallTimeout)
-	statuses, err := repo.ListStatuses(ctx, sdk.ListStatusesRequest{Config: cfg.SDK(), CommitID: rec.CommitID})
+	statuses, err := repo.ListStatuses(ctx, sdk.ListStatusesRequest{Config: cfg.SDK(config.RoleRepository), CommitID: rec.CommitID})
 	cancel()
 	res := gate.Decide(cfg.RequiredEnvironments, statuses)
 	switch {

@@ -45,6 +45,7 @@ import (
 	"github.com/cenkalti/backoff/v5"
 	"github.com/gitops-connector/gitops-connector/host/internal/config"
 	"github.com/gitops-connector/gitops-connector/host/internal/gate"
+	"github.com/gitops-connector/gitops-connector/host/internal/repobind"
 	"github.com/gitops-connector/gitops-connector/host/internal/subscriber"
 	"github.com/gitops-connector/gitops-connector/sdk"
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -611,7 +612,7 @@ func (p *Pipeline) deliver(e *entry) {
 		return
 	}
 	st = st.clone()
-	sdkCfg := cfg.SDK()
+	repoCfg := cfg.SDK(config.RoleRepository)
 	obs := p.opts.Observer
 	if keepsOwnOutcome(rec, st) {
 		p.notificationDone(rec, cfg.OrchestratorType, NotifyKeptOwnOutcome)
@@ -637,7 +638,7 @@ func (p *Pipeline) deliver(e *entry) {
 		}
 		statusLog := log.With("status", s.Name)
 		err := p.retry(rec, statusLog, StepStatus, cfg.RepositoryType, func(ctx context.Context) error {
-			return repo.PostStatus(ctx, sdk.PostStatusRequest{Config: sdkCfg, CommitID: rec.CommitID, Status: s})
+			return repo.PostStatus(ctx, sdk.PostStatusRequest{Config: repoCfg, CommitID: rec.CommitID, Status: s})
 		})
 		switch {
 		case err == nil:
@@ -683,6 +684,13 @@ func (p *Pipeline) deliver(e *entry) {
 	if !tell {
 		return
 	}
+	if cfg.OrchestratorType == "" {
+		// Statuses only: there is no pipeline to tell.
+		if p.finish(log, rec, &st) {
+			log.Info("event delivered; the config tells no pipeline", counts...)
+		}
+		return
+	}
 	if st.Notified[outcome] {
 		p.notificationDone(rec, cfg.OrchestratorType, NotifyAlreadyNotified)
 		if p.finishCovering(log, rec, cfg, repo, &st) {
@@ -702,9 +710,9 @@ func (p *Pipeline) deliver(e *entry) {
 	err = p.retry(rec, log, StepNotify, cfg.OrchestratorType, func(ctx context.Context) error {
 		var err error
 		res, err = orch.NotifyCompletion(ctx, sdk.Completion{
-			Config: sdkCfg, CommitID: rec.CommitID, Successful: outcome == outcomeSuccess, Statuses: rec.Statuses,
+			Config: cfg.SDK(config.RoleOrchestrator), CommitID: rec.CommitID, Successful: outcome == outcomeSuccess, Statuses: rec.Statuses,
 			DeployedWith: rec.DeployedWith,
-		}, repo)
+		}, repobind.Bind(repo, repoCfg))
 		return err
 	})
 	switch {

@@ -167,13 +167,13 @@ func (f *faultyStore) Check() error {
 }
 
 var testConfig = config.Config{
-	Name: "default", RepositoryType: "GITHUB", OrchestratorType: "GITHUB", Token: "ghp_submitted",
+	Name: "default", RepositoryType: "GITHUB", OrchestratorType: "GITHUB", Credentials: tokenOnly("ghp_submitted"),
 	Settings: map[string]string{config.FieldAppURL: "https://app.example/commit"},
 }
 
 // ignoringConfig is testConfig with skippedCommits: ignore.
 var ignoringConfig = config.Config{
-	Name: "ignoring", RepositoryType: "GITHUB", OrchestratorType: "GITHUB", Token: "ghp_submitted",
+	Name: "ignoring", RepositoryType: "GITHUB", OrchestratorType: "GITHUB", Credentials: tokenOnly("ghp_submitted"),
 	Settings: map[string]string{config.FieldAppURL: "https://app.example/commit", config.FieldSkippedCommits: config.SkippedIgnore},
 }
 
@@ -511,7 +511,7 @@ func TestConfigsKeepSeparateBookkeepingForOneCommit(t *testing.T) {
 func TestDeliveriesUseTheConfigResolvedAtDeliveryForItsCurrentToken(t *testing.T) {
 	r := &recorder{}
 	rotated := testConfig
-	rotated.Token = "ghp_rotated"
+	rotated.Credentials = tokenOnly("ghp_rotated")
 	var asked []string
 	p := newTestPipeline(t, r, func(o *Options) {
 		o.Resolve = func(key string) (config.Config, error) { asked = append(asked, key); return rotated, nil }
@@ -893,4 +893,9 @@ func TestRepeatedEventsForAKnownCommitUseTheStateInMemoryUntilThePrune(t *testin
 	if posted, notified := r.snapshot(); len(posted) != 2 || len(notified) != 2 {
 		t.Errorf("posted %v, notified %v: after the prune the commit is new again", posted, notified)
 	}
+}
+
+// tokenOnly is the credentials of a config with one PAT.
+func tokenOnly(token string) config.Credentials {
+	return config.Credentials{Shared: config.CredentialSource{Credential: config.TokenCredential(token)}}
 }

@@ -171,7 +171,7 @@ func (r *Router) parseFor(ctx context.Context, cfg config.Config, body []byte) (
 	if err != nil {
 		return known, err
 	}
-	sc := cfg.SDK()
+	sc := cfg.SDK(config.RoleOperator)
 	res, err := op.ParseEvent(ctx, sdk.ParseRequest{Config: &sc, Body: body})
 	if err != nil {
 		if !sdk.IsRetryable(err) {

@@ -23,7 +23,7 @@ import (
 const token = "ghp_durableTestToken0123456789abcdefABCD"
 
 var cfg = config.Config{
-	Name: "podinfo", Namespace: "flux-system", RepositoryType: "GITHUB", OrchestratorType: "GITHUB", Token: token,
+	Name: "podinfo", Namespace: "flux-system", RepositoryType: "GITHUB", OrchestratorType: "GITHUB", Credentials: config.Credentials{Shared: config.CredentialSource{Credential: config.TokenCredential(token)}},
 	Settings: map[string]string{config.FieldAppURL: "https://github.com/kaizentm/gitops-manifests/commit", "gitHubOrgUrl": "https://api.github.com/repos/kaizentm"},
 }
 

@@ -120,7 +120,7 @@ func BenchmarkDeliveryCycle(b *testing.B) {
 }
 
 // benchConfig is the config of the benchmarks' events.
-var benchConfig = config.Config{Name: "default", RepositoryType: "GITHUB", OrchestratorType: "GITHUB", Token: "ghp_bench"}
+var benchConfig = config.Config{Name: "default", RepositoryType: "GITHUB", OrchestratorType: "GITHUB", Credentials: config.Credentials{Shared: config.CredentialSource{Credential: config.TokenCredential("ghp_bench")}}}
 
 // startBenchPipeline starts a pipeline on a new bolt store, delivering to
 // plugins, and closes it when the benchmark ends.

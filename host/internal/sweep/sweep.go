@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gitops-connector/gitops-connector/host/internal/config"
+	"github.com/gitops-connector/gitops-connector/host/internal/repobind"
 	"github.com/gitops-connector/gitops-connector/sdk"
 )
 
@@ -49,10 +50,12 @@ func (r *Runner) Reconcile(configs []config.Config) {
 	}
 	want := map[string]config.Config{}
 	for _, c := range configs {
-		want[c.Key()] = c
+		if c.OrchestratorType != "" { // statuses-only configs have no pipeline to sweep
+			want[c.Key()] = c
+		}
 	}
 	for key, w := range r.workers {
-		if c, ok := want[key]; !ok || c.SDK().Revision != w.revision {
+		if c, ok := want[key]; !ok || c.Revision() != w.revision {
 			w.stop()
 			delete(r.workers, key)
 		}
@@ -62,7 +65,7 @@ func (r *Runner) Reconcile(configs []config.Config) {
 			continue
 		}
 		ctx, cancel := context.WithCancel(context.Background())
-		w := &worker{revision: c.SDK().Revision, cancel: cancel, done: make(chan struct{})}
+		w := &worker{revision: c.Revision(), cancel: cancel, done: make(chan struct{})}
 		r.workers[key] = w
 		go r.run(ctx, c, w.done)
 	}
@@ -103,6 +106,7 @@ func (r *Runner) run(ctx context.Context, c config.Config, done chan struct{}) {
 		log.Error("no sweeps for the config: no repository plugin", "error", err)
 		return
 	}
+	repo = repobind.Bind(repo, c.SDK(config.RoleRepository))
 	interval := r.Interval
 	if interval <= 0 {
 		interval = 30 * time.Second
@@ -112,7 +116,7 @@ func (r *Runner) run(ctx context.Context, c config.Config, done chan struct{}) {
 	defer t.Stop()
 	for {
 		callCtx, cancel := context.WithTimeout(ctx, interval+time.Minute)
-		res, err := orch.Sweep(callCtx, sdk.SweepRequest{Config: c.SDK(), Since: since}, repo)
+		res, err := orch.Sweep(callCtx, sdk.SweepRequest{Config: c.SDK(config.RoleOrchestrator), Since: since}, repo)
 		cancel()
 		switch {
 		case ctx.Err() != nil:

@@ -78,17 +78,17 @@ func TestOneWorkerPerConfigAcrossUpdates(t *testing.T) {
 	r := &Runner{Plugins: o, Interval: 2 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	v1, v2 := azdo("c", "repo-1"), azdo("c", "repo-2")
 	r.Reconcile([]config.Config{v1})
-	o.waitFor(t, func() bool { return o.calls[v1.SDK().Revision] > 0 })
+	o.waitFor(t, func() bool { return o.calls[v1.Revision()] > 0 })
 	r.Reconcile([]config.Config{v2}) // an update replaces the worker
 	if r.Workers() != 1 {
 		t.Fatalf("%d workers after an update, want 1", r.Workers())
 	}
 	o.mu.Lock()
-	before := o.calls[v1.SDK().Revision]
+	before := o.calls[v1.Revision()]
 	o.mu.Unlock()
-	o.waitFor(t, func() bool { return o.calls[v2.SDK().Revision] > 1 })
+	o.waitFor(t, func() bool { return o.calls[v2.Revision()] > 1 })
 	o.mu.Lock()
-	after := o.calls[v1.SDK().Revision]
+	after := o.calls[v1.Revision()]
 	o.mu.Unlock()
 	if after != before {
 		t.Fatalf("the old config's worker still sweeps after the update (%d → %d calls)", before, after)

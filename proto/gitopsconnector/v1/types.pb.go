@@ -110,15 +110,21 @@ type Config struct {
 	// gitHubOrgUrl, azdoOrgUrl, ...). Opaque to the host: each plugin reads the
 	// keys it needs and reports problems through ValidateConfig.
 	Settings map[string]string `protobuf:"bytes,3,rep,name=settings,proto3" json:"settings,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	// The credential (personal access token) for the repository and
-	// orchestrator. Never log it.
+	// The personal access token of the plugin this request is sent to: the
+	// value of credential when its kind is "token", else empty. Kept for
+	// plugins written before credential. Never log it.
 	Token string `protobuf:"bytes,4,opt,name=token,proto3" json:"token,omitempty"`
 	// Optional environment name. When set, the host prefixes every status
 	// context with "<status_context>/" and orchestrators use it to keep
 	// environments apart (dispatch payload, callback property name).
 	StatusContext string `protobuf:"bytes,5,opt,name=status_context,json=statusContext,proto3" json:"status_context,omitempty"`
 	// Changes whenever any other field changes; plugins may cache clients by it.
-	Revision      string `protobuf:"bytes,6,opt,name=revision,proto3" json:"revision,omitempty"`
+	Revision string `protobuf:"bytes,6,opt,name=revision,proto3" json:"revision,omitempty"`
+	// The credential of the plugin this request is sent to, and of no other:
+	// a repository plugin receives the repository's credential, an
+	// orchestrator plugin the orchestrator's, an operator plugin none. Unset
+	// when the config gives this integration no credential. Never log it.
+	Credential    *Credential `protobuf:"bytes,7,opt,name=credential,proto3" json:"credential,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -195,6 +201,87 @@ func (x *Config) GetRevision() string {
 	return ""
 }
 
+func (x *Config) GetCredential() *Credential {
+	if x != nil {
+		return x.Credential
+	}
+	return nil
+}
+
+// Credential is how a plugin authenticates to the system it integrates
+// with. The kind says which values are set; a plugin that does not support
+// a kind reports it from ValidateConfig.
+type Credential struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "token": values token (a personal access token).
+	// "github_app": values appId, installationId (optional: looked up from
+	//
+	//	the repository), privateKey (PEM).
+	//
+	// "azure_service_principal": values tenantId, clientId and clientSecret,
+	//
+	//	or clientCertificate (PEM with the private key) and optionally
+	//	clientCertificatePassword; authorityHost optional.
+	//
+	// "azure_workload_identity": values tenantId, clientId,
+	//
+	//	federatedTokenFile (re-read on every token request), authorityHost
+	//	optional.
+	//
+	// "azure_managed_identity": values clientId (optional: a user-assigned
+	//
+	//	identity).
+	Kind string `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	// The credential's values, keyed as listed for its kind.
+	Values        map[string]string `protobuf:"bytes,2,rep,name=values,proto3" json:"values,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Credential) Reset() {
+	*x = Credential{}
+	mi := &file_gitopsconnector_v1_types_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Credential) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Credential) ProtoMessage() {}
+
+func (x *Credential) ProtoReflect() protoreflect.Message {
+	mi := &file_gitopsconnector_v1_types_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Credential.ProtoReflect.Descriptor instead.
+func (*Credential) Descriptor() ([]byte, []int) {
+	return file_gitopsconnector_v1_types_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Credential) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *Credential) GetValues() map[string]string {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
 // FieldError is one problem with one field of a Config.
 type FieldError struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -208,7 +295,7 @@ type FieldError struct {
 
 func (x *FieldError) Reset() {
 	*x = FieldError{}
-	mi := &file_gitopsconnector_v1_types_proto_msgTypes[1]
+	mi := &file_gitopsconnector_v1_types_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -220,7 +307,7 @@ func (x *FieldError) String() string {
 func (*FieldError) ProtoMessage() {}
 
 func (x *FieldError) ProtoReflect() protoreflect.Message {
-	mi := &file_gitopsconnector_v1_types_proto_msgTypes[1]
+	mi := &file_gitopsconnector_v1_types_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -233,7 +320,7 @@ func (x *FieldError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FieldError.ProtoReflect.Descriptor instead.
 func (*FieldError) Descriptor() ([]byte, []int) {
-	return file_gitopsconnector_v1_types_proto_rawDescGZIP(), []int{1}
+	return file_gitopsconnector_v1_types_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *FieldError) GetField() string {
@@ -271,7 +358,7 @@ type Status struct {
 
 func (x *Status) Reset() {
 	*x = Status{}
-	mi := &file_gitopsconnector_v1_types_proto_msgTypes[2]
+	mi := &file_gitopsconnector_v1_types_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -283,7 +370,7 @@ func (x *Status) String() string {
 func (*Status) ProtoMessage() {}
 
 func (x *Status) ProtoReflect() protoreflect.Message {
-	mi := &file_gitopsconnector_v1_types_proto_msgTypes[2]
+	mi := &file_gitopsconnector_v1_types_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -296,7 +383,7 @@ func (x *Status) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Status.ProtoReflect.Descriptor instead.
 func (*Status) Descriptor() ([]byte, []int) {
-	return file_gitopsconnector_v1_types_proto_rawDescGZIP(), []int{2}
+	return file_gitopsconnector_v1_types_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Status) GetName() string {
@@ -345,15 +432,25 @@ var File_gitopsconnector_v1_types_proto protoreflect.FileDescriptor
 
 const file_gitopsconnector_v1_types_proto_rawDesc = "" +
 	"\n" +
-	"\x1egitopsconnector/v1/types.proto\x12\x12gitopsconnector.v1\"\x96\x02\n" +
+	"\x1egitopsconnector/v1/types.proto\x12\x12gitopsconnector.v1\"\xd6\x02\n" +
 	"\x06Config\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
 	"\tnamespace\x18\x02 \x01(\tR\tnamespace\x12D\n" +
 	"\bsettings\x18\x03 \x03(\v2(.gitopsconnector.v1.Config.SettingsEntryR\bsettings\x12\x14\n" +
 	"\x05token\x18\x04 \x01(\tR\x05token\x12%\n" +
 	"\x0estatus_context\x18\x05 \x01(\tR\rstatusContext\x12\x1a\n" +
-	"\brevision\x18\x06 \x01(\tR\brevision\x1a;\n" +
+	"\brevision\x18\x06 \x01(\tR\brevision\x12>\n" +
+	"\n" +
+	"credential\x18\a \x01(\v2\x1e.gitopsconnector.v1.CredentialR\n" +
+	"credential\x1a;\n" +
 	"\rSettingsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x9f\x01\n" +
+	"\n" +
+	"Credential\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12B\n" +
+	"\x06values\x18\x02 \x03(\v2*.gitopsconnector.v1.Credential.ValuesEntryR\x06values\x1a9\n" +
+	"\vValuesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"<\n" +
 	"\n" +
@@ -388,22 +485,26 @@ func file_gitopsconnector_v1_types_proto_rawDescGZIP() []byte {
 }
 
 var file_gitopsconnector_v1_types_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_gitopsconnector_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_gitopsconnector_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_gitopsconnector_v1_types_proto_goTypes = []any{
 	(State)(0),         // 0: gitopsconnector.v1.State
 	(*Config)(nil),     // 1: gitopsconnector.v1.Config
-	(*FieldError)(nil), // 2: gitopsconnector.v1.FieldError
-	(*Status)(nil),     // 3: gitopsconnector.v1.Status
-	nil,                // 4: gitopsconnector.v1.Config.SettingsEntry
+	(*Credential)(nil), // 2: gitopsconnector.v1.Credential
+	(*FieldError)(nil), // 3: gitopsconnector.v1.FieldError
+	(*Status)(nil),     // 4: gitopsconnector.v1.Status
+	nil,                // 5: gitopsconnector.v1.Config.SettingsEntry
+	nil,                // 6: gitopsconnector.v1.Credential.ValuesEntry
 }
 var file_gitopsconnector_v1_types_proto_depIdxs = []int32{
-	4, // 0: gitopsconnector.v1.Config.settings:type_name -> gitopsconnector.v1.Config.SettingsEntry
-	0, // 1: gitopsconnector.v1.Status.state:type_name -> gitopsconnector.v1.State
-	2, // [2:2] is the sub-list for method output_type
-	2, // [2:2] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	5, // 0: gitopsconnector.v1.Config.settings:type_name -> gitopsconnector.v1.Config.SettingsEntry
+	2, // 1: gitopsconnector.v1.Config.credential:type_name -> gitopsconnector.v1.Credential
+	6, // 2: gitopsconnector.v1.Credential.values:type_name -> gitopsconnector.v1.Credential.ValuesEntry
+	0, // 3: gitopsconnector.v1.Status.state:type_name -> gitopsconnector.v1.State
+	4, // [4:4] is the sub-list for method output_type
+	4, // [4:4] is the sub-list for method input_type
+	4, // [4:4] is the sub-list for extension type_name
+	4, // [4:4] is the sub-list for extension extendee
+	0, // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_gitopsconnector_v1_types_proto_init() }
@@ -417,7 +518,7 @@ func file_gitopsconnector_v1_types_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gitopsconnector_v1_types_proto_rawDesc), len(file_gitopsconnector_v1_types_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   4,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

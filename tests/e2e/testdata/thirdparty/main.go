@@ -39,6 +39,9 @@ func send(ctx context.Context, cfg sdk.Config, path string, v any) error {
 		return sdk.Permanent(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if cfg.Token != "" { // the token of this plugin's integration only
+		req.Header.Set("Authorization", "Bearer "+cfg.Token)
+	}
 	resp, err := client.Do(req)
 	if err != nil {
 		return sdk.Retryable(fmt.Errorf("post %s: %w", path, err), 0)
@@ -68,7 +71,12 @@ func (repository) PostStatus(ctx context.Context, req sdk.PostStatusRequest) err
 	})
 }
 
-func (repository) GetCommit(_ context.Context, req sdk.GetCommitRequest) (sdk.Commit, error) {
+// GetCommit tells the webhook it read the commit, then answers a fixed
+// message.
+func (repository) GetCommit(ctx context.Context, req sdk.GetCommitRequest) (sdk.Commit, error) {
+	if err := send(ctx, req.Config, "/reads", map[string]string{"commit": req.CommitID}); err != nil {
+		return sdk.Commit{}, err
+	}
 	return sdk.Commit{ID: req.CommitID, Message: "deployed by the webhook plugin"}, nil
 }
 
