@@ -45,6 +45,9 @@ const (
 // config (secretRef, PAT) and one per integration.
 type Credentials struct {
 	Shared, Repository, Orchestrator CredentialSource
+	// OneHost is set when one plugin serves both integrations' types
+	// (e.g. GITEA and FORGEJO): the shared credential may serve both.
+	OneHost bool
 }
 
 // CredentialSource is where one credential comes from, and the credential
@@ -95,7 +98,7 @@ func (cs Credentials) For(role Role, repositoryType, orchestratorType string) sd
 }
 
 func (cs Credentials) sharedServesBoth(repositoryType, orchestratorType string) bool {
-	return orchestratorType == "" || strings.EqualFold(repositoryType, orchestratorType)
+	return cs.OneHost || orchestratorType == "" || strings.EqualFold(repositoryType, orchestratorType)
 }
 
 // Errors reports a shared credential that no integration may receive: the
@@ -112,9 +115,13 @@ func (cs Credentials) Errors(repositoryType, orchestratorType, shared, repositor
 		repositoryType, orchestratorType, repository, orchestrator)}}
 }
 
-// CredentialErrors reports a shared credential of a config from a file or
-// Kubernetes that no integration may receive (Credentials.Errors).
-func (c Config) CredentialErrors() []sdk.FieldError {
+// CredentialErrors reports a shared credential that no integration may
+// receive (Credentials.Errors), with the names of the spec fields or, in
+// single-instance mode, of the environment variables.
+func (c Config) CredentialErrors(single bool) []sdk.FieldError {
+	if single {
+		return c.Credentials.Errors(c.RepositoryType, c.OrchestratorType, EnvPAT, EnvRepositoryPAT, EnvOrchestratorPAT)
+	}
 	return c.Credentials.Errors(c.RepositoryType, c.OrchestratorType, FieldSecretRef+" (or the PAT)", FieldRepositorySecretRef, FieldOrchestratorSecretRef)
 }
 

@@ -23,6 +23,7 @@ func TestEachPluginReceivesOnlyItsIntegrationsCredential(t *testing.T) {
 		{"one PAT, two types", "GITEA", "GITHUB", Credentials{Shared: CredentialSource{Credential: shared}}, "", "", true},
 		{"own credentials", "GITEA", "GITHUB", Credentials{Repository: CredentialSource{Credential: repo}, Orchestrator: CredentialSource{Credential: orch}}, "repo-token", "orch-token", false},
 		{"the PAT serves the other", "GITEA", "GITHUB", Credentials{Shared: CredentialSource{Credential: shared}, Repository: CredentialSource{Credential: repo}}, "repo-token", "shared-token", false},
+		{"one plugin serves both types", "GITEA", "FORGEJO", Credentials{Shared: CredentialSource{Credential: shared}, OneHost: true}, "shared-token", "shared-token", false},
 		{"own beats shared", "GITHUB", "GITHUB", Credentials{Shared: CredentialSource{Credential: shared}, Orchestrator: CredentialSource{Credential: orch}}, "shared-token", "orch-token", false},
 	}
 	for _, tt := range tests {
@@ -37,7 +38,7 @@ func TestEachPluginReceivesOnlyItsIntegrationsCredential(t *testing.T) {
 			if got := c.SDK(RoleOperator); got.Token != "" || got.Credential.Kind != "" {
 				t.Errorf("the operator received a credential: %v", got.Credential)
 			}
-			errs := c.CredentialErrors()
+			errs := c.CredentialErrors(false)
 			if (len(errs) > 0) != tt.wantErr {
 				t.Errorf("errors %v, want some: %v", errs, tt.wantErr)
 			}
@@ -98,10 +99,11 @@ func TestSingleInstanceCredentialsFromTheEnvironment(t *testing.T) {
 		}
 	})
 	t.Run("one PAT for two kinds of host is refused", func(t *testing.T) {
-		_, invalid := FromEnv(with(map[string]string{"GIT_REPOSITORY_TYPE": "GITEA", "CICD_ORCHESTRATOR_TYPE": "GITHUB", "PAT": "ghp-token"}))
-		if len(invalid) != 1 || !strings.Contains(invalid[0].Message(), "PAT: serves the repository and the orchestrator only when both are of one type") ||
-			strings.Contains(invalid[0].Message(), "ghp-token") {
-			t.Errorf("invalid %+v", invalid)
+		c, invalid := FromEnv(with(map[string]string{"GIT_REPOSITORY_TYPE": "GITEA", "CICD_ORCHESTRATOR_TYPE": "GITHUB", "PAT": "ghp-token"}))
+		msg := Invalid{Errors: c.CredentialErrors(true)}.Message()
+		if len(invalid) != 0 || !strings.Contains(msg, "PAT: serves the repository and the orchestrator only when both are of one type") ||
+			strings.Contains(msg, "ghp-token") || c.SDK(RoleRepository).Token != "" || c.SDK(RoleOrchestrator).Token != "" {
+			t.Errorf("invalid %+v, errors %q", invalid, msg)
 		}
 	})
 	t.Run("statuses only", func(t *testing.T) {

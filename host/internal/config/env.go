@@ -121,7 +121,6 @@ func credentialsFromEnv(c *Config, getenv func(string) string) []sdk.FieldError 
 		}
 		r.src.Credential = cred
 	}
-	errs = append(errs, c.Credentials.Errors(c.RepositoryType, c.OrchestratorType, EnvPAT, EnvRepositoryPAT, EnvOrchestratorPAT)...)
 	return errs
 }
 

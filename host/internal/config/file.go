@@ -97,11 +97,7 @@ func (s FileSource) resolveCredentials(c *Config) []sdk.FieldError {
 		getenv = os.Getenv
 	}
 	c.Credentials.SetGlobalTokens(getenv)
-	errs = append(errs, c.Credentials.ResolveAzureIdentities(getenv)...)
-	if len(errs) == 0 {
-		errs = c.CredentialErrors()
-	}
-	return errs
+	return append(errs, c.Credentials.ResolveAzureIdentities(getenv)...)
 }
 
 func (s FileSource) files() ([]string, error) {

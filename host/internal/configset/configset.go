@@ -24,6 +24,13 @@ type Plugins interface {
 	Orchestrator(typ string) (sdk.Orchestrator, error)
 }
 
+// PluginNames is implemented by Plugins that can tell which plugin serves a
+// type; configs whose two integrations one plugin serves may share one
+// credential.
+type PluginNames interface {
+	PluginName(c sdk.Capability, typ string) string
+}
+
 // Set is an immutable set of configs.
 type Set struct {
 	single  bool
@@ -121,6 +128,10 @@ func Build(ctx context.Context, snap config.Snapshot, plugins Plugins, single bo
 		results = append(results, Result{Key: inv.Key, Generation: inv.Generation, Reason: "InvalidSpec", Message: msg})
 	}
 	for _, c := range snap.Configs {
+		if p, ok := plugins.(PluginNames); ok && c.OrchestratorType != "" {
+			repo, orch := p.PluginName(sdk.CapabilityRepository, c.RepositoryType), p.PluginName(sdk.CapabilityOrchestrator, c.OrchestratorType)
+			c.Credentials.OneHost = repo != "" && repo == orch
+		}
 		res := validate(ctx, c, plugins, single)
 		results = append(results, res)
 		if !res.Valid {
@@ -144,6 +155,10 @@ func validate(ctx context.Context, c config.Config, plugins Plugins, single bool
 		validator interface {
 			ValidateConfig(context.Context, sdk.Config) ([]sdk.FieldError, error)
 		}
+	}
+	if errs := c.CredentialErrors(single); len(errs) > 0 {
+		res.Reason, res.Message = "InvalidCredential", config.Invalid{Errors: errs}.Message()
+		return res
 	}
 	var checks []check
 	var unknown []string

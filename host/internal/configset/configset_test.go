@@ -137,3 +137,44 @@ func TestLookupFindsByNameOrKeyAndSaysWhyNot(t *testing.T) {
 		}
 	}
 }
+
+// pluginsByName serves GITEA and FORGEJO with one plugin and GITHUB with
+// another.
+type pluginsByName struct{}
+
+func (pluginsByName) Operator(typ string) (sdk.Operator, error) { return lookup(typ, "FLUX") }
+func (pluginsByName) Repository(typ string) (sdk.Repository, error) {
+	return lookup(typ, "GITHUB", "GITEA", "FORGEJO")
+}
+func (pluginsByName) Orchestrator(typ string) (sdk.Orchestrator, error) {
+	return lookup(typ, "GITHUB", "GITEA", "FORGEJO")
+}
+func (pluginsByName) PluginName(_ sdk.Capability, typ string) string {
+	if typ == "GITHUB" {
+		return "github"
+	}
+	return "gitea"
+}
+
+func TestOneCredentialServesBothIntegrationsOnlyOfOnePlugin(t *testing.T) {
+	withPAT := func(name, repo, orch string) config.Config {
+		c := config.Config{Name: name, OperatorType: "FLUX", RepositoryType: repo, OrchestratorType: orch, Settings: map[string]string{}}
+		c.Credentials.Shared.Credential = config.TokenCredential("one-pat")
+		return c
+	}
+	set, results := Build(context.Background(), config.Snapshot{Configs: []config.Config{
+		withPAT("gitea-forgejo", "GITEA", "FORGEJO"), withPAT("gitea-github", "GITEA", "GITHUB"),
+	}}, pluginsByName{}, false)
+	byKey := map[string]Result{}
+	for _, r := range results {
+		byKey[r.Key] = r
+	}
+	if r := byKey["gitea-forgejo"]; !r.Valid {
+		t.Errorf("gitea-forgejo: %+v", r)
+	} else if c, _ := set.Lookup("", "gitea-forgejo"); c.SDK(config.RoleOrchestrator).Token != "one-pat" || c.SDK(config.RoleRepository).Token != "one-pat" {
+		t.Error("the PAT does not serve both integrations of one plugin")
+	}
+	if r := byKey["gitea-github"]; r.Valid || r.Reason != "InvalidCredential" || !strings.Contains(r.Message, "repositorySecretRef") || strings.Contains(r.Message, "one-pat") {
+		t.Errorf("gitea-github: %+v", r)
+	}
+}

@@ -412,9 +412,6 @@ func (s *Source) resolveSecrets(c *config.Config, namespace string, secrets *sec
 			}
 		}
 	}
-	if len(errs) == 0 && ok {
-		errs = c.CredentialErrors()
-	}
 	return errs, ok
 }
 

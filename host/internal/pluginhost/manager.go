@@ -217,6 +217,15 @@ func (m *Manager) Descriptions() []sdk.Description {
 	return out
 }
 
+// PluginName names the plugin serving a type for a capability; "" when
+// none does.
+func (m *Manager) PluginName(c sdk.Capability, typ string) string {
+	if b, _, err := m.lookup(c, typ); err == nil {
+		return b.desc.Name
+	}
+	return ""
+}
+
 // lookup returns the binary serving a type for a capability and the type
 // as registered (upper case).
 func (m *Manager) lookup(c sdk.Capability, typ string) (*binary, string, error) {
