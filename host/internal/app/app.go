@@ -125,9 +125,8 @@ func Serve(ctx context.Context, opts Options) error {
 	}
 	defer plugins.Close()
 	plugins.Observe(measures)
-	if err := plugins.Start(ctx); err != nil {
-		log.Error("some plugins did not start; they are retried on first use", "error", err)
-	}
+	measures.Plugins(plugins.Running)
+	plugins.Start(ctx)
 	h := &host{opts: opts, log: log, plugins: plugins, single: single, source: source, auth: auth}
 	h.configs.Store(&configset.Set{})
 
@@ -308,10 +307,17 @@ func (h *host) notReady() string {
 	return ""
 }
 
-// apply validates a new snapshot and makes it the current config set.
+// apply validates a new snapshot and makes it the current config set. The
+// plugins its configs use are started first (validation calls them), and
+// those no config uses any more are stopped once the new set serves.
 func (h *host) apply(ctx context.Context, snap config.Snapshot) {
+	needs := pluginNeeds(snap)
+	if err := h.plugins.Use(ctx, needs); err != nil {
+		h.log.Error("some plugins did not start; they are started again with backoff", "error", err)
+	}
 	set, results := configset.Build(ctx, snap, h.plugins, h.single)
 	h.configs.Store(set)
+	h.plugins.Keep(needs)
 	configs := set.Valid()
 	h.sweeps.Reconcile(configs)
 	h.loaded.Store(true)
@@ -338,6 +344,19 @@ func (h *host) apply(ctx context.Context, snap config.Snapshot) {
 		}
 	}
 	wg.Wait()
+}
+
+// pluginNeeds lists the plugin types the configs of a snapshot use, valid
+// or not: validating a config calls its plugins.
+func pluginNeeds(snap config.Snapshot) []pluginhost.Need {
+	needs := make([]pluginhost.Need, 0, 3*len(snap.Configs))
+	for _, c := range snap.Configs {
+		needs = append(needs,
+			pluginhost.Need{Capability: sdk.CapabilityOperator, Type: c.OperatorType},
+			pluginhost.Need{Capability: sdk.CapabilityRepository, Type: c.RepositoryType},
+			pluginhost.Need{Capability: sdk.CapabilityOrchestrator, Type: c.OrchestratorType})
+	}
+	return needs
 }
 
 // webhookAuth reads the global webhook credentials and says at start

@@ -21,6 +21,7 @@
 //	queue_oldest_age_seconds                         age of the oldest of them
 //	gates_open                                       commits waiting for their required environments
 //	plugin_restarts_total{plugin}                    plugin processes started again after exiting
+//	plugin_running{plugin}                           1 while a plugin's process runs (a loaded config uses it), else 0
 //	plugin_call_duration_seconds{capability,method,type,outcome}
 //	http_request_duration_seconds{route,method,code}
 //
@@ -148,6 +149,32 @@ func (m *Metrics) Gates(open func() int) {
 		Namespace: namespace, Name: "gates_open",
 		Help: "Finished deployments whose pipeline waits until every required environment deployed the commit.",
 	}, func() float64 { return float64(open()) }))
+}
+
+// Plugins registers the gauge plugin_running{plugin}: running returns, by
+// plugin name, whether each discovered plugin's process runs. It is read on
+// every scrape. Call it once.
+func (m *Metrics) Plugins(running func() map[string]bool) {
+	m.registry.MustRegister(pluginsRunning{running})
+}
+
+var pluginRunningDesc = prometheus.NewDesc(prometheus.BuildFQName(namespace, "", "plugin_running"),
+	"1 while the process of a plugin runs, 0 while it does not: a plugin runs only when a loaded config uses one of its types.",
+	[]string{"plugin"}, nil)
+
+// pluginsRunning collects plugin_running from the plugin host's state.
+type pluginsRunning struct{ running func() map[string]bool }
+
+func (c pluginsRunning) Describe(ch chan<- *prometheus.Desc) { ch <- pluginRunningDesc }
+
+func (c pluginsRunning) Collect(ch chan<- prometheus.Metric) {
+	for name, up := range c.running() {
+		v := 0.0
+		if up {
+			v = 1
+		}
+		ch <- prometheus.MustNewConstMetric(pluginRunningDesc, prometheus.GaugeValue, v, name)
+	}
 }
 
 // Event counts a notification received, by the operator type of its config

@@ -218,3 +218,18 @@ func checkLabels(t *testing.T, family string, labels []*dto.LabelPair, configs, 
 		}
 	}
 }
+
+func TestPluginRunningFollowsThePluginHostAtEveryScrape(t *testing.T) {
+	m := metrics.New()
+	running := map[string]bool{"flux": true, "argocd": false}
+	m.Plugins(func() map[string]bool { return running })
+	if f, a := value(t, m, "gitops_connector_plugin_running", map[string]string{"plugin": "flux"}),
+		value(t, m, "gitops_connector_plugin_running", map[string]string{"plugin": "argocd"}); f != 1 || a != 0 {
+		t.Fatalf("flux %v, argocd %v; want 1 and 0", f, a)
+	}
+	running = map[string]bool{"flux": false, "argocd": true}
+	if f, a := value(t, m, "gitops_connector_plugin_running", map[string]string{"plugin": "flux"}),
+		value(t, m, "gitops_connector_plugin_running", map[string]string{"plugin": "argocd"}); f != 0 || a != 1 {
+		t.Fatalf("after a config change: flux %v, argocd %v; want 0 and 1", f, a)
+	}
+}

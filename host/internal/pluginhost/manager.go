@@ -2,11 +2,13 @@
 // keeps them running, and hands out their capabilities by type name.
 //
 // Every binary in the plugin directories is run with "describe"; its types
-// (FLUX, GITHUB, ...) are registered for the capabilities it lists. The
-// process is started at Start and restarted with backoff whenever it has
-// exited; callers hold proxies that always reach the current process, so a
-// plugin restart is invisible to them apart from the retryable errors of the
-// calls in flight.
+// (FLUX, GITHUB, ...) are registered for the capabilities it lists. A
+// binary's process runs only while a loaded config uses one of its types
+// (Use and Keep): a connector serving Flux and GitHub does not pay for the
+// Argo CD and Azure DevOps processes. While in use, a process is restarted
+// with backoff whenever it has exited; callers hold proxies that always
+// reach the current process, so a plugin restart is invisible to them apart
+// from the retryable errors of the calls in flight.
 package pluginhost
 
 import (
@@ -127,15 +129,48 @@ func (m *Manager) add(b *binary) {
 		"capabilities", b.desc.Capabilities, "path", b.path)
 }
 
-// Start launches every plugin process and waits until each serves. Then,
-// until ctx ends or Close, it restarts (with backoff) every process that
-// exits, whether or not anything calls it: the host is not ready while a
-// plugin is down, and a host that takes no events would otherwise never
-// call the dead plugin again. Call Start once.
-func (m *Manager) Start(ctx context.Context) error {
+// Need is one type a config uses for one capability, e.g. the repository
+// type GITHUB.
+type Need struct {
+	Capability sdk.Capability
+	Type       string
+}
+
+// Start begins the supervision: from now on a process runs only while its
+// binary is in use (Use, Keep), and until ctx ends or Close every process in
+// use that exits is restarted (with backoff), whether or not anything calls
+// it: the host is not ready while a plugin in use is down, and a host that
+// takes no events would otherwise never call the dead plugin again. Before
+// Start (replay), a call starts the process it needs. Call Start once,
+// before Use.
+func (m *Manager) Start(ctx context.Context) {
+	for _, b := range m.binaries {
+		b.mu.Lock()
+		b.supervised = true
+		b.mu.Unlock()
+	}
+	ctx, m.stopSupervise = context.WithCancel(ctx)
+	m.supervised = make(chan struct{})
+	go m.supervise(ctx)
+}
+
+// Use marks the binaries serving needs as in use, starts those not running
+// and waits until each serves; the others keep their state. Call it with
+// the needs of a new set of configs before validating them, and Keep with
+// the same needs once the set serves. Needs no binary serves are ignored
+// (validation reports them). The error joins the starts that failed; those
+// binaries stay in use and are retried by the supervision.
+func (m *Manager) Use(ctx context.Context, needs []Need) error {
+	used := m.serving(needs)
 	var wg sync.WaitGroup
 	errs := make([]error, len(m.binaries))
 	for i, b := range m.binaries {
+		if !used[b] {
+			continue
+		}
+		b.mu.Lock()
+		b.inUse = true
+		b.mu.Unlock()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -143,10 +178,40 @@ func (m *Manager) Start(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
-	ctx, m.stopSupervise = context.WithCancel(ctx)
-	m.supervised = make(chan struct{})
-	go m.supervise(ctx)
 	return errors.Join(errs...)
+}
+
+// Keep stops the process of every binary that serves none of needs and
+// marks it no longer in use: no config uses its types any more. A call
+// that reaches such a binary after that (a delivery that resolved the
+// previous configs) fails with a retryable error, and its retry finds the
+// current config.
+func (m *Manager) Keep(needs []Need) {
+	used := m.serving(needs)
+	for _, b := range m.binaries {
+		if used[b] {
+			continue
+		}
+		b.mu.Lock()
+		wasRunning := b.client != nil
+		b.inUse = false
+		b.mu.Unlock()
+		if wasRunning {
+			b.stop()
+			m.logger.Info("plugin stopped: no config uses its types", "plugin", b.desc.Name, "types", b.desc.Types)
+		}
+	}
+}
+
+// serving returns the binaries that serve needs.
+func (m *Manager) serving(needs []Need) map[*binary]bool {
+	used := map[*binary]bool{}
+	for _, n := range needs {
+		if b, _, err := m.lookup(n.Capability, n.Type); err == nil {
+			used[b] = true
+		}
+	}
+	return used
 }
 
 // superviseEvery is how often supervise looks for exited processes: the
@@ -166,7 +231,7 @@ func (m *Manager) supervise(ctx context.Context) {
 		case <-t.C:
 		}
 		for _, b := range m.binaries {
-			if b.running() {
+			if !b.needsStart() {
 				continue
 			}
 			// A RetryAfter says only that the restart delay has not passed.
@@ -177,14 +242,24 @@ func (m *Manager) supervise(ctx context.Context) {
 	}
 }
 
-// Ready reports whether every plugin process is running.
+// Ready reports whether every plugin process in use is running.
 func (m *Manager) Ready() bool {
 	for _, b := range m.binaries {
-		if !b.running() {
+		if b.needsStart() {
 			return false
 		}
 	}
 	return true
+}
+
+// Running reports, by plugin name, whether each discovered binary's process
+// is running: the plugins in use, normally.
+func (m *Manager) Running() map[string]bool {
+	out := make(map[string]bool, len(m.binaries))
+	for _, b := range m.binaries {
+		out[b.desc.Name] = b.running()
+	}
+	return out
 }
 
 // Close stops the supervision and every plugin process.
@@ -277,12 +352,16 @@ type binary struct {
 	logger   *slog.Logger
 	observer Observer
 
-	mu        sync.Mutex
-	client    *plugin.Client
-	current   *sdk.Capabilities // of the running process
-	failures  int               // consecutive starts that did not last
-	nextStart time.Time
-	started   time.Time
+	mu sync.Mutex
+	// supervised is set by Manager.Start: from then on the process runs
+	// only while inUse.
+	supervised bool
+	inUse      bool
+	client     *plugin.Client
+	current    *sdk.Capabilities // of the running process
+	failures   int               // consecutive starts that did not last
+	nextStart  time.Time
+	started    time.Time
 }
 
 const (
@@ -306,6 +385,14 @@ func (b *binary) running() bool {
 	return b.client != nil && !b.client.Exited()
 }
 
+// needsStart reports whether the binary is in use and its process is not
+// running.
+func (b *binary) needsStart() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.supervised && b.inUse && (b.client == nil || b.client.Exited())
+}
+
 // get returns the running process's capabilities, starting the process when
 // it is not running. While a crashing plugin waits for its next restart, get
 // fails with a retryable error.
@@ -314,6 +401,9 @@ func (b *binary) get(ctx context.Context) (*sdk.Capabilities, error) {
 	defer b.mu.Unlock()
 	if b.client != nil && !b.client.Exited() {
 		return b.current, nil
+	}
+	if b.supervised && !b.inUse {
+		return nil, sdk.Retryable(fmt.Errorf("plugin %s is stopped: no loaded config uses its types", b.desc.Name), 0)
 	}
 	if b.client != nil {
 		if time.Since(b.started) > stableAfter {

@@ -102,10 +102,81 @@ func startObserved(t *testing.T) (*Manager, *observed) {
 	t.Cleanup(m.Close)
 	obs := &observed{}
 	m.Observe(obs)
-	if err := m.Start(context.Background()); err != nil {
+	m.Start(context.Background())
+	if err := m.Use(context.Background(), echoNeeds); err != nil {
 		t.Fatal(err)
 	}
 	return m, obs
+}
+
+// echoNeeds is a config using the echo plugin as its operator.
+var echoNeeds = []Need{{Capability: sdk.CapabilityOperator, Type: "echo"}}
+
+func TestAPluginRunsOnlyWhileAConfigUsesIt(t *testing.T) {
+	ctx := context.Background()
+	m, err := Discover(ctx, []string{pluginDir(t)}, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	m.Start(ctx)
+	op, _ := m.Operator("ECHO")
+	parse := func() error {
+		_, err := op.ParseEvent(ctx, sdk.ParseRequest{Body: []byte(`{"commit":"abcdef0"}`)})
+		return err
+	}
+	running := func() bool { return m.Running()["echo"] }
+
+	if running() || !m.Ready() {
+		t.Fatalf("before any config: running %v, ready %v; want a stopped plugin and a ready host", running(), m.Ready())
+	}
+	if err := parse(); !sdk.IsRetryable(err) || !strings.Contains(err.Error(), "no loaded config uses its types") {
+		t.Fatalf("call before any config uses the plugin: %v, want a retryable refusal", err)
+	}
+	if running() {
+		t.Fatal("a call started a plugin no config uses")
+	}
+
+	// Types no binary serves are left to validation to report.
+	if err := m.Use(ctx, append([]Need{{Capability: sdk.CapabilityRepository, Type: "GITLAB"}}, echoNeeds...)); err != nil {
+		t.Fatal(err)
+	}
+	if !running() || !m.Ready() {
+		t.Fatalf("in use: running %v, ready %v", running(), m.Ready())
+	}
+	if err := parse(); err != nil {
+		t.Fatalf("call while in use: %v", err)
+	}
+	m.Keep(echoNeeds) // the same configs: nothing stops
+	if !running() {
+		t.Fatal("Keep stopped a plugin still in use")
+	}
+
+	m.Keep(nil) // the last config went
+	if running() || !m.Ready() {
+		t.Fatalf("no longer in use: running %v, ready %v", running(), m.Ready())
+	}
+	if err := parse(); !sdk.IsRetryable(err) {
+		t.Fatalf("call after the plugin was stopped: %v, want a retryable error", err)
+	}
+	time.Sleep(3 * superviseEvery)
+	if running() {
+		t.Fatal("the supervision restarted a plugin no config uses")
+	}
+}
+
+func TestBeforeSupervisionACallStartsItsPlugin(t *testing.T) {
+	ctx := context.Background()
+	m, err := Discover(ctx, []string{pluginDir(t)}, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	op, _ := m.Operator("ECHO")
+	res, err := op.ParseEvent(ctx, sdk.ParseRequest{Body: []byte(`{"commit":"abcdef0"}`)})
+	if err != nil || res.CommitID != "abcdef0" {
+		t.Fatalf("replay's call: %+v %v", res, err)
+	}
 }
 
 func TestACrashedPluginIsRestartedAndServesAgain(t *testing.T) {
