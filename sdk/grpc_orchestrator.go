@@ -53,6 +53,14 @@ func (s *orchestratorServer) dialRepository(id uint32) (Repository, func(), erro
 }
 
 func (s *orchestratorServer) NotifyCompletion(ctx context.Context, req *pb.NotifyCompletionRequest) (*pb.NotifyCompletionResponse, error) {
+	if err := checkCommitIDs("commit id", req.GetCommitId()); err != nil {
+		return nil, errorToStatus(err)
+	}
+	if d := req.GetDeployedWith(); d != "" {
+		if err := checkCommitIDs("deployed-with commit id", d); err != nil {
+			return nil, errorToStatus(err)
+		}
+	}
 	repo, done, err := s.dialRepository(req.GetRepositoryBrokerId())
 	if err != nil {
 		return nil, errorToStatus(err)

@@ -25,7 +25,10 @@ func (p *repositoryPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c
 }
 
 // repositoryServer serves a Repository: in a repository plugin, and in the
-// host for an orchestrator's calls through the broker.
+// host for an orchestrator's calls through the broker. It refuses every
+// request whose commit id is not a hex id (InvalidInput) before the
+// Repository sees it, so no plugin ever builds a URL from a path such as
+// "../../other/commits/<sha>".
 type repositoryServer struct {
 	pb.UnimplementedRepositoryServiceServer
 	impl Repository
@@ -40,6 +43,9 @@ func (s *repositoryServer) ValidateConfig(ctx context.Context, req *pb.Repositor
 }
 
 func (s *repositoryServer) PostStatus(ctx context.Context, req *pb.PostStatusRequest) (*pb.PostStatusResponse, error) {
+	if err := checkCommitIDs("commit id", req.GetCommitId()); err != nil {
+		return nil, errorToStatus(err)
+	}
 	err := s.impl.PostStatus(ctx, PostStatusRequest{
 		Config:   configFromProto(req.GetConfig()),
 		CommitID: req.GetCommitId(),
@@ -52,6 +58,9 @@ func (s *repositoryServer) PostStatus(ctx context.Context, req *pb.PostStatusReq
 }
 
 func (s *repositoryServer) GetCommit(ctx context.Context, req *pb.GetCommitRequest) (*pb.GetCommitResponse, error) {
+	if err := checkCommitIDs("commit id", req.GetCommitId()); err != nil {
+		return nil, errorToStatus(err)
+	}
 	c, err := s.impl.GetCommit(ctx, GetCommitRequest{
 		Config:     configFromProto(req.GetConfig()),
 		Repository: req.GetRepository(),
@@ -64,6 +73,9 @@ func (s *repositoryServer) GetCommit(ctx context.Context, req *pb.GetCommitReque
 }
 
 func (s *repositoryServer) FindPullRequests(ctx context.Context, req *pb.FindPullRequestsRequest) (*pb.FindPullRequestsResponse, error) {
+	if err := checkCommitIDs("commit id", req.GetCommitId()); err != nil {
+		return nil, errorToStatus(err)
+	}
 	prs, err := s.impl.FindPullRequests(ctx, FindPullRequestsRequest{
 		Config:     configFromProto(req.GetConfig()),
 		Repository: req.GetRepository(),
@@ -102,6 +114,9 @@ func (s *repositoryServer) ListPullRequests(ctx context.Context, req *pb.ListPul
 }
 
 func (s *repositoryServer) ListCommits(ctx context.Context, req *pb.ListCommitsRequest) (*pb.ListCommitsResponse, error) {
+	if err := checkCommitIDs("base commit id", req.GetBaseCommitId(), "head commit id", req.GetHeadCommitId()); err != nil {
+		return nil, errorToStatus(err)
+	}
 	list, err := s.impl.ListCommits(ctx, ListCommitsRequest{
 		Config:       configFromProto(req.GetConfig()),
 		Repository:   req.GetRepository(),
@@ -120,6 +135,9 @@ func (s *repositoryServer) ListCommits(ctx context.Context, req *pb.ListCommitsR
 }
 
 func (s *repositoryServer) ListStatuses(ctx context.Context, req *pb.ListStatusesRequest) (*pb.ListStatusesResponse, error) {
+	if err := checkCommitIDs("commit id", req.GetCommitId()); err != nil {
+		return nil, errorToStatus(err)
+	}
 	statuses, err := s.impl.ListStatuses(ctx, ListStatusesRequest{
 		Config:     configFromProto(req.GetConfig()),
 		Repository: req.GetRepository(),

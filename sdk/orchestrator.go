@@ -32,7 +32,9 @@ type Orchestrator interface {
 
 // Completion says that the deployment of a commit finished.
 type Completion struct {
-	Config   Config
+	Config Config
+	// CommitID is a hex commit id, checked by the SDK (as DeployedWith
+	// when set).
 	CommitID string
 	// Successful is the outcome.
 	Successful bool

@@ -40,7 +40,8 @@ type Repository interface {
 // PostStatusRequest asks for one commit status.
 type PostStatusRequest struct {
 	Config Config
-	// CommitID is a validated hex commit id.
+	// CommitID is a hex commit id (ValidCommitID): the SDK refuses a
+	// request with any other before PostStatus is called.
 	CommitID string
 	Status   Status
 }
@@ -50,7 +51,8 @@ type GetCommitRequest struct {
 	Config Config
 	// Repository is the repository name; "" means the manifests repository.
 	Repository string
-	CommitID   string
+	// CommitID is a hex commit id, checked by the SDK.
+	CommitID string
 }
 
 // FindPullRequestsRequest names the merge commit to look up.
@@ -58,7 +60,8 @@ type FindPullRequestsRequest struct {
 	Config Config
 	// Repository is the repository name; "" means the manifests repository.
 	Repository string
-	CommitID   string
+	// CommitID is a hex commit id, checked by the SDK.
+	CommitID string
 }
 
 // GetPullRequestPropertyRequest names one property of one pull request.
@@ -92,7 +95,7 @@ type ListCommitsRequest struct {
 	// Repository is the repository name; "" means the manifests repository.
 	Repository string
 	// BaseCommitID is where the walk stops: it and its ancestors are not
-	// listed.
+	// listed. Both ids are hex commit ids, checked by the SDK.
 	BaseCommitID string
 	// HeadCommitID is where the walk starts; it is listed.
 	HeadCommitID string
@@ -127,7 +130,8 @@ type ListStatusesRequest struct {
 	Config Config
 	// Repository is the repository name; "" means the manifests repository.
 	Repository string
-	CommitID   string
+	// CommitID is a hex commit id, checked by the SDK.
+	CommitID string
 }
 
 // ErrUnimplemented is returned by the methods of UnimplementedRepository and

@@ -3,7 +3,6 @@ package plugintest
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -51,8 +50,6 @@ var Garbage = [][]byte{
 	[]byte(`{"involvedObject":{"kind":"Kustomization"},"reason":"HealthCheckFailed","metadata":{"revision":"sha1:` + strings.Repeat("b", 40) + `"},"message":"]["}`),
 	[]byte(`{"commitid":"` + strings.Repeat("c", 40) + `","phase":"Running","resources":[null,1,{"status":{}},{"health":"x"}]}`),
 }
-
-var hexID = regexp.MustCompile(`^[0-9a-fA-F]{7,64}$`)
 
 // Run checks the plugin binary against the contract: its description, the
 // services it registers, config validation, well-formed operator results, no
@@ -206,7 +203,7 @@ func checkResult(res sdk.ParseResult) string {
 		}
 		return ""
 	}
-	if !hexID.MatchString(res.CommitID) {
+	if !sdk.ValidCommitID(res.CommitID) {
 		return fmt.Sprintf("commit id %q is not a hex id", res.CommitID)
 	}
 	if res.Successful && !res.Finished {

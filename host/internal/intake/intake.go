@@ -31,6 +31,7 @@ import (
 	"github.com/gitops-connector/gitops-connector/host/internal/pipeline"
 	"github.com/gitops-connector/gitops-connector/host/internal/routing"
 	"github.com/gitops-connector/gitops-connector/host/internal/webhookauth"
+	"github.com/gitops-connector/gitops-connector/sdk"
 	"github.com/gorilla/mux"
 )
 
@@ -293,7 +294,7 @@ func (h *Handler) phase(w http.ResponseWriter, r *http.Request) {
 	if !x.authorize(cfg) {
 		return
 	}
-	if routing.ValidCommitID(d.Result.CommitID) {
+	if sdk.ValidCommitID(d.Result.CommitID) {
 		x.commit = strings.ToLower(d.Result.CommitID)
 	}
 	if !d.Handled {

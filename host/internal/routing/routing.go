@@ -67,22 +67,6 @@ type Router struct {
 	AllOperatorTypes func() []string
 }
 
-// ValidCommitID reports whether id is a hex git commit id (7 to 64 digits).
-// It runs twice for every notification, so it is a loop, not a regexp.
-func ValidCommitID(id string) bool {
-	if len(id) < 7 || len(id) > 64 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		switch c := id[i]; {
-		case '0' <= c && c <= '9', 'a' <= c && c <= 'f', 'A' <= c && c <= 'F':
-		default:
-			return false
-		}
-	}
-	return true
-}
-
 // Target returns the config a notification is for when that is known
 // without parsing the body: the URL path names it, or the host serves the
 // single instance. ok is false otherwise, and when no valid config has that
@@ -190,7 +174,7 @@ func finish(cfg config.Config, operator string, res sdk.ParseResult) Decision {
 		d.Reason = res.Reason
 		return d
 	}
-	if !ValidCommitID(res.CommitID) {
+	if !sdk.ValidCommitID(res.CommitID) {
 		d.Reason = fmt.Sprintf("revision %q is not a git commit id", truncate(res.CommitID, 80))
 		d.Result.Handled = false
 		return d

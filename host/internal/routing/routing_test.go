@@ -208,24 +208,6 @@ func TestTheDecisionNamesTheOperatorThatParsedOrRejectedTheBody(t *testing.T) {
 	}
 }
 
-func TestValidCommitIDAcceptsHexOfSevenToSixtyFourDigitsOnly(t *testing.T) {
-	for id, want := range map[string]bool{
-		"0123abc":                true,
-		"0123ab":                 false, // too short to name a commit
-		"0123456789ABCDEFabcdef": true,
-		strings.Repeat("f", 64):  true, // SHA-256 repositories
-		strings.Repeat("f", 65):  false,
-		"0123abg":                false,
-		"main@sha1:0123abcdef":   false,
-		" 0123abc":               false,
-		"":                       false,
-	} {
-		if got := ValidCommitID(id); got != want {
-			t.Errorf("ValidCommitID(%q) = %v, want %v", id, got, want)
-		}
-	}
-}
-
 func TestARequestRoutedWithTheConfigTargetFoundIsNotLookedUpAgain(t *testing.T) {
 	set := &atomic.Pointer[configset.Set]{}
 	r := router(t, false, cfg("team-a", "flux-prod", "FLUX", ""))

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"strings"
 
 	"github.com/gitops-connector/gitops-connector/sdk"
@@ -113,9 +112,6 @@ func (a *Argo) status(name, field, raw, description string) sdk.Status {
 	}
 }
 
-// hexCommitID is a full or abbreviated git commit id (SHA-1 or SHA-256).
-var hexCommitID = regexp.MustCompile(`^[0-9a-fA-F]{7,64}$`)
-
 // commitID returns the lower-case commit id of a sync revision, or why the
 // revision is none.
 func commitID(revision string) (id, reason string) {
@@ -124,7 +120,7 @@ func commitID(revision string) (id, reason string) {
 		return "", "commitid is empty: the Application has no sync revision"
 	case revision == noValue:
 		return "", `commitid is "<no value>": the Application has not synced yet, or syncs several sources`
-	case !hexCommitID.MatchString(revision):
+	case !sdk.ValidCommitID(revision):
 		return "", fmt.Sprintf("commitid %q is not a git commit id (a Helm chart version or a branch name); only git revisions are reported", clip(revision))
 	}
 	return strings.ToLower(revision), ""

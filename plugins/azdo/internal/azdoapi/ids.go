@@ -9,16 +9,13 @@ import (
 	"github.com/gitops-connector/gitops-connector/sdk"
 )
 
-var (
-	commitRE = regexp.MustCompile(`^[0-9a-fA-F]{7,64}$`)
-	uuidRE   = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-)
+var uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
-// CommitID returns a commit id in lower case, or an invalid-input error
-// when it is not 7 to 64 hex digits: nothing else may reach a URL.
+// CommitID returns a commit id in lower case, or sdk.CheckCommitID's
+// invalid-input error: nothing else may reach a URL.
 func CommitID(id string) (string, error) {
-	if !commitRE.MatchString(id) {
-		return "", sdk.InvalidInputf("commit id %.80q is not 7 to 64 hex digits", id)
+	if err := sdk.CheckCommitID("commit id", id); err != nil {
+		return "", err
 	}
 	return strings.ToLower(id), nil
 }

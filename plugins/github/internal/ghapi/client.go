@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"regexp"
 	"sync"
 	"time"
 
@@ -76,24 +75,15 @@ func (c *Clients) For(cfg sdk.Config, s settings.Settings) (*github.Client, erro
 	return client, nil
 }
 
-var commitIDRE = regexp.MustCompile(`^[0-9a-fA-F]{7,64}$`)
-
-// CommitID validates a commit id (7 to 64 hex digits) and returns it escaped
-// for a request path. go-github pastes most path parameters unescaped, so
-// nothing else may reach it: a revision such as
+// CommitID checks a commit id with sdk.CheckCommitID and returns it escaped
+// for a request path. The SDK already refuses requests with another id;
+// this keeps go-github, which pastes most path parameters unescaped, safe
+// for ids from any other source too: a revision such as
 // "main@sha1:../../other-repo/commits/<sha>" would address another
 // repository.
 func CommitID(id string) (string, error) {
-	if !commitIDRE.MatchString(id) {
-		return "", sdk.InvalidInput(fmt.Errorf("commit id %q is not a hex commit id (7 to 64 hex digits)", clip(id, 100)))
+	if err := sdk.CheckCommitID("commit id", id); err != nil {
+		return "", err
 	}
 	return url.PathEscape(id), nil
-}
-
-// clip shortens a value echoed in an error to n characters.
-func clip(s string, n int) string {
-	if r := []rune(s); len(r) > n {
-		return string(r[:n]) + "…"
-	}
-	return s
 }
