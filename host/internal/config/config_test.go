@@ -329,6 +329,9 @@ func TestRequiredEnvironmentsIncludeTheConfigsOwnAndComeFromAListOrTheEnvironmen
 		{"not a name", func(s map[string]any) { s["statusContext"] = "a"; s["requiredEnvironments"] = []any{"dev/west"} }, `"dev/west" is not an environment name`},
 		{"not a string", func(s map[string]any) { s["statusContext"] = "a"; s["requiredEnvironments"] = []any{"b", 3} }, "requiredEnvironments[1]: must be a string"},
 		{"not a list", func(s map[string]any) { s["statusContext"] = "a"; s["requiredEnvironments"] = map[string]any{} }, "requiredEnvironments: must be a list"},
+		{"statuses only", func(s map[string]any) {
+			s["statusContext"], s["ciCdOrchestratorType"], s["requiredEnvironments"] = "a", "NONE", []any{"b"}
+		}, "requiredEnvironments: needs ciCdOrchestratorType"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			spec := base()

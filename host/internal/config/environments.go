@@ -62,6 +62,9 @@ func withOwnEnvironment(c *Config) *sdk.FieldError {
 	if c.StatusContext == "" {
 		return &sdk.FieldError{Field: FieldRequiredEnvironments, Message: "needs statusContext: the config's own environment is one of the required ones"}
 	}
+	if c.OrchestratorType == "" {
+		return &sdk.FieldError{Field: FieldRequiredEnvironments, Message: "needs ciCdOrchestratorType: a config without an orchestrator tells no pipeline; name the required environments on the config that does"}
+	}
 	if !slices.Contains(c.RequiredEnvironments, c.StatusContext) {
 		c.RequiredEnvironments = append(c.RequiredEnvironments, c.StatusContext)
 	}

@@ -374,6 +374,8 @@ type gatedGraph struct {
 	*graphRecorder
 	smu      sync.Mutex
 	statuses map[string][]sdk.CommitStatus
+	// readOf lists the commits whose statuses were read.
+	readOf []string
 }
 
 func (g *gatedGraph) Repository(string) (sdk.Repository, error)     { return g, nil }
@@ -393,34 +395,52 @@ func (g *gatedGraph) set(commit, name string, state sdk.State) {
 func (g *gatedGraph) ListStatuses(_ context.Context, req sdk.ListStatusesRequest) ([]sdk.CommitStatus, error) {
 	g.smu.Lock()
 	defer g.smu.Unlock()
+	g.readOf = append(g.readOf, req.CommitID)
 	return slices.Clone(g.statuses[req.CommitID]), nil
 }
 
 func TestASkippedCommitIsGatedAsTheDeploymentIs(t *testing.T) {
-	g := &gatedGraph{graphRecorder: newGraph(), statuses: map[string][]sdk.CommitStatus{}}
-	c0, c1, c2, c3 := history(g.graphRecorder)
-	// dev-west deployed c0, c1 and c3, and its connector told c1: c2's
-	// dev-west status is missing.
-	for _, c := range []string{c0, c1, c3} {
-		g.set(c, "dev-west/Status", sdk.StateSucceeded)
-	}
-	st := durableMemory{NewMemoryStore()}
-	p := newTestPipeline(t, g.recorder, func(opts *Options) { opts.Plugins, opts.Store = g, st })
-	first, third := finished(gatekeeper, c0, true), finished(gatekeeper, c3, true)
-	first.Statuses[0].Name, third.Statuses[0].Name = "dev-east/Status", "dev-east/Status"
-	deliverAll(t, p, first, third)
-	_, notified := g.snapshot()
-	if want := []string{"0000000:success", "3333333:success", "1111111:success with 3333333"}; !slices.Equal(sorted(notified), sorted(want)) {
-		t.Errorf("notified %v, want %v (c2 waits for dev-west)", notified, want)
-	}
-	if p.OpenGates() != 1 {
-		t.Errorf("%d open gates, want c2's", p.OpenGates())
-	}
-	closeAndWait(t, p)
-	if posted, _ := g.snapshot(); !slices.Contains(posted, "2222222/dev-east/Status=ReconciliationSucceeded") {
-		t.Errorf("c2 did not get dev-east's status: %v", posted)
-	}
-	if pending, _ := st.Pending(); len(pending) != 1 || pending[0].CommitID != c2 || pending[0].DeployedWith != c3 {
-		t.Errorf("pending %+v, want c2's gated job kept", pending)
+	// A commit the gatekeeper skipped is told what the gate of the commit
+	// deployed decided, by that commit's statuses: whoever deployed c3
+	// deployed what c3 contains, whether or not their connectors posted
+	// statuses on the commits in between.
+	for _, tc := range []struct {
+		west sdk.State
+		want string
+	}{
+		{sdk.StateSucceeded, "success"},
+		{sdk.StateFailed, "failure"},
+	} {
+		t.Run(tc.want, func(t *testing.T) {
+			g := &gatedGraph{graphRecorder: newGraph(), statuses: map[string][]sdk.CommitStatus{}}
+			c0, c1, c2, c3 := history(g.graphRecorder)
+			// dev-west deployed c0 and c3 and posted nothing on c1 and c2.
+			g.set(c0, "dev-west/Status", sdk.StateSucceeded)
+			g.set(c3, "dev-west/Status", tc.west)
+			st := durableMemory{NewMemoryStore()}
+			p := newTestPipeline(t, g.recorder, func(opts *Options) { opts.Plugins, opts.Store = g, st })
+			first, third := finished(gatekeeper, c0, true), finished(gatekeeper, c3, true)
+			first.Statuses[0].Name, third.Statuses[0].Name = "dev-east/Status", "dev-east/Status"
+			deliverAll(t, p, first, third)
+			closeAndWait(t, p)
+			posted, notified := g.snapshot()
+			want := []string{"0000000:success", "3333333:" + tc.want, "1111111:" + tc.want + " with 3333333", "2222222:" + tc.want + " with 3333333"}
+			if !slices.Equal(sorted(notified), sorted(want)) {
+				t.Errorf("notified %v, want %v", notified, want)
+			}
+			if p.OpenGates() != 0 {
+				t.Errorf("%d open gates", p.OpenGates())
+			}
+			// Each skipped commit shows dev-east's own outcome.
+			if !slices.Contains(posted, "2222222/dev-east/Status=ReconciliationSucceeded") {
+				t.Errorf("c2 did not get dev-east's status: %v", posted)
+			}
+			if slices.Contains(g.readOf, c1) || slices.Contains(g.readOf, c2) {
+				t.Errorf("read the statuses of %v, want only those of the commits deployed", g.readOf)
+			}
+			if pending, _ := st.Pending(); len(pending) != 0 {
+				t.Errorf("pending %+v", pending)
+			}
+		})
 	}
 }

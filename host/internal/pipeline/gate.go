@@ -25,7 +25,10 @@ const StepGate = "wait for required environments"
 // read again with backoff, or at once when another event of the commit
 // arrives (Submit), until the job is older than MaxAge: then the gate is
 // given up. A later job of the pair while the gate is open adds nothing:
-// the gate was just read for it (Submit woke it). Once success was told,
+// the gate was just read for it (Submit woke it). The job of a commit a
+// deployment skipped (Record.DeployedWith) reads the statuses of the
+// commit deployed, and its gate wakes with that commit's events. Once
+// success was told,
 // a gate that is open again tells nothing; one that fails tells the failure
 // (once, as any failure after a success).
 func (p *Pipeline) decide(log *slog.Logger, e *entry, rec Record, cfg config.Config, repo sdk.Repository, st *State) (string, bool) {
@@ -35,6 +38,12 @@ func (p *Pipeline) decide(log *slog.Logger, e *entry, rec Record, cfg config.Con
 	if len(cfg.RequiredEnvironments) == 0 || (st.Notified[outcomeSuccess] && st.Notified[outcomeFailure]) {
 		return outcomeSuccess, true
 	}
+	// The commits a deployment skipped are gated as the deployment is:
+	// by the statuses of the commit deployed.
+	commit := rec.CommitID
+	if rec.DeployedWith != "" {
+		commit = rec.DeployedWith
+	}
 	key := rec.Key()
 	if held, open := p.gates.Get(key); open && held != e {
 		if p.finish(log, rec, st) {
@@ -43,7 +52,7 @@ func (p *Pipeline) decide(log *slog.Logger, e *entry, rec Record, cfg config.Con
 		return "", false
 	}
 	ctx, cancel := context.WithTimeout(context.WithValue(p.ctx, eventKey{}, rec.ID), p.opts.CallTimeout)
-	statuses, err := repo.ListStatuses(ctx, sdk.ListStatusesRequest{Config: cfg.SDK(config.RoleRepository), CommitID: rec.CommitID})
+	statuses, err := repo.ListStatuses(ctx, sdk.ListStatusesRequest{Config: cfg.SDK(config.RoleRepository), CommitID: commit})
 	cancel()
 	res := gate.Decide(cfg.RequiredEnvironments, statuses)
 	switch {
@@ -82,7 +91,7 @@ func (p *Pipeline) decide(log *slog.Logger, e *entry, rec Record, cfg config.Con
 	e.rec = rec
 	e.gateReads++
 	delay := min(gate.Backoff(e.gateReads, p.opts.GateInitialInterval, p.opts.GateMaxInterval), deadline.Sub(p.now()))
-	p.gates.Open(key, rec.CommitID, e, delay)
+	p.gates.Open(key, commit, e, delay)
 	log.Info("gate open: waiting for the required environments", "waiting_for", missing, "read_again_in", delay)
 	return "", false
 }
