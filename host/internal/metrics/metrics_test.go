@@ -66,6 +66,12 @@ func TestCountersFollowWhatHappens(t *testing.T) {
 	m.StatusDone("GITHUB", pipeline.StatusPosted)
 	m.StatusDone("GITHUB", pipeline.StatusSuperseded)
 	m.NotificationDone("AZDO", pipeline.NotifyNotified)
+	m.SkippedNotificationDone("AZDO", pipeline.NotifyNotified)
+	m.SkippedNotificationDone("AZDO", pipeline.NotifyNotified)
+	m.SkippedNotificationDone("AZDO", pipeline.NotifyKeptOwnOutcome)
+	m.SkippedWalk(pipeline.WalkFound)
+	m.SkippedWalk(pipeline.WalkNotAncestor)
+	m.Retrying(pipeline.StepSkipped, "AZDO")
 	m.Retrying(pipeline.StepStatus, "GITHUB")
 	m.Retrying(pipeline.StepNotify, "GITHUB")
 	m.GaveUp(pipeline.GiveUp{Step: pipeline.StepEvent, Reason: pipeline.ReasonConfigUnavailable, ConfigKey: "apps/team-a", CommitID: "4b5a2e1f"})
@@ -92,6 +98,11 @@ func TestCountersFollowWhatHappens(t *testing.T) {
 		{p + "statuses_total", map[string]string{"repository": "github", "outcome": "posted"}, 2},
 		{p + "statuses_total", map[string]string{"repository": "github", "outcome": "superseded"}, 1},
 		{p + "notifications_total", map[string]string{"orchestrator": "azdo", "outcome": "notified"}, 1},
+		{p + "skipped_notifications_total", map[string]string{"orchestrator": "azdo", "outcome": "notified"}, 2},
+		{p + "skipped_notifications_total", map[string]string{"orchestrator": "azdo", "outcome": "kept_own_outcome"}, 1},
+		{p + "skipped_walks_total", map[string]string{"result": "found"}, 1},
+		{p + "skipped_walks_total", map[string]string{"result": "not_ancestor"}, 1},
+		{p + "retries_total", map[string]string{"step": "skipped", "type": "azdo"}, 1},
 		{p + "retries_total", map[string]string{"step": "status", "type": "github"}, 1},
 		{p + "retries_total", map[string]string{"step": "notification", "type": "github"}, 1},
 		{p + "given_up_total", map[string]string{"step": "event", "reason": "ConfigUnavailable"}, 1},

@@ -138,6 +138,16 @@ func TestEnvironmentOfTheConnector(t *testing.T) {
 			}),
 		},
 		{
+			name:   "skipped commits ignored",
+			files:  []string{azdoValues},
+			values: "singleInstance: {skippedCommits: ignore}\n",
+			want: env(azdoExample, map[string]string{
+				"SKIPPED_COMMITS":   "ignore",
+				"AZDO_PR_REPO_NAME": "my-gitops-repo",
+				"PAT":               "secret:azdo-pat/PAT",
+			}),
+		},
+		{
 			name:  "multiple instances watch the CRD's group in every namespace",
 			files: []string{multiInstanceValues},
 			want: env(map[string]string{

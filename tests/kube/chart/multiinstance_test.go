@@ -70,7 +70,7 @@ func TestGitOpsConfigCRD(t *testing.T) {
 				"gitRepositoryType", "ciCdOrchestratorType", "gitOpsOperatorType", "gitOpsAppURL",
 				"azdoGitOpsRepoName", "azdoPrRepoName", "azdoOrgUrl",
 				"gitHubGitOpsRepoName", "gitHubGitOpsManifestsRepoName", "gitHubOrgUrl",
-				"statusContext", "environment",
+				"statusContext", "environment", "skippedCommits",
 			}
 			var gotFields []string
 			for name, p := range spec.Properties {
