@@ -91,8 +91,9 @@ func TestArgoFailureCompletesTheTaskAsFailedOnce(t *testing.T) {
 	h.Accept(t, "", failed)
 	h.Accept(t, "", failed)
 	h.Settle(t, 3)
-	// The finishing event is posted whole; its repeat posts nothing.
-	want := []string{"Phase=pending", "Sync=pending", "Health=pending", "Phase=failed", "Sync=pending", "Health=error"}
+	// The finishing event is posted whole, its Sync not applicable (no
+	// later event would resolve a pending one); its repeat posts nothing.
+	want := []string{"Phase=pending", "Sync=pending", "Health=pending", "Phase=failed", "Sync=notApplicable", "Health=error"}
 	checkStatuses(t, "statuses", azdoContexts(fake), want)
 	planEvents := fake.Events()
 	if len(planEvents) != 1 || planEvents[0].Result != "failed" {

@@ -208,7 +208,9 @@ func TestBadInputIsAnsweredWith4xxAndNeverReachesGitHub(t *testing.T) {
 		{"new artifact", string(events.Flux("GitRepository", "NewArtifact", "stored artifact", "main@sha1:"+sha, "")), 200},
 		{"path traversal revision", string(events.Flux("Kustomization", "ReconciliationSucceeded", "x", "main@sha1:../../other-repo/commits/"+sha, "")), 200},
 		{"oci revision", string(events.Flux("Kustomization", "ReconciliationSucceeded", "x", "latest@sha256:"+strings.Repeat("ab", 32), "")), 200},
-		{"no value", `{"commitid":"<no value>","phase":"Running","resources":[]}`, 200},
+		{"argo body to a flux config", `{"commitid":"<no value>","phase":"Running","resources":[]}`, 400},
+		{"involved object not an object", `{"involvedObject":"Kustomization/flux-system/apps","reason":"ReconciliationSucceeded","metadata":{"revision":"main@sha1:` + sha + `"}}`, 400},
+		{"helm chart version", string(events.Flux("HelmRelease", "UpgradeSucceeded", "x", "6.5.0+4b5a2e1f9c0d", "")), 200},
 		{"huge", `{"m":"` + strings.Repeat("x", 5<<20) + `"}`, 413},
 	}
 	for _, c := range cases {

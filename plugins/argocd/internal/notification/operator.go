@@ -47,7 +47,8 @@ func (a *Argo) ValidateConfig(_ context.Context, cfg sdk.Config) ([]sdk.FieldErr
 }
 
 // ParseEvent turns an Argo CD notification into three statuses — Phase,
-// Sync, Health — for the commit Argo CD synced.
+// Sync, Health — for the commit Argo CD synced. On a notification that
+// finishes the deployment none of them is pending (see settle).
 //
 // It ignores (Handled false, with a Reason) a JSON object without commitid
 // and phase (another operator's event), a notification without a git
@@ -75,18 +76,37 @@ func (a *Argo) ParseEvent(_ context.Context, req sdk.ParseRequest) (sdk.ParseRes
 	}
 
 	finished, successful := outcome(n.Phase, n.Health)
+	statuses := []sdk.Status{
+		a.status(StatusPhase, fieldPhase, n.Phase, phaseDescription(n.Phase, n.Message)),
+		a.status(StatusSync, fieldSyncStatus, n.SyncStatus, summarize(n.Resources, func(r Resource) string { return r.Sync }, "no resources")),
+		a.status(StatusHealth, fieldHealth, n.Health, summarize(n.Resources, func(r Resource) string { return r.Health }, "no resource reports its health")),
+	}
+	if finished {
+		settle(statuses)
+	}
 	return sdk.ParseResult{
 		Handled:    true,
 		ConfigName: n.ConfigName,
 		CommitID:   commit,
-		Statuses: []sdk.Status{
-			a.status(StatusPhase, fieldPhase, n.Phase, phaseDescription(n.Phase, n.Message)),
-			a.status(StatusSync, fieldSyncStatus, n.SyncStatus, summarize(n.Resources, func(r Resource) string { return r.Sync }, "no resources")),
-			a.status(StatusHealth, fieldHealth, n.Health, summarize(n.Resources, func(r Resource) string { return r.Health }, "no resource reports its health")),
-		},
+		Statuses:   statuses,
 		Finished:   finished,
 		Successful: successful,
 	}, nil
+}
+
+// settle posts the pending statuses of a notification that finishes the
+// deployment as not applicable: once it finished, no later notification
+// resolves them, and a pending context would hold the commit's combined
+// state pending for good. Only Sync can be pending then (a final phase and
+// a settled health are not): the Application's sync status compares the
+// cluster with the newest target revision, which may already be a later
+// commit, so it says nothing about this one. The raw state is kept.
+func settle(statuses []sdk.Status) {
+	for i := range statuses {
+		if statuses[i].State == sdk.StatePending {
+			statuses[i].State = sdk.StateNotApplicable
+		}
+	}
 }
 
 // withConfig names the config an ignored notification addressed, so that

@@ -6,11 +6,13 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/gitops-connector/gitops-connector/sdk"
 	"github.com/gitops-connector/gitops-connector/testkit/hostproc"
+	"github.com/gitops-connector/gitops-connector/testkit/pending"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -83,10 +85,24 @@ var cases = map[string]expected{
 		CommitID:   "c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f6",
 		Statuses: []sdk.Status{
 			argo("Phase", sdk.StateFailed, "Failed", "Failed: one or more objects failed to apply, reason: Deployment.apps web is invalid: spec.template.spec.containers[0].image: Required value"),
-			argo("Sync", sdk.StatePending, "OutOfSync", "1/2 Synced, 1/2 OutOfSync"),
+			argo("Sync", sdk.StateNotApplicable, "OutOfSync", "1/2 Synced, 1/2 OutOfSync"),
 			argo("Health", sdk.StateFailed, "Missing", "1/2 Healthy, 1/2 Missing"),
 		},
 		Finished: true,
+	}},
+	// Succeeded and healthy, while the Application is already out of sync
+	// with a newer commit: the sync status says nothing about this one.
+	"succeeded-healthy-out-of-sync.json": {result: sdk.ParseResult{
+		Handled:    true,
+		ConfigName: "my-gitops-repo-stage-dev",
+		CommitID:   "8c1f0e2d3b4a59687f6e5d4c3b2a19087f6e5d4c",
+		Statuses: []sdk.Status{
+			argo("Phase", sdk.StateSucceeded, "Succeeded", "Succeeded: successfully synced (all tasks run)"),
+			argo("Sync", sdk.StateNotApplicable, "OutOfSync", "1/2 Synced, 1/2 OutOfSync"),
+			argo("Health", sdk.StateSucceeded, "Healthy", "2/2 Healthy"),
+		},
+		Finished:   true,
+		Successful: true,
 	}},
 	"error.json": {result: sdk.ParseResult{
 		Handled:    true,
@@ -526,5 +542,36 @@ func TestValidateConfigAcceptsAnyArgoConfig(t *testing.T) {
 		case tc.field != "" && (len(errs) != 1 || errs[0].Field != tc.field || errs[0].Message == ""):
 			t.Errorf("%s: got %v, want one error on %s", tc.name, errs, tc.field)
 		}
+	}
+}
+
+// TestNoPostedContextStaysPendingAfterASuccessfulDeployment replays every
+// sequence of up to three fixture notifications followed by one that
+// finishes the deployment successfully, all for one Application and one
+// commit, and checks that no context is left pending on GitHub or Azure
+// DevOps.
+func TestNoPostedContextStaysPendingAfterASuccessfulDeployment(t *testing.T) {
+	var evs []pending.Event
+	for name := range cases {
+		body, err := os.ReadFile(filepath.Join(testdata, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := New(nil).ParseEvent(context.Background(), sdk.ParseRequest{Body: body})
+		if err != nil || !res.Handled {
+			continue
+		}
+		e := pending.Event{Name: name, Successful: res.Successful, Owner: "Application"}
+		for _, s := range res.Statuses {
+			e.Statuses = append(e.Statuses, pending.Status{Name: s.Name, Genre: s.Genre, Pending: s.State == sdk.StatePending})
+		}
+		evs = append(evs, e)
+	}
+	slices.SortFunc(evs, func(a, b pending.Event) int { return strings.Compare(a.Name, b.Name) })
+	if len(evs) < 8 {
+		t.Fatalf("only %d handled fixtures", len(evs))
+	}
+	for _, line := range pending.LeftPending(evs, 3) {
+		t.Error(line)
 	}
 }

@@ -4,16 +4,18 @@
 // The body is a Flux event (type Event of github.com/fluxcd/pkg/apis/event):
 //
 //	involvedObject       {kind, name, namespace, ...} of the reconciled object
-//	reason               e.g. ReconciliationSucceeded, Progressing, HealthCheckFailed
+//	reason               e.g. ReconciliationSucceeded, Progressing, UpgradeSucceeded
 //	message              what happened; for Kustomizations also the applied change set
 //	severity, timestamp, reportingController, reportingInstance
-//	metadata             revision, the Alert's spec.eventMetadata
-//	                     (gitops_connector_config_name), ...
+//	metadata             commit, originRevision, revision, the Alert's
+//	                     spec.eventMetadata (gitops_connector_config_name), ...
 //
-// Depending on the notification-controller version the revision arrives as
-// metadata.revision (prefix stripped, current) or under the object's API
-// group (kustomize.toolkit.fluxcd.io/revision,
-// source.toolkit.fluxcd.io/revision); both are read.
+// The controllers write their metadata keys under their API group
+// (kustomize.toolkit.fluxcd.io/revision, helm.toolkit.fluxcd.io/revision)
+// and notification-controller copies the event.toolkit.fluxcd.io/<key>
+// annotations of the object; notification-controller v1.5 and later strip
+// those prefixes before forwarding, earlier versions forward the keys as
+// written. Both forms are read: see Commit for the keys and their order.
 //
 // The body is decoded tolerantly, field by field, instead of into the
 // upstream event type: that type pulls in the Kubernetes API modules, and one
@@ -24,12 +26,18 @@
 //
 //   - A body that is not a JSON object is an sdk.InvalidInput error (the host
 //     answers 400).
-//   - A JSON object without an involvedObject that has a kind is not a Flux
-//     event (perhaps another operator's): ignored with a reason.
-//   - Only Kustomization and GitRepository events are handled, and not the
-//     GitRepository's NewArtifact event; other kinds are ignored.
-//   - An event without a reason, or without a revision that names a git
-//     commit, is ignored with a reason (see CommitID).
+//   - A JSON object without an involvedObject object that has a kind is not a
+//     Flux event: parsed for a config (the host knows the config is Flux's),
+//     or naming one in metadata.gitops_connector_config_name, it is an
+//     sdk.InvalidInput error with the reason; otherwise (the host offers
+//     the body to each operator to find the config it names) it is ignored
+//     with the reason, since it may be another operator's.
+//   - Kustomization, GitRepository, OCIRepository and HelmRelease events are
+//     handled, except the sources' NewArtifact events and the HelmRelease
+//     reasons that deploy no revision (see the table in reasons.go); other
+//     kinds are ignored.
+//   - An event without a reason, or without a metadata value that names a
+//     git commit, is ignored with a reason (see Commit).
 //
 // Everything else is handled: the statuses are described in Parse. The
 // result depends only on the body, so a re-sent event gives the same result.
@@ -40,6 +48,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -47,21 +56,46 @@ import (
 const (
 	KindKustomization = "Kustomization"
 	KindGitRepository = "GitRepository"
+	KindOCIRepository = "OCIRepository"
+	KindHelmRelease   = "HelmRelease"
 )
 
-// Metadata keys the connector reads.
+// API groups of the Flux controllers, the prefixes of their metadata keys
+// (<group>/<key>).
+const (
+	GroupKustomize = "kustomize.toolkit.fluxcd.io"
+	GroupSource    = "source.toolkit.fluxcd.io"
+	GroupHelm      = "helm.toolkit.fluxcd.io"
+	// GroupEvent prefixes the keys the controllers copy from the object's
+	// event.toolkit.fluxcd.io/<key> annotations.
+	GroupEvent = "event.toolkit.fluxcd.io"
+)
+
+// kindGroups is the API group of each handled kind: the prefix its
+// controller writes its metadata keys under.
+var kindGroups = map[string]string{
+	KindKustomization: GroupKustomize,
+	KindGitRepository: GroupSource,
+	KindOCIRepository: GroupSource,
+	KindHelmRelease:   GroupHelm,
+}
+
+// Metadata keys the connector reads, without their group prefix (the key
+// constants of fluxcd/pkg/apis/event).
 const (
 	// MetaConfigName routes the event to a config: Flux copies the Alert's
 	// spec.eventMetadata into the event's metadata.
 	MetaConfigName = "gitops_connector_config_name"
-	// MetaRevision is the revision key as current notification-controllers
-	// send it, the API group prefix stripped.
+	// MetaCommit is a git commit id, set by an
+	// event.toolkit.fluxcd.io/commit annotation on the object.
+	MetaCommit = "commit"
+	// MetaOriginRevision is the revision of the git commit a source
+	// artifact was built from: kustomize-controller writes it for an OCI
+	// artifact's org.opencontainers.image.revision annotation.
+	MetaOriginRevision = "originRevision"
+	// MetaRevision is the revision of the object's source: a git revision,
+	// an OCI digest, a chart version.
 	MetaRevision = "revision"
-	// MetaKustomizeRevision and MetaSourceRevision are the revision keys as
-	// the controllers write them; some notification-controller versions
-	// forward them unchanged.
-	MetaKustomizeRevision = "kustomize.toolkit.fluxcd.io/revision"
-	MetaSourceRevision    = "source.toolkit.fluxcd.io/revision"
 	// MetaMessage carries "Fetched revision: <branch>/<sha>" in an early
 	// form of the GitRepository event.
 	MetaMessage = "message"
@@ -72,12 +106,15 @@ const (
 // null or of the wrong JSON type is "".
 type Event struct {
 	// IsFlux is true when the body has an involvedObject object with a kind:
-	// without it, the body is not a Flux event.
-	IsFlux bool
-	// Kind is the kind of the reconciled object (involvedObject).
-	Kind    string
-	Reason  string
-	Message string
+	// without it, the body is not a Flux event, and NotFlux says why.
+	IsFlux  bool
+	NotFlux string
+	// Kind, Namespace and Name are the reconciled object's (involvedObject).
+	Kind      string
+	Namespace string
+	Name      string
+	Reason    string
+	Message   string
 	// Metadata holds the metadata entries whose value is a string.
 	Metadata map[string]string
 	// Mistyped names the fields the connector reads that had the wrong JSON
@@ -98,17 +135,6 @@ func Decode(body []byte) (Event, error) {
 		return Event{}, notAnObject(body, err)
 	}
 	var ev Event
-	obj, ok := ev.object(top, "involvedObject")
-	if !ok {
-		return ev, nil
-	}
-	ev.Kind = strings.TrimSpace(ev.string(obj, "involvedObject.kind", "kind"))
-	if ev.Kind == "" {
-		return ev, nil
-	}
-	ev.IsFlux = true
-	ev.Reason = strings.TrimSpace(ev.string(top, "reason", "reason"))
-	ev.Message = ev.string(top, "message", "message")
 	meta, _ := ev.object(top, "metadata")
 	ev.Metadata = make(map[string]string, len(meta))
 	for key, raw := range meta {
@@ -116,6 +142,26 @@ func Decode(body []byte) (Event, error) {
 			ev.Metadata[key] = s
 		}
 	}
+	obj, ok := ev.object(top, "involvedObject")
+	switch {
+	case ok:
+	case top["involvedObject"] == nil || isNull(top["involvedObject"]):
+		ev.NotFlux = "the body has no involvedObject"
+		return ev, nil
+	default:
+		ev.NotFlux = "involvedObject is a JSON " + jsonType(top["involvedObject"]) + ", want an object"
+		return ev, nil
+	}
+	ev.Kind = strings.TrimSpace(ev.string(obj, "involvedObject.kind", "kind"))
+	if ev.Kind == "" {
+		ev.NotFlux = "involvedObject has no kind"
+		return ev, nil
+	}
+	ev.Namespace = strings.TrimSpace(ev.string(obj, "involvedObject.namespace", "namespace"))
+	ev.Name = strings.TrimSpace(ev.string(obj, "involvedObject.name", "name"))
+	ev.IsFlux = true
+	ev.Reason = strings.TrimSpace(ev.string(top, "reason", "reason"))
+	ev.Message = ev.string(top, "message", "message")
 	return ev, nil
 }
 
@@ -123,10 +169,10 @@ func Decode(body []byte) (Event, error) {
 // mistyped value under it is worth reporting.
 func isReadKey(key string) bool {
 	switch key {
-	case MetaConfigName, MetaRevision, MetaKustomizeRevision, MetaSourceRevision, MetaMessage:
+	case MetaConfigName, MetaMessage:
 		return true
 	}
-	return false
+	return slices.Contains(revisionKeys, unprefixed(key))
 }
 
 // object returns the JSON object under key, noting a value of another type.

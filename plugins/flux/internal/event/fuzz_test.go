@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/gitops-connector/gitops-connector/sdk"
@@ -61,8 +62,11 @@ func FuzzParse(f *testing.F) {
 		if res.Successful && !res.Finished {
 			t.Fatal("successful but not finished")
 		}
-		if len(res.Statuses) == 0 || res.Statuses[0].Name != StatusStatus {
-			t.Fatalf("statuses %+v do not start with %s", res.Statuses, StatusStatus)
+		if len(res.Statuses) == 0 {
+			t.Fatal("handled without statuses")
+		}
+		if first := res.Statuses[0]; first.Name != StatusStatus && (first.Genre != KindHelmRelease || !strings.HasPrefix(first.Name, KindHelmRelease)) {
+			t.Fatalf("statuses %+v start with neither %s nor the release", res.Statuses, StatusStatus)
 		}
 		if len(res.Statuses) > maxDetailStatuses+3 {
 			t.Fatalf("%d statuses", len(res.Statuses))

@@ -56,20 +56,26 @@ func (f *Flux) ValidateConfig(_ context.Context, cfg sdk.Config) ([]sdk.FieldErr
 }
 
 // ParseEvent turns a Flux event into commit statuses (see Parse). A body
-// that is not a JSON object is an sdk.InvalidInput error; anything else is
-// a result, handled or ignored with a reason. The first time it meets an
-// unknown reason or a mistyped field, it logs a warning.
+// that is not a JSON object is an sdk.InvalidInput error, and so is one
+// without an involvedObject object with a kind when it is parsed for a
+// config (the host knows the config is Flux's) or names one in
+// metadata.gitops_connector_config_name; anything else is a result,
+// handled or ignored with a reason. The first time it meets an unknown
+// reason or a mistyped field, it logs a warning.
 func (f *Flux) ParseEvent(_ context.Context, req sdk.ParseRequest) (sdk.ParseResult, error) {
 	ev, err := Decode(req.Body)
 	if err != nil {
 		return sdk.ParseResult{}, sdk.InvalidInput(fmt.Errorf("flux: %w", err))
 	}
+	if !ev.IsFlux && (req.Config != nil || ev.ConfigName() != "") {
+		return sdk.ParseResult{}, sdk.InvalidInput(fmt.Errorf("flux: not a Flux event: %s", ev.NotFlux))
+	}
 	for _, m := range ev.Mistyped {
 		f.warned.Warn("mistyped:"+m, "Flux event field has the wrong JSON type; read as absent", "field", clip(m))
 	}
 	res := Parse(ev)
-	if _, known := StateOf(ev.Reason); res.Handled && !known {
-		f.warned.Warn("reason:"+clip(ev.Reason), "unknown Flux reason; treated as pending, not finished", "reason", clip(ev.Reason), "kind", clip(ev.Kind))
+	if _, known := verdict(ev.Kind, ev.Reason); res.Handled && !known {
+		f.warned.Warn("reason:"+clip(ev.Kind)+":"+clip(ev.Reason), "unknown Flux reason; treated as pending, not finished", "reason", clip(ev.Reason), "kind", clip(ev.Kind))
 	}
 	return res, nil
 }
@@ -78,65 +84,90 @@ func (f *Flux) ParseEvent(_ context.Context, req sdk.ParseRequest) (sdk.ParseRes
 //
 // A handled event gives these statuses, genre = the object's kind:
 //
-//   - Status: raw state = the reason; description = the message, except for
-//     Progressing ("Reconciliation underway."), HealthCheckFailed ("Health
-//     Check Failed") and ValidationFailed ("Manifests validation failed.").
+//   - Kustomization, GitRepository, OCIRepository: Status, raw state = the
+//     reason; description = the message, except for Progressing
+//     ("Reconciliation underway."), HealthCheckFailed ("Health Check
+//     Failed") and ValidationFailed ("Manifests validation failed.").
 //   - Kustomization, Progressing: one status per kind of the change set,
 //     named after the kind, raw state NotApplicable, description like
 //     "2 configured, 1 created"; then "warnings" ("Warnings: N") when lines
 //     start with "Warning". A message that is no change set gives one "Info"
-//     status (raw state info) holding it instead. Then Status again, last,
-//     so that the commit's overall state stays pending.
+//     status holding it instead, not applicable like the groups it stands
+//     for. Then Status again, last, so that the commit's overall state
+//     stays pending.
 //   - Kustomization, HealthCheckFailed: one status per listed resource,
 //     named after it ("Deployment/default/podinfo"), raw state error.
+//   - HelmRelease: one status named after the release,
+//     "HelmRelease/<namespace>/<name>", raw state = the reason, description
+//     = the message.
 //
-// At most 50 progress groups and 50 resources are reported.
-// Finished and Successful follow outcome.
+// The states, and whether the event finishes the deployment, follow
+// verdict. At most 50 progress groups and 50 resources are reported.
 func Parse(ev Event) sdk.ParseResult {
 	ignored := func(format string, args ...any) sdk.ParseResult {
 		res := sdk.Ignored(fmt.Sprintf(format, args...))
 		res.ConfigName = ev.ConfigName()
 		return res
 	}
-	switch {
-	case !ev.IsFlux:
-		return ignored("not a Flux event: the body has no involvedObject with a kind")
-	case ev.Kind != KindKustomization && ev.Kind != KindGitRepository:
-		return ignored("Flux %s events are not handled, only %s and %s", clip(ev.Kind), KindKustomization, KindGitRepository)
-	case ev.Reason == "":
+	if !ev.IsFlux {
+		return ignored("not a Flux event: %s", ev.NotFlux)
+	}
+	if kindGroups[ev.Kind] == "" {
+		return ignored("Flux %s events are not handled, only %s, %s, %s and %s", clip(ev.Kind), KindKustomization, KindGitRepository, KindOCIRepository, KindHelmRelease)
+	}
+	if ev.Reason == "" {
 		return ignored("Flux %s event has no reason", ev.Kind)
-	case ev.Kind == KindGitRepository && ev.Reason == ReasonNewArtifact:
-		return ignored("Flux %s %s events are not handled: the Kustomization reports the deployment", ev.Kind, ev.Reason)
 	}
-	rev, from := revision(ev)
-	if rev == "" {
+	v, _ := verdict(ev.Kind, ev.Reason)
+	if v.ignored != "" {
+		return ignored("Flux %s %s events are not handled: %s", ev.Kind, ev.Reason, v.ignored)
+	}
+	commit, _, why := Commit(ev)
+	switch {
+	case commit != "":
+	case len(why) == 0:
 		return ignored("Flux %s %s event carries no revision", ev.Kind, clip(ev.Reason))
-	}
-	commit, err := CommitID(rev)
-	if err != nil {
-		return ignored("Flux %s %s event: %s: %v", ev.Kind, clip(ev.Reason), from, err)
+	default:
+		return ignored("Flux %s %s event names no git commit: %s", ev.Kind, clip(ev.Reason), strings.Join(why, "; "))
 	}
 
-	status := newStatus(ev.Kind, StatusStatus, ev.Reason, description(ev.Reason, ev.Message))
-	statuses := []sdk.Status{status}
-	if ev.Kind == KindKustomization {
-		switch ev.Reason {
-		case ReasonProgressing:
-			statuses = append(statuses, progressStatuses(ev.Kind, ev.Message)...)
-			statuses = append(statuses, status)
-		case ReasonHealthCheckFailed:
-			statuses = append(statuses, healthStatuses(ev.Kind, ev.Message)...)
+	var statuses []sdk.Status
+	if ev.Kind == KindHelmRelease {
+		statuses = []sdk.Status{newStatus(ev.Kind, releaseName(ev), v.state, ev.Reason, strings.TrimSpace(ev.Message))}
+	} else {
+		status := newStatus(ev.Kind, StatusStatus, v.state, ev.Reason, description(ev.Reason, ev.Message))
+		statuses = append(statuses, status)
+		if ev.Kind == KindKustomization {
+			switch ev.Reason {
+			case ReasonProgressing:
+				statuses = append(statuses, progressStatuses(ev.Kind, ev.Message)...)
+				statuses = append(statuses, status)
+			case ReasonHealthCheckFailed:
+				statuses = append(statuses, healthStatuses(ev.Kind, ev.Message)...)
+			}
 		}
 	}
-	finished, successful := outcome(ev.Kind, ev.Reason)
 	return sdk.ParseResult{
 		Handled:    true,
 		ConfigName: ev.ConfigName(),
 		CommitID:   commit,
 		Statuses:   statuses,
-		Finished:   finished,
-		Successful: successful,
+		Finished:   v.finished,
+		Successful: v.successful,
 	}
+}
+
+// releaseName names the status of a HelmRelease after the object:
+// "HelmRelease/<namespace>/<name>", as Flux names objects in its messages;
+// the parts the event lacks are left out.
+func releaseName(ev Event) string {
+	parts := []string{KindHelmRelease}
+	for _, p := range []string{ev.Namespace, ev.Name} {
+		if p != "" {
+			parts = append(parts, clip(p))
+		}
+	}
+	return strings.Join(parts, "/")
 }
 
 // description is the description of the Status status.
@@ -160,14 +191,14 @@ func progressStatuses(kind, message string) []sdk.Status {
 	}
 	p := ParseProgress(message)
 	if !p.Parsed {
-		return []sdk.Status{newStatus(kind, StatusInfo, RawInfo, strings.TrimSpace(message))}
+		return []sdk.Status{newStatus(kind, StatusInfo, sdk.StateNotApplicable, RawNotApplicable, strings.TrimSpace(message))}
 	}
 	var out []sdk.Status
 	for _, g := range p.Groups[:min(len(p.Groups), maxDetailStatuses)] {
-		out = append(out, newStatus(kind, g.Kind, RawNotApplicable, g.Summary))
+		out = append(out, newStatus(kind, g.Kind, sdk.StateNotApplicable, RawNotApplicable, g.Summary))
 	}
 	if p.Warnings > 0 {
-		out = append(out, newStatus(kind, StatusWarnings, RawNotApplicable, fmt.Sprintf("Warnings: %d", p.Warnings)))
+		out = append(out, newStatus(kind, StatusWarnings, sdk.StateNotApplicable, RawNotApplicable, fmt.Sprintf("Warnings: %d", p.Warnings)))
 	}
 	return out
 }
@@ -182,13 +213,12 @@ func healthStatuses(kind, message string) []sdk.Status {
 		if r.Status != "" {
 			desc = fmt.Sprintf("%s (status: '%s')", DescriptionHealthCheck, r.Status)
 		}
-		out = append(out, newStatus(kind, r.Ref, RawError, desc))
+		out = append(out, newStatus(kind, r.Ref, sdk.StateFailed, RawError, desc))
 	}
 	return out
 }
 
-func newStatus(kind, name, raw, description string) sdk.Status {
-	state, _ := StateOf(raw)
+func newStatus(kind, name string, state sdk.State, raw, description string) sdk.Status {
 	return sdk.Status{
 		Name:        name,
 		State:       state,

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gitops-connector/gitops-connector/sdk"
 	"github.com/gitops-connector/gitops-connector/testkit/hostproc"
+	"github.com/gitops-connector/gitops-connector/testkit/pending"
 )
 
 // Commit ids of the fixtures in ../../testdata.
@@ -26,6 +27,9 @@ const (
 	commitF = "1f2e3d4c5b6a79880f1e2d3c4b5a69788f9e0d1c"
 	commitG = "a94a8fe5ccb19ba61c4c0873d391e987982fbbd3"
 	commitH = "5d41402abc4b2a76b9719d911017c592c0ffee00"
+	commitI = "2c26b46b68ffc68ff99b453c1d30413413422d70" // origin of the OCI artifact
+	commitJ = "b1946ac92492d2347c6235b4d2611184ffd1ed9a" // event.toolkit.fluxcd.io/commit of the HelmRelease
+	commitK = "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391" // origin of the OCI chart
 
 	configName = "my-gitops-repo-stage-dev"
 )
@@ -50,6 +54,20 @@ func ks(name string, state sdk.State, raw, description string) sdk.Status {
 func gitRepo(name string, state sdk.State, raw, description string) sdk.Status {
 	return sdk.Status{Name: name, State: state, RawState: raw, Description: description, Genre: KindGitRepository, Operator: Operator}
 }
+
+func ociRepo(state sdk.State, raw, description string) sdk.Status {
+	return sdk.Status{Name: "Status", State: state, RawState: raw, Description: description, Genre: KindOCIRepository, Operator: Operator}
+}
+
+func release(name string, state sdk.State, raw, description string) sdk.Status {
+	return sdk.Status{Name: name, State: state, RawState: raw, Description: description, Genre: KindHelmRelease, Operator: Operator}
+}
+
+const (
+	ociDigest  = "sha256:6b8e31a9c5f7d2e4a0b3c6d9e2f5a8b1c4d7e0f3a6b9c2d5e8f1a4b7c0d3e6f9"
+	ociStored  = "stored artifact with revision 'latest@" + ociDigest + "' from 'oci://ghcr.io/org/manifests/apps', origin source 'https://github.com/org/gitops-manifests.git', origin revision 'main@sha1:" + commitI + "'"
+	podinfoRel = "HelmRelease/apps/podinfo"
+)
 
 var (
 	progressing = ks("Status", sdk.StatePending, "Progressing", "Reconciliation underway.")
@@ -105,7 +123,7 @@ var fixtures = map[string]expected{
 	},
 	"kustomization-progressing-not-a-change-set.json": {
 		config: configName, commit: commitA,
-		statuses: []sdk.Status{progressing, ks("Info", sdk.StatePending, "info", "Health check passed in 5.0123s"), progressing},
+		statuses: []sdk.Status{progressing, ks("Info", sdk.StateNotApplicable, "NotApplicable", "Health check passed in 5.0123s"), progressing},
 	},
 	"kustomization-health-check-failed.json": {
 		config: configName, commit: commitE, finished: true,
@@ -160,18 +178,76 @@ var fixtures = map[string]expected{
 	},
 	"gitrepository-fetched-revision-message.json": {
 		commit:   commitG,
-		statuses: []sdk.Status{gitRepo("Status", sdk.StatePending, "info", "Fetched revision: main/"+commitG)},
+		statuses: []sdk.Status{gitRepo("Status", sdk.StateNotApplicable, "info", "Fetched revision: main/"+commitG)},
 	},
 	"gitrepository-fetched-revision-metadata-message.json": {
 		config: configName, commit: commitB,
-		statuses: []sdk.Status{gitRepo("Status", sdk.StatePending, "info", "Fetched revision: main/"+commitB)},
+		statuses: []sdk.Status{gitRepo("Status", sdk.StateNotApplicable, "info", "Fetched revision: main/"+commitB)},
 	},
 	"helmrelease-upgrade-succeeded.json": {
-		config: configName, ignored: "Flux HelmRelease events are not handled, only Kustomization and GitRepository",
+		config: configName, ignored: `Flux HelmRelease UpgradeSucceeded event names no git commit: metadata revision: revision "6.5.0" names no git commit`,
 	},
 	"ocirepository-new-artifact.json": {
-		ignored: "Flux OCIRepository events are not handled",
+		ignored: "Flux OCIRepository NewArtifact events are not handled",
 	},
+	"ocirepository-new-artifact-origin-revision.json": {
+		config: configName, ignored: "Flux OCIRepository NewArtifact events are not handled",
+	},
+	"kustomization-oci-origin-revision-prefixed.json": {
+		config: configName, commit: commitI, finished: true, successful: true,
+		statuses: []sdk.Status{ks("Status", sdk.StateSucceeded, "ReconciliationSucceeded", "Reconciliation finished in 1.3s, next run in 10m0s")},
+	},
+	"kustomization-oci-origin-revision-progressing.json": {
+		config: configName, commit: commitI,
+		statuses: []sdk.Status{progressing, group("Deployment", "1 configured"), group("Service", "1 configured"), progressing},
+	},
+	"ocirepository-succeeded-origin-revision-prefixed.json": {
+		config: configName, commit: commitI,
+		statuses: []sdk.Status{ociRepo(sdk.StateSucceeded, "Succeeded", ociStored)},
+	},
+	"ocirepository-succeeded-origin-revision.json": {
+		config: configName, commit: commitI,
+		statuses: []sdk.Status{ociRepo(sdk.StateSucceeded, "Succeeded", ociStored)},
+	},
+	"helmrelease-upgrade-succeeded-commit-prefixed.json": {
+		config: configName, commit: commitJ, finished: true, successful: true,
+		statuses: []sdk.Status{release(podinfoRel, sdk.StateSucceeded, "UpgradeSucceeded", "Helm upgrade succeeded for release apps/podinfo.v4 with chart podinfo@6.5.0+b1946ac92492")},
+	},
+	"helmrelease-install-succeeded-commit.json": {
+		config: configName, commit: commitJ, finished: true, successful: true,
+		statuses: []sdk.Status{release(podinfoRel, sdk.StateSucceeded, "InstallSucceeded", "Helm install succeeded for release apps/podinfo.v1 with chart podinfo@6.5.0+b1946ac92492")},
+	},
+	"helmrelease-upgrade-failed-commit.json": {
+		config: configName, commit: commitJ, finished: true,
+		statuses: []sdk.Status{release(podinfoRel, sdk.StateFailed, "UpgradeFailed", "Helm upgrade failed for release apps/podinfo with chart podinfo@6.5.0+b1946ac92492: context deadline exceeded")},
+	},
+	"helmrelease-rollback-succeeded-commit-prefixed.json": {
+		config: configName, commit: commitJ, finished: true,
+		statuses: []sdk.Status{release(podinfoRel, sdk.StateFailed, "RollbackSucceeded", "Helm rollback to previous release apps/podinfo.v4 with chart podinfo@6.4.1+9e1c4d7a2b3f succeeded")},
+	},
+	"helmrelease-test-failed-commit.json": {
+		config: configName, commit: commitJ, finished: true,
+		statuses: []sdk.Status{release(podinfoRel, sdk.StateFailed, "TestFailed", "Helm test failed for release apps/podinfo.v4 with chart podinfo@6.5.0+b1946ac92492: pod podinfo-grpc-test-x4k2 failed")},
+	},
+	"helmrelease-dependency-not-ready-commit.json": {
+		config: configName, commit: commitJ,
+		statuses: []sdk.Status{release(podinfoRel, sdk.StatePending, "DependencyNotReady", "dependency 'apps/redis' is not ready")},
+	},
+	"helmrelease-unknown-reason-commit.json": {
+		config: configName, commit: commitJ,
+		statuses: []sdk.Status{release(podinfoRel, sdk.StatePending, "HealthCheckCanceled", "Health checks canceled for release apps/podinfo: a new reconciliation is running")},
+	},
+	"helmrelease-uninstall-succeeded-commit.json": {
+		config: configName, ignored: "Flux HelmRelease UninstallSucceeded events are not handled: an uninstall deploys no revision",
+	},
+	"helmrelease-drift-detected-commit.json": {
+		config: configName, ignored: "Flux HelmRelease DriftDetected events are not handled: drift is a change in the cluster",
+	},
+	"helmrelease-oci-chart-origin-revision-prefixed.json": {
+		config: configName, commit: commitK, finished: true, successful: true,
+		statuses: []sdk.Status{release("HelmRelease/apps/frontend", sdk.StateSucceeded, "UpgradeSucceeded", "Helm upgrade succeeded for release apps/frontend.v7 with chart frontend@1.4.0+6b8e31a9c5f7")},
+	},
+	"invalid-involved-object-missing.json": {invalid: true},
 	"argocd-notification.json": {
 		ignored: "not a Flux event",
 	},
@@ -182,7 +258,7 @@ var fixtures = map[string]expected{
 		ignored: "carries no revision",
 	},
 	"malformed-involved-object-string.json": {
-		ignored: "not a Flux event",
+		ignored: "not a Flux event: involvedObject is a JSON string, want an object",
 	},
 	"malformed-progressing-message-object.json": {
 		config: configName, commit: commitA,
@@ -327,39 +403,77 @@ func TestGitRepositoryEventsNeverFinish(t *testing.T) {
 	}
 }
 
-func TestRevisionIsLookedUpInTheKeysOfTheKind(t *testing.T) {
+func TestTheCommitIsTheFirstGitCommitOfTheKeysOfTheKind(t *testing.T) {
+	const (
+		ks      = GroupKustomize + "/"
+		src     = GroupSource + "/"
+		helm    = GroupHelm + "/"
+		ann     = GroupEvent + "/"
+		oci     = "latest@sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+		chart   = "6.5.0+4b5a2e1f9c0d"
+		stored  = "stored artifact with revision '" + oci + "' from 'oci://ghcr.io/org/apps', origin source 'https://github.com/org/apps.git', origin revision 'main@sha1:"
+		fetchdB = "Fetched revision: main/" + commitB
+	)
 	cases := []struct {
 		name, kind string
 		metadata   map[string]any
 		message    string
 		want       string // commit id; "" when ignored
 	}{
-		{"kustomization: revision first", KindKustomization,
-			map[string]any{"revision": "main@sha1:" + commitA, MetaKustomizeRevision: "main@sha1:" + commitB}, "", commitA},
-		{"kustomization: prefixed key", KindKustomization,
-			map[string]any{MetaKustomizeRevision: "main@sha1:" + commitB}, "", commitB},
-		{"kustomization: the source key is not its own", KindKustomization,
-			map[string]any{MetaSourceRevision: "main@sha1:" + commitB}, "", ""},
-		{"kustomization: a Fetched revision message is not read", KindKustomization,
-			nil, "Fetched revision: main/" + commitB, ""},
-		{"git repository: revision first", KindGitRepository,
-			map[string]any{"revision": "main@sha1:" + commitA, "message": "Fetched revision: main/" + commitB, MetaSourceRevision: "main@sha1:" + commitC}, "", commitA},
-		{"git repository: metadata message before the prefixed key", KindGitRepository,
-			map[string]any{"message": "Fetched revision: main/" + commitB, MetaSourceRevision: "main@sha1:" + commitC}, "", commitB},
+		{"commit before originRevision before revision", KindKustomization,
+			map[string]any{"revision": "main@sha1:" + commitA, "originRevision": "main@sha1:" + commitB, "commit": commitC}, "", commitC},
+		{"originRevision before revision", KindKustomization,
+			map[string]any{"revision": "main@sha1:" + commitA, "originRevision": "main@sha1:" + commitB}, "", commitB},
+		{"prefixed keys in the same order", KindKustomization,
+			map[string]any{ks + "revision": "main@sha1:" + commitA, ks + "originRevision": "main@sha1:" + commitB, ann + "commit": commitC}, "", commitC},
+		{"the unprefixed key before the prefixed one", KindKustomization,
+			map[string]any{"revision": "main@sha1:" + commitA, ks + "revision": "main@sha1:" + commitB}, "", commitA},
+		{"a key before a later key under a prefix", KindKustomization,
+			map[string]any{ks + "originRevision": "main@sha1:" + commitB, "revision": "main@sha1:" + commitA}, "", commitB},
+		{"an OCI digest is passed over for originRevision", KindKustomization,
+			map[string]any{ks + "revision": oci, ks + "originRevision": "main@sha1:" + commitB}, "", commitB},
+		{"a commit that is no git commit is passed over", KindKustomization,
+			map[string]any{"commit": "not-a-commit", "revision": "main@sha1:" + commitA}, "", commitA},
+		{"an originRevision that is no git commit is passed over", KindKustomization,
+			map[string]any{"originRevision": "v1.2.0", "revision": "main@sha1:" + commitA}, "", commitA},
+		{"an OCI digest alone names no commit", KindKustomization,
+			map[string]any{"revision": oci}, "", ""},
+		{"another controller's key is not the kind's own", KindKustomization,
+			map[string]any{src + "revision": "main@sha1:" + commitB, helm + "originRevision": "main@sha1:" + commitC}, "", ""},
+		{"a Fetched revision message is read only for a GitRepository", KindKustomization,
+			nil, fetchdB, ""},
+		{"git repository: revision before the metadata message", KindGitRepository,
+			map[string]any{"revision": "main@sha1:" + commitA, "message": fetchdB, src + "revision": "main@sha1:" + commitC}, "", commitA},
+		{"git repository: the prefixed key before the metadata message", KindGitRepository,
+			map[string]any{"message": fetchdB, src + "revision": "main@sha1:" + commitC}, "", commitC},
+		{"git repository: metadata message", KindGitRepository,
+			map[string]any{"message": fetchdB}, "", commitB},
 		{"git repository: metadata message with a new revision", KindGitRepository,
 			map[string]any{"message": "Fetched revision: main@sha1:" + commitB}, "", commitB},
-		{"git repository: prefixed key", KindGitRepository,
-			map[string]any{MetaSourceRevision: "main@sha1:" + commitC}, "", commitC},
 		{"git repository: prefixed key before the event's message", KindGitRepository,
-			map[string]any{MetaSourceRevision: "main@sha1:" + commitC}, "Fetched revision: main/" + commitB, commitC},
+			map[string]any{src + "revision": "main@sha1:" + commitC}, fetchdB, commitC},
 		{"git repository: Fetched revision message", KindGitRepository,
-			nil, "Fetched revision: main/" + commitB, commitB},
+			nil, fetchdB, commitB},
 		{"git repository: another message is not a revision", KindGitRepository,
 			nil, "stored artifact for commit 'fix: bump to " + commitB + "'", ""},
 		{"git repository: the kustomize key is not its own", KindGitRepository,
-			map[string]any{MetaKustomizeRevision: "main@sha1:" + commitC}, "", ""},
+			map[string]any{ks + "revision": "main@sha1:" + commitC}, "", ""},
+		{"oci repository: originRevision", KindOCIRepository,
+			map[string]any{src + "revision": oci, src + "originRevision": "main@sha1:" + commitB}, "", commitB},
+		{"oci repository: the origin revision of the message", KindOCIRepository,
+			map[string]any{src + "revision": oci}, stored + commitC + "'", commitC},
+		{"oci repository: a message without origin names no commit", KindOCIRepository,
+			map[string]any{"revision": oci}, "stored artifact with revision '" + oci + "' from 'oci://ghcr.io/org/apps'", ""},
+		{"helm release: a chart version is passed over for the commit annotation", KindHelmRelease,
+			map[string]any{helm + "revision": chart, ann + "commit": commitB}, "", commitB},
+		{"helm release: stripped keys", KindHelmRelease,
+			map[string]any{"revision": chart, "commit": commitB}, "", commitB},
+		{"helm release: originRevision", KindHelmRelease,
+			map[string]any{helm + "revision": chart, helm + "originRevision": "main@sha1:" + commitC}, "", commitC},
+		{"helm release: a chart version alone names no commit", KindHelmRelease,
+			map[string]any{helm + "revision": chart}, "", ""},
 		{"a revision that is not a string is absent", KindKustomization,
-			map[string]any{"revision": 42, MetaKustomizeRevision: "main@sha1:" + commitB}, "", commitB},
+			map[string]any{"revision": 42, ks + "revision": "main@sha1:" + commitB}, "", commitB},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -372,6 +486,9 @@ func TestRevisionIsLookedUpInTheKeysOfTheKind(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if tc.kind == KindHelmRelease {
+				body = []byte(strings.Replace(string(body), `"Succeeded"`, `"UpgradeSucceeded"`, 1))
+			}
 			res, err := New(nil).ParseEvent(context.Background(), sdk.ParseRequest{Body: body})
 			if err != nil {
 				t.Fatal(err)
@@ -380,6 +497,116 @@ func TestRevisionIsLookedUpInTheKeysOfTheKind(t *testing.T) {
 				t.Errorf("handled %v commit %q (%s), want commit %q", res.Handled, res.CommitID, res.Reason, tc.want)
 			}
 		})
+	}
+}
+
+func TestAnEventThatNamesNoCommitSaysWhatItFound(t *testing.T) {
+	body := kustomization("ReconciliationSucceeded", "", map[string]any{
+		GroupKustomize + "/revision":       "latest@sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+		GroupKustomize + "/originRevision": "v1.2.0",
+	})
+	res, err := New(nil).ParseEvent(context.Background(), sdk.ParseRequest{Body: body})
+	if err != nil || res.Handled {
+		t.Fatalf("ParseEvent = %+v, %v; want ignored", res, err)
+	}
+	for _, want := range []string{"metadata kustomize.toolkit.fluxcd.io/originRevision: revision \"v1.2.0\" names no git commit", "metadata kustomize.toolkit.fluxcd.io/revision: revision \"latest@sha256:", "digest of an OCI artifact"} {
+		if !strings.Contains(res.Reason, want) {
+			t.Errorf("reason %q does not say %q", res.Reason, want)
+		}
+	}
+}
+
+func TestHelmReleaseReasonsFinishAsTheTableSays(t *testing.T) {
+	cases := []struct {
+		reason               string
+		state                sdk.State
+		finished, successful bool
+	}{
+		{"InstallSucceeded", sdk.StateSucceeded, true, true},
+		{"UpgradeSucceeded", sdk.StateSucceeded, true, true},
+		{"TestSucceeded", sdk.StateSucceeded, true, true},
+		{"InstallFailed", sdk.StateFailed, true, false},
+		{"UpgradeFailed", sdk.StateFailed, true, false},
+		{"TestFailed", sdk.StateFailed, true, false},
+		{"RollbackSucceeded", sdk.StateFailed, true, false},
+		{"RollbackFailed", sdk.StateFailed, true, false},
+		{"ArtifactFailed", sdk.StateFailed, true, false},
+		{"DependencyNotReady", sdk.StatePending, false, false},
+		{"ReconciliationSucceeded", sdk.StatePending, false, false}, // no helm-controller reason
+		{"Progressing", sdk.StatePending, false, false},
+		{"SomethingNewInHelmController", sdk.StatePending, false, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.reason, func(t *testing.T) {
+			body := []byte(`{"involvedObject":{"kind":"HelmRelease","namespace":"apps","name":"podinfo"},"reason":"` + tc.reason + `","message":"m","metadata":{"commit":"` + commitA + `"}}`)
+			res, err := New(nil).ParseEvent(context.Background(), sdk.ParseRequest{Body: body})
+			if err != nil || !res.Handled {
+				t.Fatalf("ParseEvent = %+v, %v; want handled", res, err)
+			}
+			want := []sdk.Status{release(podinfoRel, tc.state, tc.reason, "m")}
+			if !slices.Equal(res.Statuses, want) || res.Finished != tc.finished || res.Successful != tc.successful {
+				t.Errorf("got %+v finished %v successful %v; want %+v %v %v", res.Statuses, res.Finished, res.Successful, want, tc.finished, tc.successful)
+			}
+		})
+	}
+	for _, reason := range []string{"UninstallSucceeded", "UninstallFailed", "DriftDetected", "NoDriftDetected", "DriftCorrected", "DriftCorrectionFailed"} {
+		body := []byte(`{"involvedObject":{"kind":"HelmRelease"},"reason":"` + reason + `","metadata":{"commit":"` + commitA + `"}}`)
+		res, err := New(nil).ParseEvent(context.Background(), sdk.ParseRequest{Body: body})
+		if err != nil || res.Handled || !strings.Contains(res.Reason, reason+" events are not handled") {
+			t.Errorf("%s: ParseEvent = %+v, %v; want ignored", reason, res, err)
+		}
+	}
+}
+
+func TestAReleaseStatusIsNamedAfterTheObject(t *testing.T) {
+	cases := map[string]string{
+		`{"kind":"HelmRelease","namespace":"apps","name":"podinfo"}`: "HelmRelease/apps/podinfo",
+		`{"kind":"HelmRelease","name":"podinfo"}`:                    "HelmRelease/podinfo",
+		`{"kind":"HelmRelease"}`:                                     "HelmRelease",
+	}
+	for obj, want := range cases {
+		body := []byte(`{"involvedObject":` + obj + `,"reason":"InstallSucceeded","metadata":{"commit":"` + commitA + `"}}`)
+		res, err := New(nil).ParseEvent(context.Background(), sdk.ParseRequest{Body: body})
+		if err != nil || len(res.Statuses) != 1 || res.Statuses[0].Name != want {
+			t.Errorf("%s: ParseEvent = %+v, %v; want one status named %s", obj, res, err, want)
+		}
+	}
+}
+
+func TestSourceEventsNeverPostAPendingStatus(t *testing.T) {
+	for _, kind := range []string{KindGitRepository, KindOCIRepository} {
+		for _, reason := range []string{"info", "Progressing", "SomethingNew", "Succeeded", "ArtifactFailed"} {
+			body := []byte(`{"involvedObject":{"kind":"` + kind + `"},"reason":"` + reason + `","metadata":{"revision":"main@sha1:` + commitA + `"}}`)
+			res, err := New(nil).ParseEvent(context.Background(), sdk.ParseRequest{Body: body})
+			if err != nil || !res.Handled || len(res.Statuses) != 1 {
+				t.Fatalf("%s %s: ParseEvent = %+v, %v; want one status", kind, reason, res, err)
+			}
+			if st := res.Statuses[0]; st.State == sdk.StatePending || st.RawState != reason {
+				t.Errorf("%s %s: status %+v: want a state that is not pending, with the reason as raw state", kind, reason, st)
+			}
+		}
+	}
+}
+
+func TestABodyThatIsNoFluxEventIsInvalidInputForAFluxConfig(t *testing.T) {
+	cfg := &sdk.Config{Name: "flux", Settings: map[string]string{"gitOpsOperatorType": "FLUX"}}
+	cases := map[string]string{
+		`{"reason":"ReconciliationSucceeded"}`:             "not a Flux event: the body has no involvedObject",
+		`{"involvedObject":null}`:                          "not a Flux event: the body has no involvedObject",
+		`{"involvedObject":"Kustomization/flux/apps"}`:     "not a Flux event: involvedObject is a JSON string, want an object",
+		`{"involvedObject":["Kustomization"]}`:             "not a Flux event: involvedObject is a JSON array, want an object",
+		`{"involvedObject":{"name":"apps"}}`:               "not a Flux event: involvedObject has no kind",
+		`{"commitid":"` + commitA + `","phase":"Running"}`: "not a Flux event: the body has no involvedObject",
+	}
+	for body, want := range cases {
+		_, err := New(nil).ParseEvent(context.Background(), sdk.ParseRequest{Config: cfg, Body: []byte(body)})
+		if sdk.KindOf(err) != sdk.KindInvalidInput || !strings.Contains(err.Error(), want) {
+			t.Errorf("for a config, ParseEvent(%s) = %v, want an invalid input error saying %q", body, err, want)
+		}
+		res, err := New(nil).ParseEvent(context.Background(), sdk.ParseRequest{Body: []byte(body)})
+		if err != nil || res.Handled || !strings.Contains(res.Reason, want) {
+			t.Errorf("without a config, ParseEvent(%s) = %+v, %v; want ignored saying %q", body, res, err, want)
+		}
 	}
 }
 
@@ -537,4 +764,41 @@ func TestParseEventIsSafeForConcurrentUse(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// TestNoPostedContextStaysPendingAfterASuccessfulDeployment replays every
+// sequence of up to three fixture events of one deployment — its
+// Kustomization's or HelmRelease's, and its sources' — followed by one that
+// finishes it successfully, all on one commit, and checks that no context
+// is left pending on GitHub or Azure DevOps.
+func TestNoPostedContextStaysPendingAfterASuccessfulDeployment(t *testing.T) {
+	var evs []pending.Event
+	for name := range fixtures {
+		body, err := os.ReadFile(filepath.Join(testdata, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := New(nil).ParseEvent(context.Background(), sdk.ParseRequest{Body: body})
+		if err != nil || !res.Handled {
+			continue
+		}
+		e := pending.Event{Name: name, Successful: res.Successful}
+		switch genre := res.Statuses[0].Genre; genre {
+		case KindKustomization:
+			e.Owner = genre
+		case KindHelmRelease:
+			e.Owner = res.Statuses[0].Name
+		}
+		for _, s := range res.Statuses {
+			e.Statuses = append(e.Statuses, pending.Status{Name: s.Name, Genre: s.Genre, Pending: s.State == sdk.StatePending})
+		}
+		evs = append(evs, e)
+	}
+	slices.SortFunc(evs, func(a, b pending.Event) int { return strings.Compare(a.Name, b.Name) })
+	if len(evs) < 30 {
+		t.Fatalf("only %d handled fixtures", len(evs))
+	}
+	for _, line := range pending.LeftPending(evs, 3) {
+		t.Error(line)
+	}
 }

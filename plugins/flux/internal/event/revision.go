@@ -65,39 +65,96 @@ func CommitID(revision string) (string, error) {
 	return strings.ToLower(id), nil
 }
 
-// revision finds the revision of an event, by the rules of its kind, and
-// names where it was found. It returns "" when the event carries none.
+// revisionKeys are the metadata keys that may name the commit of an event,
+// in the order they are tried: the order of Event.GetRevision in
+// fluxcd/pkg/apis/event, which notification-controller's commit-status
+// providers use.
+var revisionKeys = []string{MetaCommit, MetaOriginRevision, MetaRevision}
+
+// keysOf lists the metadata keys tried for an event of kind, in order: for
+// each of revisionKeys, the key as notification-controller v1.5 and later
+// forward it (prefix stripped), under the kind's API group, then under
+// event.toolkit.fluxcd.io (an annotation of the object) as earlier
+// versions forward them. A key under another controller's group is not
+// the kind's own and is never read.
+func keysOf(kind string) []string {
+	keys := make([]string, 0, 3*len(revisionKeys))
+	for _, k := range revisionKeys {
+		keys = append(keys, k)
+		if g := kindGroups[kind]; g != "" {
+			keys = append(keys, g+"/"+k)
+		}
+		keys = append(keys, GroupEvent+"/"+k)
+	}
+	return keys
+}
+
+// unprefixed returns a metadata key without its
+// "<group>.toolkit.fluxcd.io/" prefix.
+func unprefixed(key string) string {
+	if group, k, ok := strings.Cut(key, "/"); ok && strings.HasSuffix(group, ".toolkit.fluxcd.io") {
+		return k
+	}
+	return key
+}
+
+// Commit finds the git commit an event is about, as notification-controller
+// decides it (Event.GetRevision), and names where it was found. It tries
+// the metadata keys commit, originRevision and revision, each without and
+// with its group prefix (see keysOf), and takes the first value that names
+// a git commit (see CommitID): a value that names none (an OCI digest, a
+// chart version) is passed over for the next key. Then, for the early
+// forms of the events:
 //
-//   - Kustomization: metadata revision, else
-//     kustomize.toolkit.fluxcd.io/revision.
-//   - GitRepository: metadata revision, else the last '/'-segment of
-//     metadata message ("Fetched revision: main/<sha>"), else
-//     source.toolkit.fluxcd.io/revision, else the last '/'-segment of the
-//     event's message when it reads "Fetched revision: …" (the
-//     source-controller of Flux 2's first releases sent nothing else).
-func revision(ev Event) (rev, from string) {
-	meta := func(key string) string { return strings.TrimSpace(ev.Metadata[key]) }
-	if r := meta(MetaRevision); r != "" {
-		return r, "metadata " + MetaRevision
+//   - GitRepository: the last '/'-segment of metadata message ("Fetched
+//     revision: main/<sha>"), then of the event's message when it reads
+//     "Fetched revision: …" (the source-controller of Flux 2's first
+//     releases sent nothing else);
+//   - OCIRepository: the "origin revision '<revision>'" source-controller
+//     writes into the message of an artifact that has an
+//     org.opencontainers.image.revision annotation.
+//
+// When nothing names a commit, commit is "" and why says what was found
+// instead, one entry per value passed over; why is empty when the event
+// carries no revision at all.
+func Commit(ev Event) (commit, from string, why []string) {
+	try := func(rev, where string) bool {
+		if rev = strings.TrimSpace(rev); rev == "" {
+			return false
+		}
+		id, err := CommitID(rev)
+		if err != nil {
+			why = append(why, where+": "+err.Error())
+			return false
+		}
+		commit, from = id, where
+		return true
+	}
+	for _, key := range keysOf(ev.Kind) {
+		if try(ev.Metadata[key], "metadata "+key) {
+			return commit, from, nil
+		}
 	}
 	switch ev.Kind {
-	case KindKustomization:
-		if r := meta(MetaKustomizeRevision); r != "" {
-			return r, "metadata " + MetaKustomizeRevision
-		}
 	case KindGitRepository:
-		if m := meta(MetaMessage); m != "" {
-			return fetched(m), "metadata " + MetaMessage
+		if m := strings.TrimSpace(ev.Metadata[MetaMessage]); m != "" && try(fetched(m), "metadata "+MetaMessage) {
+			return commit, from, nil
 		}
-		if r := meta(MetaSourceRevision); r != "" {
-			return r, "metadata " + MetaSourceRevision
+		if m := strings.TrimSpace(ev.Message); strings.HasPrefix(m, fetchedRevision) && try(fetched(m), "message") {
+			return commit, from, nil
 		}
-		if m := strings.TrimSpace(ev.Message); strings.HasPrefix(m, fetchedRevision) {
-			return fetched(m), "message"
+	case KindOCIRepository:
+		if m := originInMessage.FindStringSubmatch(ev.Message); m != nil && try(m[1], "message origin revision") {
+			return commit, from, nil
 		}
 	}
-	return "", ""
+	return "", "", why
 }
+
+// originInMessage finds the origin revision in the message of an
+// OCIRepository event: "stored artifact with revision '<rev>' from '<url>',
+// origin source '<url>', origin revision '<rev>'".
+var originInMessage = regexp.MustCompile(`origin revision '([^']{1,300})'`)
 
 // fetchedRevision starts the message of the GitRepository events of Flux 2's
 // first releases: "Fetched revision: main/<sha>".
