@@ -13,7 +13,10 @@
 //
 // Every commit exists: a status is accepted for any hex commit id, and a
 // commit reads with a merge message naming a deploy branch, so the
-// connector's dispatch has a run id and a source commit. Delay holds every
+// connector's dispatch has a run id and a source commit. A comparison of
+// two commits lists the head alone, its parent the base: every deployment
+// follows the one before, so the connector finds no skipped commit but
+// makes the call it makes for each new deployment. Delay holds every
 // answer back, as a slow API does.
 package fakegh
 
@@ -164,6 +167,7 @@ var (
 	statusPath   = regexp.MustCompile(`^/repos/([^/]+)/([^/]+)/statuses/([0-9a-fA-F]{7,64})$`)
 	commitPath   = regexp.MustCompile(`^/repos/([^/]+)/([^/]+)/commits/([0-9a-fA-F]{7,64})$`)
 	dispatchPath = regexp.MustCompile(`^/repos/([^/]+)/([^/]+)/dispatches$`)
+	comparePath  = regexp.MustCompile(`^/repos/([^/]+)/([^/]+)/compare/([0-9a-fA-F]{7,64})\.\.\.([0-9a-fA-F]{7,64})$`)
 )
 
 // maxBody bounds a request body; GitHub's own limits are far above what the
@@ -193,6 +197,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.createStatus(w, r, m, body, at)
 	case m.route == routeCommit:
 		writeJSON(w, http.StatusOK, commitJSON(m.sha))
+	case m.route == routeCompare:
+		head := commitJSON(m.sha)
+		head["parents"] = []any{map[string]any{"sha": strings.ToLower(m.base)}}
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ahead", "ahead_by": 1, "total_commits": 1, "commits": []any{head}})
 	case m.route == routeDispatch:
 		s.dispatch(w, r, m, body, at)
 	default:
@@ -249,26 +257,32 @@ const (
 	routeStatus
 	routeCommit
 	routeDispatch
+	routeCompare
 )
 
 type matched struct {
 	route       route
 	owner, repo string
 	sha         string
+	// base is the base commit of a comparison (sha its head).
+	base string
 }
 
 func match(method, path string) matched {
 	switch method {
 	case http.MethodPost:
 		if m := statusPath.FindStringSubmatch(path); m != nil {
-			return matched{routeStatus, m[1], m[2], m[3]}
+			return matched{route: routeStatus, owner: m[1], repo: m[2], sha: m[3]}
 		}
 		if m := dispatchPath.FindStringSubmatch(path); m != nil {
-			return matched{routeDispatch, m[1], m[2], ""}
+			return matched{route: routeDispatch, owner: m[1], repo: m[2]}
 		}
 	case http.MethodGet:
 		if m := commitPath.FindStringSubmatch(path); m != nil {
-			return matched{routeCommit, m[1], m[2], m[3]}
+			return matched{route: routeCommit, owner: m[1], repo: m[2], sha: m[3]}
+		}
+		if m := comparePath.FindStringSubmatch(path); m != nil {
+			return matched{route: routeCompare, owner: m[1], repo: m[2], base: m[3], sha: m[4]}
 		}
 	}
 	return matched{}

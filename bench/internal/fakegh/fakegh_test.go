@@ -3,6 +3,7 @@ package fakegh
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -54,6 +55,7 @@ func TestTheFakeAnswersTheCallsOfADeliveryAndRecordsThem(t *testing.T) {
 		{"status with a token token", http.MethodPost, org + "/gitops-manifests/statuses/" + sha, "token " + Token,
 			`{"state":"success","context":"Status"}`, http.StatusCreated},
 		{"commit", http.MethodGet, org + "/gitops-manifests/commits/" + sha, "Bearer " + Token, "", http.StatusOK},
+		{"comparison", http.MethodGet, org + "/gitops-manifests/compare/" + strings.Repeat("a", 40) + "..." + sha + "?page=1&per_page=100", "Bearer " + Token, "", http.StatusOK},
 		{"dispatch", http.MethodPost, org + "/hello-world/dispatches", "Bearer " + Token,
 			`{"event_type":"sync-success","client_payload":{"sha":"` + sha + `","runid":"4242424242"}}`, http.StatusNoContent},
 		{"wrong token", http.MethodPost, org + "/gitops-manifests/statuses/" + sha, "Bearer ghp_other",
@@ -74,6 +76,13 @@ func TestTheFakeAnswersTheCallsOfADeliveryAndRecordsThem(t *testing.T) {
 		}
 	}
 
+	base := strings.Repeat("b", 40)
+	_, cmp := call(t, http.MethodGet, org+"/gitops-manifests/compare/"+base+"..."+sha, "Bearer "+Token, "")
+	commits, _ := cmp["commits"].([]any)
+	if len(commits) != 1 || fmt.Sprint(commits[0].(map[string]any)["parents"]) != "[map[sha:"+base+"]]" || cmp["total_commits"] != float64(1) {
+		t.Errorf("comparison %v: want the head alone, its parent the base", cmp)
+	}
+
 	var got []string
 	for _, st := range s.Statuses() {
 		got = append(got, st.SHA+" "+st.Context+"="+st.State)
@@ -90,8 +99,8 @@ func TestTheFakeAnswersTheCallsOfADeliveryAndRecordsThem(t *testing.T) {
 	if n := len(s.Rejected()); n != 6 {
 		t.Errorf("%d rejected requests recorded, want 6: %v", n, s.Rejected())
 	}
-	if s.Requests() != int64(len(tests)) {
-		t.Errorf("%d requests counted, want %d", s.Requests(), len(tests))
+	if s.Requests() != int64(len(tests)+1) { // and the comparison
+		t.Errorf("%d requests counted, want %d", s.Requests(), len(tests)+1)
 	}
 	if s.Connections() < 1 {
 		t.Error("no connection counted")
