@@ -5,6 +5,7 @@ go 1.26.0
 require (
 	github.com/gitops-connector/gitops-connector/sdk v0.0.0-00010101000000-000000000000
 	github.com/gitops-connector/gitops-connector/testkit v0.0.0-00010101000000-000000000000
+	go.yaml.in/yaml/v4 v4.0.0
 )
 
 require (
@@ -22,7 +23,6 @@ require (
 	github.com/mattn/go-isatty v0.0.17 // indirect
 	github.com/oklog/run v1.1.0 // indirect
 	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3 // indirect
-	go.yaml.in/yaml/v4 v4.0.0 // indirect
 	golang.org/x/net v0.60.0 // indirect
 	golang.org/x/sys v0.48.0 // indirect
 	golang.org/x/text v0.42.0 // indirect

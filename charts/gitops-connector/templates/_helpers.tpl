@@ -168,6 +168,18 @@ at once, each naming the value to set.
 {{- if eq $orch "GITHUB" }}
 {{- $needs = append $needs (list "gitHubGitOpsRepoName" "ciCdOrchestratorType is GITHUB") }}
 {{- end }}
+{{- if has $repo (list "GITEA" "FORGEJO") }}
+{{- $needs = append $needs (list "giteaUrl" (printf "gitRepositoryType is %s" $repo)) }}
+{{- $needs = append $needs (list "giteaOwner" (printf "gitRepositoryType is %s" $repo)) }}
+{{- $needs = append $needs (list "giteaGitOpsManifestsRepoName" (printf "gitRepositoryType is %s" $repo)) }}
+{{- else if has $orch (list "GITEA" "FORGEJO") }}
+{{- $needs = append $needs (list "giteaUrl" (printf "ciCdOrchestratorType is %s" $orch)) }}
+{{- $needs = append $needs (list "giteaOwner" (printf "ciCdOrchestratorType is %s" $orch)) }}
+{{- end }}
+{{- if has $orch (list "GITEA" "FORGEJO") }}
+{{- $needs = append $needs (list "giteaGitOpsAppRepoName" (printf "ciCdOrchestratorType is %s" $orch)) }}
+{{- $needs = append $needs (list "giteaWorkflow" (printf "ciCdOrchestratorType is %s" $orch)) }}
+{{- end }}
 {{- range $need := $needs }}
 {{- if not (index $si (index $need 0)) }}
 {{- $errs = append $errs (printf "singleInstance.%s is required when %s" (index $need 0) (index $need 1)) }}

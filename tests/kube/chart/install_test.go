@@ -148,6 +148,35 @@ func TestEnvironmentOfTheConnector(t *testing.T) {
 			}),
 		},
 		{
+			name: "Gitea single instance",
+			values: `singleInstance:
+  gitRepositoryType: GITEA
+  ciCdOrchestratorType: FORGEJO
+  gitOpsOperatorType: FLUX
+  gitOpsAppURL: https://gitea.example.com/platform/gitops-manifests/commit
+  giteaUrl: https://gitea.example.com
+  giteaOwner: platform
+  giteaGitOpsManifestsRepoName: gitops-manifests
+  giteaGitOpsAppRepoName: app-src
+  giteaWorkflow: sync-success.yaml
+  giteaWorkflowRef: release
+existingSecret: gitea-token
+`,
+			want: env(map[string]string{
+				"GIT_REPOSITORY_TYPE":             "GITEA",
+				"CICD_ORCHESTRATOR_TYPE":          "FORGEJO",
+				"GITOPS_OPERATOR_TYPE":            "FLUX",
+				"GITOPS_APP_URL":                  "https://gitea.example.com/platform/gitops-manifests/commit",
+				"GITEA_URL":                       "https://gitea.example.com",
+				"GITEA_OWNER":                     "platform",
+				"GITEA_GITOPS_MANIFEST_REPO_NAME": "gitops-manifests",
+				"GITEA_GITOPS_APP_REPO_NAME":      "app-src",
+				"GITEA_WORKFLOW":                  "sync-success.yaml",
+				"GITEA_WORKFLOW_REF":              "release",
+				"PAT":                             "secret:gitea-token/PAT",
+			}),
+		},
+		{
 			name:  "multiple instances watch the CRD's group in every namespace",
 			files: []string{multiInstanceValues},
 			want: env(map[string]string{
@@ -265,6 +294,22 @@ func TestInvalidValuesFailNamingTheValue(t *testing.T) {
 			want: []string{
 				"singleInstance.gitHubOrgUrl is required when ciCdOrchestratorType is GITHUB",
 				"singleInstance.gitHubGitOpsRepoName is required when ciCdOrchestratorType is GITHUB",
+			},
+		},
+		{
+			name: "Forgejo Actions with a Gitea repository, without the workflow",
+			values: `singleInstance:
+  gitRepositoryType: gitea
+  ciCdOrchestratorType: FORGEJO
+  gitOpsOperatorType: ARGOCD
+  gitOpsAppURL: https://gitea.example.com/platform/gitops-manifests
+  giteaUrl: https://gitea.example.com
+  giteaGitOpsManifestsRepoName: gitops-manifests
+`,
+			want: []string{
+				"singleInstance.giteaOwner is required when gitRepositoryType is GITEA",
+				"singleInstance.giteaGitOpsAppRepoName is required when ciCdOrchestratorType is FORGEJO",
+				"singleInstance.giteaWorkflow is required when ciCdOrchestratorType is FORGEJO",
 			},
 		},
 		{

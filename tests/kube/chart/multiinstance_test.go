@@ -70,6 +70,7 @@ func TestGitOpsConfigCRD(t *testing.T) {
 				"gitRepositoryType", "ciCdOrchestratorType", "gitOpsOperatorType", "gitOpsAppURL",
 				"azdoGitOpsRepoName", "azdoPrRepoName", "azdoOrgUrl",
 				"gitHubGitOpsRepoName", "gitHubGitOpsManifestsRepoName", "gitHubOrgUrl",
+				"giteaUrl", "giteaOwner", "giteaGitOpsManifestsRepoName", "giteaGitOpsAppRepoName", "giteaWorkflow", "giteaWorkflowRef",
 				"statusContext", "environment", "skippedCommits",
 			}
 			var gotFields []string
