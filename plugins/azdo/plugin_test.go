@@ -9,6 +9,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -110,6 +112,35 @@ func completed(plan, job, task, result string) fakeazdo.Event {
 	return fakeazdo.Event{Hub: "build", ProjectID: fakeazdo.DefaultProjectID, PlanID: plan, Name: "TaskCompleted", TaskID: task, JobID: job, Result: result}
 }
 
+// The commits of the answers azdoFixtures gives the conformance kit.
+var kitHead, kitBase = strings.Repeat("a", 40), strings.Repeat("b", 40)
+
+// azdoFixtures are Azure DevOps' answers to the plugin's reads, for the
+// conformance kit's shape checks: the API locations as the fake serves
+// them, a commit, its history and its statuses in /myorg/MyProject.
+func azdoFixtures(t *testing.T, f *fakeazdo.Server) map[string]string {
+	req, _ := http.NewRequest(http.MethodOptions, f.OrganizationURL()+"/_apis", nil)
+	req.SetBasicAuth("", f.Token())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	locations, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("locations: %d %v", resp.StatusCode, err)
+	}
+	commit := `{"commitId":"` + kitHead + `","comment":"Merged PR 7: deploy","parents":["` + kitBase + `"],"committer":{"date":"2026-01-02T03:04:05Z"}}`
+	repo := "/myorg/MyProject/_apis/git/repositories/manifests"
+	return map[string]string{
+		"GET /myorg/_apis/ResourceAreas":                    `{"count":0,"value":[]}`,
+		"OPTIONS /myorg/_apis":                              string(locations),
+		"GET " + repo + "/commits/" + kitHead:               commit,
+		"POST " + repo + "/commitsbatch":                    `{"count":1,"value":[` + commit + `]}`,
+		"GET " + repo + "/commits/" + kitHead + "/statuses": `{"count":1,"value":[{"context":{"name":"dev/Status","genre":"Kustomization"},"state":"succeeded","description":"done","creationDate":"2026-01-02T03:04:05Z"}]}`,
+	}
+}
+
 func testConformance(t *testing.T, bin string) {
 	f := fakeazdo.New(t, fakeazdo.Options{})
 	f.AddRepository("manifests")
@@ -137,6 +168,15 @@ func testConformance(t *testing.T, bin string) {
 			invalid("no-app-url", func(c *sdk.Config) { delete(c.Settings, "gitOpsAppURL") }),
 			invalid("no-token", func(c *sdk.Config) { c.Token = "" }),
 		},
+		Config: func(endpoint string) sdk.Config {
+			c := configFor(f)
+			c.Settings["azdoOrgUrl"] = endpoint + "/myorg/MyProject"
+			c.Token, c.Credential = "", sdk.Credential{}
+			return c
+		},
+		Fixtures:   azdoFixtures(t, f),
+		Commit:     kitHead,
+		BaseCommit: kitBase,
 	})
 	f.AssertValid(t)
 }

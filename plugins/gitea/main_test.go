@@ -56,6 +56,18 @@ func (h hostRepository) GetCommit(_ context.Context, req sdk.GetCommitRequest) (
 	return sdk.Commit{ID: req.CommitID, Message: "Merge pull request 'x' (#40) from deploy/9001/" + source + " into main"}, nil
 }
 
+// giteaFixtures are Gitea's answers to the plugin's reads of commit, for the
+// conformance kit's shape checks.
+func giteaFixtures() map[string]string {
+	c := `{"sha":"` + commit + `","commit":{"message":"Merge","committer":{"date":"2026-01-02T03:04:05Z"}},"parents":[{"sha":"` + parent + `"}]}`
+	repo := "GET /api/v1/repos/" + owner + "/" + manifests
+	return map[string]string{
+		repo + "/git/commits/" + commit:              c,
+		repo + "/compare/" + parent + "..." + commit: `{"total_commits":1,"commits":[` + c + `]}`,
+		repo + "/commits/" + commit + "/statuses":    `[{"status":"success","context":"dev/Status","description":"done","updated_at":"2026-01-02T03:04:05Z"}]`,
+	}
+}
+
 func TestPluginBinary(t *testing.T) {
 	bin := plugintest.Build(t, ".")
 	fake := fakegitea.Start(t)
@@ -77,6 +89,15 @@ func TestPluginBinary(t *testing.T) {
 				invalid("repository URL", map[string]string{settings.URL: fake.URL + "/api/v1/repos/" + owner, settings.Owner: owner, settings.ManifestsRepo: manifests, settings.AppRepo: app, settings.Workflow: workflow}),
 				invalid("workflow path", map[string]string{settings.URL: fake.URL, settings.Owner: owner, settings.ManifestsRepo: manifests, settings.AppRepo: app, settings.Workflow: ".gitea/workflows/" + workflow}),
 			},
+			Config: func(endpoint string) sdk.Config {
+				c := config(fake)
+				c.Settings[settings.URL] = endpoint
+				c.Token, c.Credential = "", sdk.Credential{}
+				return c
+			},
+			Fixtures:   giteaFixtures(),
+			Commit:     commit,
+			BaseCommit: parent,
 		})
 	})
 

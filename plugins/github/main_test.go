@@ -55,6 +55,22 @@ func (h hostRepository) GetCommit(_ context.Context, req sdk.GetCommitRequest) (
 	return sdk.Commit{ID: req.CommitID, Message: h.message}, nil
 }
 
+// kitBase is the parent of commit in the answers githubFixtures gives the
+// conformance kit.
+var kitBase = strings.Repeat("b", 40)
+
+// githubFixtures are GitHub's answers to the plugin's reads of commit, for
+// the conformance kit's shape checks.
+func githubFixtures() map[string]string {
+	rc := `{"sha":"` + commit + `","commit":{"message":"Merge pull request #12 from org/deploy/4711/` + commit + `","committer":{"date":"2026-01-02T03:04:05Z"}},"parents":[{"sha":"` + kitBase + `"}]}`
+	repo := "GET /repos/" + owner + "/" + manifests
+	return map[string]string{
+		repo + "/commits/" + commit:                   rc,
+		repo + "/compare/" + kitBase + "..." + commit: `{"total_commits":1,"commits":[` + rc + `]}`,
+		repo + "/commits/" + commit + "/statuses":     `[{"context":"dev/Status","state":"success","description":"done","updated_at":"2026-01-02T03:04:05Z"}]`,
+	}
+}
+
 func TestPluginBinary(t *testing.T) {
 	bin := plugintest.Build(t, ".")
 	fake := fakegithub.Start(t)
@@ -77,6 +93,14 @@ func TestPluginBinary(t *testing.T) {
 				invalid("repository with owner", map[string]string{settings.OrgURL: fake.OrgURL(owner), settings.ManifestsRepo: owner + "/" + manifests, settings.GitOpsRepo: app}),
 				invalid("other API version", map[string]string{settings.OrgURL: "https://ghe.example.com/api/v4/repos/" + owner, settings.ManifestsRepo: manifests, settings.GitOpsRepo: app}),
 			},
+			Config: func(endpoint string) sdk.Config {
+				c := config(fake, endpoint+"/repos/"+owner)
+				c.Token, c.Credential = "", sdk.Credential{}
+				return c
+			},
+			Fixtures:   githubFixtures(),
+			Commit:     commit,
+			BaseCommit: kitBase,
 		})
 	})
 

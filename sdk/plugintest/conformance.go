@@ -22,6 +22,33 @@ type Suite struct {
 	// Events are realistic notification bodies for an operator plugin; each
 	// must parse into a well-formed result.
 	Events []Event
+
+	// Config is the settings hook of a repository or orchestrator plugin
+	// (required for them): it returns a config that points the plugin at
+	// endpoint, the base URL of the kit's recording HTTP server, in place
+	// of its remote API, e.g.
+	//
+	//	Config: func(endpoint string) sdk.Config {
+	//		return sdk.Config{Settings: map[string]string{"apiUrl": endpoint + "/api/v1", "owner": "o", "repo": "r"}}
+	//	},
+	//
+	// Every call of the remote checks uses it (with a fresh Name and
+	// Revision each, so no client cached by the plugin carries over); no
+	// other config is ever called, so no check reaches a real server. A
+	// config without a credential gets a token the kit looks for in errors.
+	Config func(endpoint string) sdk.Config
+	// Fixtures are answers of the remote API that the endpoint serves with
+	// status 200, keyed "METHOD <path>" as the plugin requests it
+	// (unescaped, without the query), e.g.
+	// "GET /api/v1/repos/o/r/git/commits/<Commit>". The shape checks of
+	// GetCommit, ListCommits and ListStatuses read them; a plugin that
+	// implements one of those needs fixtures for it. Other GETs are
+	// answered 404, other methods 201 "{}".
+	Fixtures map[string]string
+	// Commit is the commit the fixtures describe: GetCommit's and
+	// ListStatuses' commit and ListCommits' head. BaseCommit is
+	// ListCommits' base.
+	Commit, BaseCommit string
 }
 
 // Event is one notification body.
@@ -51,13 +78,20 @@ var Garbage = [][]byte{
 	[]byte(`{"commitid":"` + strings.Repeat("c", 40) + `","phase":"Running","resources":[null,1,{"status":{}},{"health":"x"}]}`),
 }
 
-// Run checks the plugin binary against the contract: its description, the
-// services it registers, config validation, well-formed operator results, no
-// crash on garbage input, and error classification of bad commit ids.
+// Run checks the plugin binary against the contract: its description
+// against the services it serves, config validation, well-formed operator
+// results, no crash on garbage input and, for repositories and
+// orchestrators, what goes out to the remote API and what comes back (see
+// Suite.Config): no request for an invalid or path-traversing commit id,
+// retryable answers (5xx, 429 with Retry-After, no answer, a time-out)
+// reported retryable with their wait, permanent ones (401, 403 without rate
+// limit, 404, 422) not retried, no credential in an error, PostStatus safe
+// to repeat, well-formed GetCommit, ListCommits and ListStatuses answers,
+// and no panic.
 func Run(t *testing.T, s Suite) {
 	t.Helper()
 	c := Start(t, s.Binary)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
 	t.Run("describe", func(t *testing.T) {
@@ -70,6 +104,7 @@ func Run(t *testing.T, s Suite) {
 				t.Errorf("type %q is not upper case", typ)
 			}
 		}
+		checkServedCapabilities(ctx, t, c)
 	})
 
 	t.Run("validate", func(t *testing.T) {
@@ -131,42 +166,16 @@ func Run(t *testing.T, s Suite) {
 		})
 	}
 
-	if c.Repository != nil {
-		t.Run("repository/bad-commit-id", func(t *testing.T) {
-			for _, cfg := range firstOr(s.ValidConfigs) {
-				for _, id := range []string{"", "../../other/commits/" + strings.Repeat("a", 40), "main@sha1:zz"} {
-					err := c.Repository.PostStatus(ctx, sdk.PostStatusRequest{
-						Config: cfg, CommitID: id,
-						Status: sdk.Status{Name: "Status", State: sdk.StatePending, RawState: "Progressing", Operator: "Flux", Genre: "Kustomization"},
-					})
-					if err == nil || sdk.IsRetryable(err) {
-						t.Errorf("PostStatus(commit %q) = %v, want a permanent error", id, err)
-					}
-				}
-			}
-		})
+	if c.Repository != nil || c.Orchestrator != nil {
+		if s.Config == nil {
+			t.Fatal("Suite.Config is required for a repository or orchestrator plugin: the kit points the plugin at its own endpoint through it")
+		}
+		k := &remote{c: c, s: s, ep: newEndpoint(t, s.Fixtures)}
+		k.run(ctx, t)
 	}
-
-	if c.Orchestrator != nil {
-		t.Run("orchestrator/bad-commit-id", func(t *testing.T) {
-			for _, cfg := range firstOr(s.ValidConfigs) {
-				res, err := c.Orchestrator.NotifyCompletion(ctx, sdk.Completion{Config: cfg, CommitID: "../x", Successful: true}, sdk.UnimplementedRepository{})
-				if err == nil && res.Notified {
-					t.Errorf("NotifyCompletion(commit %q) notified", "../x")
-				}
-				if sdk.IsRetryable(err) {
-					t.Errorf("NotifyCompletion(commit %q) = retryable %v, want a permanent error", "../x", err)
-				}
-			}
-		})
+	if c.Exited() {
+		t.Fatal("the plugin process exited during the checks")
 	}
-}
-
-func firstOr(cfgs []sdk.Config) []sdk.Config {
-	if len(cfgs) == 0 {
-		return []sdk.Config{{Name: "default"}}
-	}
-	return cfgs[:1]
 }
 
 func validate(ctx context.Context, t *testing.T, c *Client, cfg sdk.Config) []sdk.FieldError {

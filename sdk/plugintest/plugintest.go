@@ -4,10 +4,20 @@
 //
 //	func TestConformance(t *testing.T) {
 //		plugintest.Run(t, plugintest.Suite{
-//			Binary: plugintest.Build(t, "."),
+//			Binary:       plugintest.Build(t, "."),
 //			ValidConfigs: []sdk.Config{{Name: "default", Settings: map[string]string{...}}},
+//			// The settings hook: point the plugin at the kit's endpoint.
+//			Config: func(endpoint string) sdk.Config {
+//				return sdk.Config{Settings: map[string]string{"apiUrl": endpoint}}
+//			},
+//			Fixtures: map[string]string{"GET /commits/<sha>": `{...}`}, // for GetCommit
+//			Commit:   "<sha>",
 //		})
 //	}
+//
+// A repository or orchestrator plugin talks only to the kit's recording
+// HTTP endpoint, whose URL Suite.Config puts in the config: nothing real is
+// called, and the kit sees every request that goes out.
 package plugintest
 
 import (

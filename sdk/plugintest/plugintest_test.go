@@ -3,6 +3,7 @@ package plugintest_test
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,13 +13,54 @@ import (
 	"github.com/gitops-connector/gitops-connector/sdk/plugintest"
 )
 
-func TestConformanceOfEchoPlugin(t *testing.T) {
-	plugintest.Run(t, plugintest.Suite{
-		Binary:         plugintest.Build(t, "testdata/echo"),
-		ValidConfigs:   []sdk.Config{{Name: "default", Settings: map[string]string{"gitOpsOperatorType": "ECHO"}}},
-		InvalidConfigs: []sdk.Config{{Name: "empty", Token: "secret-token"}},
-		Events:         []plugintest.Event{{Name: "echo", Body: []byte(`{"commit":"0123456789abcdef0123456789abcdef01234567"}`)}},
-	})
+// gitrepoSuite is the conformance suite of testdata/gitrepo: the binary
+// from $PLUGINTEST_GITREPO when set (the broken variants' runs), else built.
+func gitrepoSuite(t *testing.T) plugintest.Suite {
+	bin := os.Getenv("PLUGINTEST_GITREPO")
+	if bin == "" {
+		bin = plugintest.Build(t, "testdata/gitrepo")
+	}
+	commit, parent := strings.Repeat("a", 40), strings.Repeat("b", 40)
+	return plugintest.Suite{
+		Binary:         bin,
+		ValidConfigs:   []sdk.Config{{Name: "default", Settings: map[string]string{"apiUrl": "https://git.example.com/api/v1"}}},
+		InvalidConfigs: []sdk.Config{{Name: "no-url", Token: "secret-token"}},
+		Config: func(endpoint string) sdk.Config {
+			return sdk.Config{Settings: map[string]string{"apiUrl": endpoint + "/api/v1", "owner": "o", "repo": "r"}}
+		},
+		Fixtures: map[string]string{
+			"GET /api/v1/repos/o/r/git/commits/" + commit: `{"sha":"` + commit + `","commit":{"message":"Merge"},"parents":[{"sha":"` + parent + `"}]}`,
+		},
+		Commit: commit,
+	}
+}
+
+func TestConformanceOfACorrectPlugin(t *testing.T) {
+	plugintest.Run(t, gitrepoSuite(t))
+}
+
+// TestConformanceFailsBrokenPlugins runs the kit on broken variants of
+// testdata/gitrepo, each in a test process of its own, and expects it to
+// fail them for what they break.
+func TestConformanceFailsBrokenPlugins(t *testing.T) {
+	bin := plugintest.Build(t, "testdata/gitrepo")
+	for fault, want := range map[string]string{
+		"no-commit-check": "no request may go out for an invalid commit id",
+		"429-permanent":   "429 with Retry-After 30: PostStatus",
+		"not-repeatable":  "PostStatus repeated after a success",
+	} {
+		t.Run(fault, func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], "-test.run=^TestConformanceOfACorrectPlugin$", "-test.count=1")
+			cmd.Env = append(os.Environ(), "PLUGINTEST_FAULT="+fault, "PLUGINTEST_GITREPO="+bin)
+			out, err := cmd.CombinedOutput()
+			if err == nil {
+				t.Fatalf("the kit passed the %s plugin:\n%s", fault, out)
+			}
+			if !strings.Contains(string(out), want) {
+				t.Errorf("the kit failed the %s plugin without saying %q:\n%s", fault, want, out)
+			}
+		})
+	}
 }
 
 func TestErrorsKeepTheirKindAcrossTheProcessBoundary(t *testing.T) {

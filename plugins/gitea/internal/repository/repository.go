@@ -96,6 +96,9 @@ func (r *Repository) GetCommit(ctx context.Context, req sdk.GetCommitRequest) (s
 	if _, err := r.api.Do(ctx, t.call(http.MethodGet, "read commit", giteaapi.NeedsRead, nil, q, "git", "commits", t.sha), &c); err != nil {
 		return sdk.Commit{}, err
 	}
+	if !sdk.ValidCommitID(c.SHA) {
+		return sdk.Commit{}, sdk.Permanent(fmt.Errorf("read commit %s: the answer names no commit (%.80q)", t.sha, c.SHA))
+	}
 	return c.commit(), nil
 }
 

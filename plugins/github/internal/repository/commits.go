@@ -2,6 +2,7 @@ package repository
 
 import (
 	"context"
+	"fmt"
 	"slices"
 
 	"github.com/gitops-connector/gitops-connector/plugins/github/internal/ghapi"
@@ -61,17 +62,27 @@ func (r *Repository) ListCommits(ctx context.Context, req sdk.ListCommitsRequest
 	slices.Reverse(chrono)
 	out := sdk.CommitList{Truncated: total > limit}
 	for _, rc := range chrono[:min(len(chrono), limit)] {
-		out.Commits = append(out.Commits, commit(rc))
+		cm, err := commit(rc)
+		if err != nil {
+			return sdk.CommitList{}, err
+		}
+		out.Commits = append(out.Commits, cm)
 	}
 	return out, nil
 }
 
-// commit converts a commit as GitHub lists it.
-func commit(rc *github.RepositoryCommit) sdk.Commit {
+// commit converts a commit as GitHub lists it, refusing an answer whose ids
+// are not commit ids (an empty or foreign body).
+func commit(rc *github.RepositoryCommit) (sdk.Commit, error) {
 	out := sdk.Commit{ID: rc.GetSHA(), Message: rc.GetCommit().GetMessage(),
 		CommittedAt: rc.GetCommit().GetCommitter().GetDate().Time}
 	for _, p := range rc.Parents {
 		out.ParentIDs = append(out.ParentIDs, p.GetSHA())
 	}
-	return out
+	for _, id := range append([]string{out.ID}, out.ParentIDs...) {
+		if !sdk.ValidCommitID(id) {
+			return sdk.Commit{}, sdk.Permanent(fmt.Errorf("GitHub answered a commit whose id %.80q is not a commit id", id))
+		}
+	}
+	return out, nil
 }

@@ -95,7 +95,7 @@ func (r *Repository) GetCommit(ctx context.Context, req sdk.GetCommitRequest) (s
 	if err != nil {
 		return sdk.Commit{}, c.classify(err, "read commit", ghapi.NeedsContents)
 	}
-	return commit(rc), nil
+	return commit(rc)
 }
 
 // FindPullRequests lists the pull requests merged by a commit: GET

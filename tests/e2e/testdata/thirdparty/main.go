@@ -1,6 +1,7 @@
-// Command webhook is a third-party-style plugin, built only against the
-// gitops-connector SDK: type WEBHOOK posts commit statuses and completion
-// notices as JSON to the URL in the config's webhookUrl setting.
+// Command webhook is a complete third-party plugin, built only against the
+// gitops-connector SDK: type WEBHOOK posts commit statuses to
+// {webhookUrl}/statuses, reads commits from {webhookUrl}/commits/{id}, and
+// tells {webhookUrl}/completions when a deployment finished.
 package main
 
 import (
@@ -8,50 +9,51 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
-	"net/url"
-	"regexp"
 	"time"
 
 	"github.com/gitops-connector/gitops-connector/sdk"
 )
 
-var (
-	hexID  = regexp.MustCompile(`^[0-9a-f]{7,64}$`)
-	client = &http.Client{Timeout: 10 * time.Second}
-)
+// client pools connections for the host's concurrent calls.
+var client = &http.Client{Timeout: 30 * time.Second, Transport: sdk.NewHTTPTransport()}
 
 func validate(cfg sdk.Config) []sdk.FieldError {
-	u, err := url.Parse(cfg.Setting("webhookUrl"))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	if _, err := sdk.JoinPath(cfg.Setting("webhookUrl")); err != nil {
 		return []sdk.FieldError{{Field: "webhookUrl", Message: "must be an http(s) URL"}}
 	}
 	return nil
 }
 
-func send(ctx context.Context, cfg sdk.Config, path string, v any) error {
-	body, err := json.Marshal(v)
+// call sends in (if not nil) as JSON to {webhookUrl}/{path...} and decodes
+// the answer into out (if not nil). The SDK classifies every failure.
+func call(ctx context.Context, cfg sdk.Config, method string, in, out any, path ...string) error {
+	u, err := sdk.JoinPath(cfg.Setting("webhookUrl"), path...) // escapes every segment
 	if err != nil {
-		return sdk.Permanent(err)
+		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, cfg.Setting("webhookUrl")+path, bytes.NewReader(body))
+	var body io.Reader
+	if in != nil {
+		b, _ := json.Marshal(in)
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
 	if err != nil {
-		return sdk.Permanent(err)
+		return sdk.InvalidInput(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	if cfg.Token != "" { // the token of this plugin's integration only
-		req.Header.Set("Authorization", "Bearer "+cfg.Token)
-	}
+	req.Header.Set("Authorization", "Bearer "+cfg.Token) // this integration's token only
 	resp, err := client.Do(req)
 	if err != nil {
-		return sdk.Retryable(fmt.Errorf("post %s: %w", path, err), 0)
+		return sdk.RequestError(err) // time-outs, refused connections: retryable
 	}
-	resp.Body.Close()
-	switch {
-	case resp.StatusCode >= 500:
-		return sdk.Retryable(fmt.Errorf("post %s: %d", path, resp.StatusCode), 0)
-	case resp.StatusCode >= 400:
-		return sdk.Permanent(fmt.Errorf("post %s: %d", path, resp.StatusCode))
+	if err := sdk.CheckResponse(resp); err != nil {
+		return err // 429/5xx retryable with Retry-After, 4xx permanent; no token in it
+	}
+	defer resp.Body.Close()
+	if out != nil && json.NewDecoder(resp.Body).Decode(out) != nil {
+		return sdk.Permanent(fmt.Errorf("%s %s: the answer is not the JSON expected", method, u))
 	}
 	return nil
 }
@@ -62,22 +64,23 @@ func (repository) ValidateConfig(_ context.Context, cfg sdk.Config) ([]sdk.Field
 	return validate(cfg), nil
 }
 
+// PostStatus is safe to repeat: the webhook keeps the latest state per
+// commit and context. The SDK has checked req.CommitID.
 func (repository) PostStatus(ctx context.Context, req sdk.PostStatusRequest) error {
-	if !hexID.MatchString(req.CommitID) {
-		return sdk.InvalidInputf("commit id %q is not a hex id", req.CommitID)
-	}
-	return send(ctx, req.Config, "/statuses", map[string]string{
+	return call(ctx, req.Config, http.MethodPost, map[string]string{
 		"commit": req.CommitID, "context": req.Status.Name, "state": req.Status.State.String(), "description": req.Status.Description,
-	})
+	}, nil, "statuses")
 }
 
-// GetCommit tells the webhook it read the commit, then answers a fixed
-// message.
 func (repository) GetCommit(ctx context.Context, req sdk.GetCommitRequest) (sdk.Commit, error) {
-	if err := send(ctx, req.Config, "/reads", map[string]string{"commit": req.CommitID}); err != nil {
+	var c sdk.Commit // the webhook answers {"ID", "Message", "ParentIDs"}
+	if err := call(ctx, req.Config, http.MethodGet, nil, &c, "commits", req.CommitID); err != nil {
 		return sdk.Commit{}, err
 	}
-	return sdk.Commit{ID: req.CommitID, Message: "deployed by the webhook plugin"}, nil
+	if c.ID != req.CommitID {
+		return sdk.Commit{}, sdk.Permanent(fmt.Errorf("asked for commit %s, the webhook answered %.80q", req.CommitID, c.ID))
+	}
+	return c, nil
 }
 
 type orchestrator struct{ sdk.UnimplementedOrchestrator }
@@ -89,16 +92,13 @@ func (orchestrator) ValidateConfig(_ context.Context, cfg sdk.Config) ([]sdk.Fie
 // NotifyCompletion reads the commit through the host's repository, then
 // posts the outcome.
 func (orchestrator) NotifyCompletion(ctx context.Context, c sdk.Completion, repo sdk.Repository) (sdk.NotifyResult, error) {
-	if !hexID.MatchString(c.CommitID) {
-		return sdk.NotifyResult{}, sdk.InvalidInputf("commit id %q is not a hex id", c.CommitID)
-	}
 	cm, err := repo.GetCommit(ctx, sdk.GetCommitRequest{Config: c.Config, CommitID: c.CommitID})
 	if err != nil {
 		return sdk.NotifyResult{}, err
 	}
-	err = send(ctx, c.Config, "/completions", map[string]any{
+	err = call(ctx, c.Config, http.MethodPost, map[string]any{
 		"commit": c.CommitID, "successful": c.Successful, "message": cm.Message, "config": c.Config.Name,
-	})
+	}, nil, "completions")
 	return sdk.NotifyResult{Notified: err == nil}, err
 }
 
