@@ -78,11 +78,11 @@ func (o *Orchestrator) NotifyCompletion(ctx context.Context, c sdk.Completion, r
 	if len(errs) > 0 {
 		return sdk.NotifyResult{}, settings.ConfigError(c.Config, errs)
 	}
-	if err := giteaapi.CheckCommitID(c.CommitID); err != nil {
+	if err := sdk.CheckCommitID("commit id", c.CommitID); err != nil {
 		return sdk.NotifyResult{}, err
 	}
 	if c.DeployedWith != "" {
-		if err := giteaapi.CheckCommitID(c.DeployedWith); err != nil {
+		if err := sdk.CheckCommitID("deployed-with commit id", c.DeployedWith); err != nil {
 			return sdk.NotifyResult{}, err
 		}
 	}

@@ -16,8 +16,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"regexp"
-	"strings"
 	"time"
 
 	"github.com/gitops-connector/gitops-connector/sdk"
@@ -59,7 +57,8 @@ type Call struct {
 	API   *url.URL
 	Token string
 	// Method and Path: the path's segments below the API root, each
-	// escaped here, e.g. {"repos", owner, repo, "statuses", sha}.
+	// escaped by sdk.JoinPath (which refuses "", "." and ".."), e.g.
+	// {"repos", owner, repo, "statuses", sha}.
 	Method string
 	Path   []string
 	Query  url.Values
@@ -81,10 +80,13 @@ func (c *Client) Do(ctx context.Context, call Call, out any) (http.Header, error
 	if call.Token == "" {
 		return nil, sdk.PermissionDenied(fmt.Errorf("%s: the config has no Gitea token: set PAT (single instance) or the GitOpsConfig's secretRef", call.Action))
 	}
-	u := *call.API
-	u.Path = strings.TrimSuffix(u.Path, "/") + "/" + strings.Join(call.Path, "/")
-	u.RawPath = escapedPath(call.API, call.Path)
-	u.RawQuery = call.Query.Encode()
+	target, err := sdk.JoinPath(call.API.String(), call.Path...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", call.Action, err)
+	}
+	if len(call.Query) > 0 {
+		target += "?" + call.Query.Encode()
+	}
 	var body io.Reader
 	if call.Body != nil {
 		b, err := json.Marshal(call.Body)
@@ -93,7 +95,7 @@ func (c *Client) Do(ctx context.Context, call Call, out any) (http.Header, error
 		}
 		body = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, call.Method, u.String(), body)
+	req, err := http.NewRequestWithContext(ctx, call.Method, target, body)
 	if err != nil {
 		return nil, sdk.Permanent(fmt.Errorf("%s: %w", call.Action, err))
 	}
@@ -121,17 +123,6 @@ func (c *Client) Do(ctx context.Context, call Call, out any) (http.Header, error
 	return resp.Header, nil
 }
 
-// escapedPath is the API root's path and the escaped segments.
-func escapedPath(api *url.URL, segs []string) string {
-	var b strings.Builder
-	b.WriteString(strings.TrimSuffix(api.EscapedPath(), "/"))
-	for _, s := range segs {
-		b.WriteString("/")
-		b.WriteString(url.PathEscape(s))
-	}
-	return b.String()
-}
-
 // hint says what to check after an answer of the kind err has.
 func hint(err error, c Call) string {
 	switch sdk.KindOf(err) {
@@ -141,24 +132,4 @@ func hint(err error, c Call) string {
 		return fmt.Sprintf("check that repository %s (giteaOwner and %s) exists on giteaUrl and that the token can see it (%s)%s: ", c.Repo, c.RepoField, c.Needs, c.Missing)
 	}
 	return ""
-}
-
-var commitIDRE = regexp.MustCompile(`^[0-9a-fA-F]{7,64}$`)
-
-// CheckCommitID refuses anything but a hex commit id (7 to 64 hex digits):
-// ids go into request paths, and a revision such as
-// "main@sha1:../../other/commits/<sha>" would address another repository.
-func CheckCommitID(id string) error {
-	if !commitIDRE.MatchString(id) {
-		return sdk.InvalidInputf("commit id %q is not a hex commit id (7 to 64 hex digits)", clip(id, 100))
-	}
-	return nil
-}
-
-// clip shortens a value echoed in an error to n characters.
-func clip(s string, n int) string {
-	if r := []rune(s); len(r) > n {
-		return string(r[:n]) + "…"
-	}
-	return s
 }

@@ -115,7 +115,7 @@ func (r *Repository) ListCommits(ctx context.Context, req sdk.ListCommitsRequest
 	if err != nil {
 		return sdk.CommitList{}, err
 	}
-	if err := giteaapi.CheckCommitID(req.BaseCommitID); err != nil {
+	if err := sdk.CheckCommitID("base commit id", req.BaseCommitID); err != nil {
 		return sdk.CommitList{}, err
 	}
 	var cmp struct {
@@ -210,7 +210,7 @@ func (r *Repository) target(cfg sdk.Config, name, commitID string) (target, erro
 		}
 		t.repo, t.field = name, "the requested repository"
 	}
-	if err := giteaapi.CheckCommitID(commitID); err != nil {
+	if err := sdk.CheckCommitID("commit id", commitID); err != nil {
 		return target{}, err
 	}
 	return t, nil

@@ -36,6 +36,10 @@ const (
 	WorkflowRef = "giteaWorkflowRef"
 	// AppURL is the link of every commit status (GITOPS_APP_URL).
 	AppURL = "gitOpsAppURL"
+	// CredentialField names the config's credential in the field error of
+	// a credential that is not a token: the config's secretRef, or the
+	// integration's own repositorySecretRef or orchestratorSecretRef.
+	CredentialField = "secretRef"
 )
 
 // DefaultWorkflowRef is the branch a workflow is dispatched on when the
@@ -122,6 +126,9 @@ func parse(cfg sdk.Config, required ...string) (Settings, []sdk.FieldError) {
 		fail(WorkflowRef, "must be a branch or tag name (e.g. main or refs/tags/v1), without spaces; got %q", s.WorkflowRef)
 	}
 	s.AppURL = cfg.Setting(AppURL)
+	if k := cfg.Credential.Kind; k != "" && k != sdk.CredentialToken {
+		fail(CredentialField, "holds a %s credential; Gitea and Forgejo take an access token (a Secret key holding the token, or PAT)", k)
+	}
 	return s, errs
 }
 

@@ -72,6 +72,17 @@ func TestEachCapabilityRequiresItsFields(t *testing.T) {
 	}
 }
 
+func TestOnlyATokenCredentialIsTaken(t *testing.T) {
+	cfg := sdk.Config{Settings: map[string]string{URL: "https://gitea.example.com", Owner: "platform", ManifestsRepo: "manifests"}}
+	for kind, ok := range map[string]bool{"": true, sdk.CredentialToken: true, sdk.CredentialGitHubApp: false, sdk.CredentialAzureWorkloadIdentity: false} {
+		cfg.Credential = sdk.Credential{Kind: kind, Values: map[string]string{"privateKey": "-----BEGIN KEY-----"}}
+		_, errs := ForRepository(cfg)
+		if got := fields(errs); ok != (len(got) == 0) || (!ok && (!slices.Equal(got, []string{CredentialField}) || strings.Contains(errs[0].Message, "BEGIN"))) {
+			t.Errorf("credential %q: %v", kind, errs)
+		}
+	}
+}
+
 func FuzzParseURL(f *testing.F) {
 	for _, seed := range []string{"https://gitea.example.com", "https://x/api/v1/", "https://u:p@x", "http://[::1]:3000/a%2Fb", ""} {
 		f.Add(seed)
