@@ -16,6 +16,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -142,6 +143,18 @@ func newEventID() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// dedupID identifies a notification by its config and body: a sender that
+// retries sends the same body (Flux and Argo CD put the time of the event
+// in it, so two notifications of one state differ), and a store shared by
+// replicas records it once.
+func dedupID(configKey string, body []byte) string {
+	h := sha256.New()
+	h.Write([]byte(configKey))
+	h.Write([]byte{0})
+	h.Write(body)
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // Outcomes of a notification, in Response.Status and the metrics.
@@ -303,7 +316,7 @@ func (h *Handler) phase(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	job := pipeline.Job{
-		ID: x.id, Config: d.Config, CommitID: d.Result.CommitID, Statuses: d.Result.Statuses,
+		ID: x.id, Config: d.Config, CommitID: d.Result.CommitID, Statuses: d.Result.Statuses, DedupID: dedupID(d.Config.Key(), body),
 		Finished: d.Result.Finished, Successful: d.Result.Successful, Received: time.Now(),
 	}
 	if err := h.Queue.Submit(job); err != nil {

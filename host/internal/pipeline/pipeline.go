@@ -64,6 +64,8 @@ type Job struct {
 	Finished   bool
 	Successful bool
 	Received   time.Time
+	// DedupID identifies the notification (Record.DedupID).
+	DedupID string
 }
 
 // Key identifies the (config, commit) a job belongs to.
@@ -227,6 +229,9 @@ type Pipeline struct {
 	cancel context.CancelFunc
 	sem    chan struct{}
 	now    func() time.Time
+	// shared is the store when replicas share it: jobs are then delivered
+	// as it hands them out, not as they are submitted here.
+	shared Shared
 
 	// states holds the delivery state of recently delivered pairs as last
 	// written to the store, so a repeated event for a known commit (what
@@ -299,9 +304,13 @@ func New(opts Options) (*Pipeline, error) {
 	if opts.Observer == nil {
 		opts.Observer = nopObserver{}
 	}
-	pending, err := opts.Store.Pending()
-	if err != nil {
-		return nil, fmt.Errorf("read the pending events: %w", err)
+	shared, _ := opts.Store.(Shared)
+	var pending []Record
+	if shared == nil {
+		var err error
+		if pending, err = opts.Store.Pending(); err != nil {
+			return nil, fmt.Errorf("read the pending events: %w", err)
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	states, err := lru.New[string, State](stateCacheSize)
@@ -310,7 +319,7 @@ func New(opts Options) (*Pipeline, error) {
 		return nil, fmt.Errorf("state cache: %w", err)
 	}
 	p := &Pipeline{opts: opts, ctx: ctx, cancel: cancel, sem: make(chan struct{}, opts.Concurrency),
-		now: time.Now, states: states, queues: map[string]*queue{}, resumed: len(pending)}
+		now: time.Now, shared: shared, states: states, queues: map[string]*queue{}, resumed: len(pending)}
 	p.gates = &gate.Waits[*entry]{Due: p.reopen}
 	for _, r := range pending {
 		p.enqueue(&entry{rec: r}).behind = true
@@ -336,6 +345,28 @@ func (p *Pipeline) Start() {
 	}
 	p.bg.Add(1)
 	go p.pruneLoop()
+	if p.shared != nil {
+		p.bg.Add(1)
+		go p.consume()
+	}
+}
+
+// consume queues the jobs the shared store hands this replica, until
+// Close.
+func (p *Pipeline) consume() {
+	defer p.bg.Done()
+	err := p.shared.Consume(p.ctx, func(r Record) bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if p.stopping {
+			return false
+		}
+		p.startDrain(r.Key(), p.enqueue(&entry{rec: r}))
+		return true
+	})
+	if err != nil {
+		p.opts.Logger.Error("cannot take events from the shared store; this replica delivers none", "error", err)
+	}
 }
 
 // Submit records a job and queues it behind the earlier jobs of its
@@ -354,11 +385,14 @@ func (p *Pipeline) Submit(job Job) error {
 	cfg := job.Config
 	rec := Record{
 		ID: job.ID, ConfigKey: cfg.Key(), CommitID: job.CommitID, Statuses: slices.Clone(job.Statuses),
-		Finished: job.Finished, Successful: job.Successful, Received: job.Received,
+		Finished: job.Finished, Successful: job.Successful, Received: job.Received, DedupID: job.DedupID,
 	}
 	seq, err := p.opts.Store.Add(rec)
 	if err != nil {
 		return fmt.Errorf("cannot record the event: %w", err)
+	}
+	if p.shared != nil {
+		return nil // delivered by the replica the store hands it to
 	}
 	rec.Seq = seq
 	p.mu.Lock()
@@ -603,7 +637,7 @@ func (p *Pipeline) deliver(e *entry) {
 		p.finish(log, rec, nil)
 		return
 	}
-	st, ok := p.states.Get(rec.Key())
+	st, ok := p.cachedState(rec.Key())
 	if !ok && !p.persist(log, "read the delivery state", func() error {
 		var err error
 		st, err = p.opts.Store.State(rec.Key())
@@ -622,6 +656,7 @@ func (p *Pipeline) deliver(e *entry) {
 		return
 	}
 	posted, unchanged, superseded := 0, 0, 0
+	recorded := -1 // the progress last recorded by this delivery
 	for ; rec.Next < len(rec.Statuses); rec.Next++ {
 		s := rec.Statuses[rec.Next]
 		fp := fingerprint(s)
@@ -669,6 +704,7 @@ func (p *Pipeline) deliver(e *entry) {
 		if !p.persist(log, "record the delivery progress", func() error { return p.opts.Store.Progress(next, st) }) {
 			return
 		}
+		recorded = next.Next
 		p.states.Add(rec.Key(), st.clone())
 	}
 	counts := []any{"posted", posted, "unchanged", unchanged, "superseded", superseded}
@@ -704,6 +740,13 @@ func (p *Pipeline) deliver(e *entry) {
 		p.notificationDone(rec, cfg.OrchestratorType, NotifyNoPlugin)
 		p.giveUp(rec, StepNotify, "", ReasonNoPlugin, err)
 		p.finish(log, rec, &st)
+		return
+	}
+	// The claim, unless the last status's progress was just recorded (the
+	// same write): in a shared store the compare-and-swap fails when
+	// another replica took the pair over since this one read its state,
+	// and then this one does not notify.
+	if recorded != rec.Next && !p.persist(log, "record the delivery progress before notifying", func() error { return p.opts.Store.Progress(rec, st) }) {
 		return
 	}
 	var res sdk.NotifyResult
@@ -791,14 +834,22 @@ func (p *Pipeline) persist(log *slog.Logger, what string, op func() error) bool 
 	attempts := 0
 	_, err := backoff.Retry(p.ctx, func() (struct{}, error) {
 		attempts++
-		return struct{}{}, op()
+		err := op()
+		if errors.Is(err, ErrConflict) {
+			return struct{}{}, backoff.Permanent(err)
+		}
+		return struct{}{}, err
 	}, backoff.WithBackOff(b), backoff.WithMaxElapsedTime(0),
 		backoff.WithNotify(func(err error, next time.Duration) {
 			if attempts == 1 {
 				log.Error("cannot "+what+"; retrying until the store takes writes", "error", err)
 			}
 		}))
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrConflict):
+		log.Warn("another replica delivers this commit now; this one stops delivering the event", "operation", what, "error", err)
+		return false
+	case err != nil:
 		log.Error("cannot "+what+": interrupted by shutdown", "error", err, "attempts", attempts)
 		return false
 	}
@@ -898,6 +949,16 @@ func (p *Pipeline) pruneLoop() {
 			return
 		}
 	}
+}
+
+// cachedState returns the state of a pair as this replica last wrote it.
+// A shared store is written by other replicas too, so its states are read
+// every time (false).
+func (p *Pipeline) cachedState(key string) (State, bool) {
+	if p.shared != nil {
+		return State{}, false
+	}
+	return p.states.Get(key)
 }
 
 // forgetPruned drops the states in memory after the store pruned n: what

@@ -1,6 +1,8 @@
 package pipeline
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -37,6 +39,11 @@ type Record struct {
 	// skipped). The job then tells that commit's outcome; "" for the job of
 	// an event.
 	DeployedWith string
+	// DedupID identifies the notification the job came from (a digest of
+	// its config and body): a Shared store records a sender's retry of the
+	// same notification once. Empty: not deduplicated. Stores that are not
+	// shared need not keep it.
+	DedupID string
 }
 
 // Key identifies the (config, commit) a record belongs to.
@@ -107,6 +114,28 @@ type Store interface {
 	Check() error
 	// Durable reports whether the records survive a restart of the host.
 	Durable() bool
+}
+
+// ErrConflict is wrapped by a Shared store's write when another replica
+// changed the state of the job's (config, commit) since this one read it:
+// that replica delivers the pair now, so this one stops delivering the job
+// and writes nothing more for it (compare-and-swap: two replicas never
+// both record, nor both notify, an outcome).
+var ErrConflict = errors.New("another replica changed the delivery state of this commit")
+
+// Shared is a Store that several replicas of the host share. Every replica
+// records the jobs it accepts (Add), but a job is delivered by the replica
+// the store hands it to (Consume), which may be another one; a job whose
+// replica died is handed to another. Writes of a pair's state are
+// compare-and-swap against the state this replica last read (State) or
+// wrote, failing with ErrConflict.
+type Shared interface {
+	Store
+	// Consume calls add with every job this replica is to deliver, the
+	// jobs of one pair in sequence order, until ctx ends. A job add
+	// refuses (false: the replica is shutting down) is handed to another
+	// replica. It returns nil when ctx ended.
+	Consume(ctx context.Context, add func(Record) bool) error
 }
 
 // MemoryStore is a Store in memory, for a host without a data directory:

@@ -194,7 +194,7 @@ func checkRecord(bucket, k, v []byte) error {
 			return err
 		}
 	case bytes.Equal(bucket, bucketStates):
-		if _, err := decodeState(v); err != nil {
+		if _, err := DecodeState(v); err != nil {
 			return fmt.Errorf("state %q: %w", k, err)
 		}
 	case bytes.Equal(bucket, bucketMeta) && bytes.Equal(k, keyFormat):
@@ -267,7 +267,7 @@ func (s *Bolt) Add(r pipeline.Record) (uint64, error) {
 		}
 		seq = n
 		r.Seq = n
-		v, err := encodeJob(r)
+		v, err := EncodeJob(r)
 		if err != nil {
 			return err
 		}
@@ -300,7 +300,7 @@ func (s *Bolt) Pending() ([]pipeline.Record, error) {
 
 // Progress records a job's progress and its pair's state.
 func (s *Bolt) Progress(r pipeline.Record, st pipeline.State) error {
-	job, err := encodeJob(r)
+	job, err := EncodeJob(r)
 	if err != nil {
 		return err
 	}
@@ -327,7 +327,7 @@ func (s *Bolt) Done(r pipeline.Record, st *pipeline.State) error {
 
 func (s *Bolt) putState(tx *bolt.Tx, key string, st pipeline.State) error {
 	st.Updated = s.now()
-	v, err := encodeState(st)
+	v, err := EncodeState(st)
 	if err != nil {
 		return err
 	}
@@ -343,7 +343,7 @@ func (s *Bolt) State(key string) (pipeline.State, error) {
 			return nil
 		}
 		var err error
-		st, err = decodeState(v)
+		st, err = DecodeState(v)
 		return err
 	})
 	if err != nil {
@@ -357,7 +357,7 @@ func (s *Bolt) Prune(before time.Time) (int, error) {
 	var stale [][]byte
 	err := s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketStates).ForEach(func(k, v []byte) error {
-			st, err := decodeState(v)
+			st, err := DecodeState(v)
 			if err == nil && st.Updated.Before(before) {
 				stale = append(stale, slices.Clone(k))
 			}
@@ -377,7 +377,7 @@ func (s *Bolt) Prune(before time.Time) (int, error) {
 			if v == nil {
 				continue
 			}
-			if st, err := decodeState(v); err == nil && !st.Updated.Before(before) {
+			if st, err := DecodeState(v); err == nil && !st.Updated.Before(before) {
 				continue
 			}
 			if err := b.Delete(k); err != nil {
@@ -433,7 +433,9 @@ type stateJSON struct {
 	Updated      time.Time `json:"updated"`
 }
 
-func encodeJob(r pipeline.Record) ([]byte, error) {
+// EncodeJob encodes a job record (its Seq is the key, not in the value).
+// Other stores of the pipeline (package jsstore) record jobs the same way.
+func EncodeJob(r pipeline.Record) ([]byte, error) {
 	j := jobJSON{V: formatVersion, ID: r.ID, Config: r.ConfigKey, Commit: r.CommitID,
 		Finished: r.Finished, Successful: r.Successful, Received: r.Received.UTC(), Next: r.Next, DeployedWith: r.DeployedWith}
 	for _, s := range r.Statuses {
@@ -451,7 +453,12 @@ func decodeJob(k, v []byte) (pipeline.Record, error) {
 	if len(k) != 8 {
 		return pipeline.Record{}, fmt.Errorf("job key %x is not a sequence number", k)
 	}
-	seq := binary.BigEndian.Uint64(k)
+	return DecodeJob(binary.BigEndian.Uint64(k), v)
+}
+
+// DecodeJob decodes a job record written by EncodeJob, with its sequence
+// number, and checks it.
+func DecodeJob(seq uint64, v []byte) (pipeline.Record, error) {
 	var j jobJSON
 	if err := json.Unmarshal(v, &j); err != nil {
 		return pipeline.Record{}, fmt.Errorf("job %d: %w", seq, err)
@@ -473,7 +480,8 @@ func decodeJob(k, v []byte) (pipeline.Record, error) {
 	return r, nil
 }
 
-func encodeState(st pipeline.State) ([]byte, error) {
+// EncodeState encodes a pair's delivery state.
+func EncodeState(st pipeline.State) ([]byte, error) {
 	j := stateJSON{V: formatVersion, Finished: st.Finished, Posted: st.Posted, Updated: st.Updated.UTC(),
 		DeployedWith: st.DeployedWith, LastFinished: st.LastFinished}
 	for outcome, told := range st.Notified {
@@ -489,7 +497,8 @@ func encodeState(st pipeline.State) ([]byte, error) {
 	return b, nil
 }
 
-func decodeState(v []byte) (pipeline.State, error) {
+// DecodeState decodes a pair's delivery state written by EncodeState.
+func DecodeState(v []byte) (pipeline.State, error) {
 	var j stateJSON
 	if err := json.Unmarshal(v, &j); err != nil {
 		return pipeline.State{}, err

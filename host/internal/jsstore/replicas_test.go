@@ -1,0 +1,308 @@
+package jsstore
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gitops-connector/gitops-connector/host/internal/config"
+	"github.com/gitops-connector/gitops-connector/host/internal/pipeline"
+	"github.com/gitops-connector/gitops-connector/sdk"
+	"github.com/gitops-connector/gitops-connector/testkit/natsserver"
+)
+
+var replicaConfig = config.Config{Name: "default", RepositoryType: "GITHUB", OrchestratorType: "GITHUB", Token: "ghp_x"}
+
+// api records what the replicas' plugins did, as the GitHub API would see
+// it: a call counts once it returned.
+type api struct {
+	mu       sync.Mutex
+	posted   map[string][]string // commit → descriptions, in order
+	notified map[string]int      // commit → notifications
+}
+
+func newAPI() *api { return &api{posted: map[string][]string{}, notified: map[string]int{}} }
+
+func (a *api) snapshot() (map[string][]string, map[string]int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	posted := map[string][]string{}
+	for k, v := range a.posted {
+		posted[k] = slices.Clone(v)
+	}
+	notified := map[string]int{}
+	for k, v := range a.notified {
+		notified[k] = v
+	}
+	return posted, notified
+}
+
+// replicaPlugins are one replica's plugins. Once frozen, every call hangs:
+// the replica is as good as killed.
+type replicaPlugins struct {
+	sdk.UnimplementedRepository
+	sdk.UnimplementedOrchestrator
+	api    *api
+	frozen chan struct{}
+	once   sync.Once
+}
+
+func (p *replicaPlugins) freeze() { p.once.Do(func() { close(p.frozen) }) }
+
+func (p *replicaPlugins) call(ctx context.Context) error {
+	select {
+	case <-p.frozen:
+		<-ctx.Done()
+		return sdk.Retryable(ctx.Err(), 0)
+	case <-time.After(2 * time.Millisecond): // an API call takes time
+	}
+	select {
+	case <-p.frozen:
+		<-ctx.Done()
+		return sdk.Retryable(ctx.Err(), 0)
+	default:
+		return nil
+	}
+}
+
+func (p *replicaPlugins) PostStatus(ctx context.Context, r sdk.PostStatusRequest) error {
+	if err := p.call(ctx); err != nil {
+		return err
+	}
+	p.api.mu.Lock()
+	defer p.api.mu.Unlock()
+	p.api.posted[r.CommitID] = append(p.api.posted[r.CommitID], r.Status.Description)
+	return nil
+}
+
+func (p *replicaPlugins) NotifyCompletion(ctx context.Context, c sdk.Completion, _ sdk.Repository) (sdk.NotifyResult, error) {
+	if err := p.call(ctx); err != nil {
+		return sdk.NotifyResult{}, err
+	}
+	p.api.mu.Lock()
+	defer p.api.mu.Unlock()
+	p.api.notified[c.CommitID]++
+	return sdk.NotifyResult{Notified: true}, nil
+}
+
+func (p *replicaPlugins) ValidateConfig(context.Context, sdk.Config) ([]sdk.FieldError, error) {
+	return nil, nil
+}
+
+func (p *replicaPlugins) Repository(string) (sdk.Repository, error)     { return p, nil }
+func (p *replicaPlugins) Orchestrator(string) (sdk.Orchestrator, error) { return p, nil }
+
+type replica struct {
+	store   *Store
+	pipe    *pipeline.Pipeline
+	plugins *replicaPlugins
+}
+
+// startReplica starts a pipeline on a store of its own on url.
+func startReplica(t *testing.T, url, name string, a *api) *replica {
+	t.Helper()
+	s := open(t, url, name)
+	plugins := &replicaPlugins{api: a, frozen: make(chan struct{})}
+	p, err := pipeline.New(pipeline.Options{
+		Plugins: plugins, Store: s, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Resolve:        func(string) (config.Config, error) { return replicaConfig, nil },
+		InitialBackoff: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, CallTimeout: time.Minute,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Start()
+	r := &replica{store: s, pipe: p, plugins: plugins}
+	t.Cleanup(func() { r.kill() })
+	return r
+}
+
+// kill freezes a replica and cuts it from NATS: its calls in flight never
+// return, it renews nothing and writes nothing more.
+func (r *replica) kill() {
+	r.plugins.freeze()
+	_ = r.store.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	_ = r.pipe.Close(ctx)
+}
+
+// events returns the events of commits commits, steps each; the last
+// finishes the deployment.
+func events(commits, steps int) [][]pipeline.Job {
+	var out [][]pipeline.Job
+	for c := range commits {
+		commit := fmt.Sprintf("%07d%033d", c, 0)
+		var jobs []pipeline.Job
+		for s := range steps {
+			jobs = append(jobs, pipeline.Job{
+				ID: fmt.Sprintf("c%d-s%d", c, s), Config: replicaConfig, CommitID: commit,
+				Statuses: []sdk.Status{{Name: "Status", State: sdk.StatePending, RawState: "Progressing", Description: fmt.Sprintf("step %d", s)}},
+				Finished: s == steps-1, Successful: s == steps-1, DedupID: fmt.Sprintf("c%d-s%d", c, s),
+			})
+		}
+		out = append(out, jobs)
+	}
+	return out
+}
+
+// waitDelivered waits until every commit was notified, then checks that each
+// was notified once and its statuses posted once each, in order.
+func waitDelivered(t *testing.T, a *api, all [][]pipeline.Job, steps int) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		_, notified := a.snapshot()
+		if len(notified) == len(all) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d commits notified", len(notified), len(all))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond) // a repeat would show now
+	posted, notified := a.snapshot()
+	var want []string
+	for s := range steps {
+		want = append(want, fmt.Sprintf("step %d", s))
+	}
+	for _, jobs := range all {
+		commit := jobs[0].CommitID
+		if notified[commit] != 1 {
+			t.Errorf("commit %s notified %d times", commit[:7], notified[commit])
+		}
+		// Superseded statuses may be skipped after a fail-over; what is
+		// posted is in order, once, and ends with the last.
+		got := posted[commit]
+		if len(got) == 0 || got[len(got)-1] != want[len(want)-1] || !sorted(got) {
+			t.Errorf("commit %s: statuses posted %v, want a subsequence of %v ending with the last", commit[:7], got, want)
+		}
+	}
+}
+
+// sorted reports whether descriptions "step N" strictly increase.
+func sorted(ds []string) bool {
+	for i := 1; i < len(ds); i++ {
+		var a, b int
+		fmt.Sscanf(ds[i-1], "step %d", &a)
+		fmt.Sscanf(ds[i], "step %d", &b)
+		if b <= a {
+			return false
+		}
+	}
+	return true
+}
+
+func waitEmpty(t *testing.T, s *Store) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		left, err := s.Pending()
+		if err == nil && len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("jobs left in the stream: %d (%v)", len(left), err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// submit spreads the events over the replicas, each sent to one replica
+// and sent again (a sender's retry) to the next; the events of one commit
+// in order.
+func submit(t *testing.T, all [][]pipeline.Job, replicas []*replica, during func(i int)) {
+	t.Helper()
+	i := 0
+	for s := range all[0] {
+		for c := range all {
+			job := all[c][s]
+			var live []*replica
+			for _, r := range replicas {
+				if !isFrozen(r) {
+					live = append(live, r)
+				}
+			}
+			if err := live[i%len(live)].pipe.Submit(job); err != nil {
+				t.Fatal(err)
+			}
+			retry := job
+			retry.ID += "-retry"
+			if err := live[(i+1)%len(live)].pipe.Submit(retry); err != nil {
+				t.Fatal(err)
+			}
+			i++
+			if during != nil {
+				during(i)
+			}
+		}
+	}
+}
+
+func TestReplicasDeliverEveryEventInOrderPerCommitAndNotifyOnce(t *testing.T) {
+	srv := natsserver.Single(t)
+	a := newAPI()
+	var replicas []*replica
+	for range 3 {
+		replicas = append(replicas, startReplica(t, srv.URL(), "replicas", a))
+	}
+	all := events(12, 4)
+	submit(t, all, replicas, nil)
+	waitDelivered(t, a, all, 4)
+	posted, _ := a.snapshot()
+	for _, jobs := range all {
+		if got := posted[jobs[0].CommitID]; len(got) != 4 {
+			t.Errorf("commit %s: posted %v; without a fail-over every status is posted once", jobs[0].CommitID[:7], got)
+		}
+	}
+	waitEmpty(t, replicas[0].store)
+}
+
+func TestWhenTheReplicaDeliveringDiesAnotherDeliversItsEvents(t *testing.T) {
+	srv := natsserver.Single(t)
+	a := newAPI()
+	var replicas []*replica
+	for range 3 {
+		replicas = append(replicas, startReplica(t, srv.URL(), "failover", a))
+	}
+	all := events(12, 4)
+	// Every partition is pinned to one replica: kill each replica that
+	// delivered something, mid-stream, until one is left.
+	killed := 0
+	submit(t, all, replicas, func(i int) {
+		if i%15 != 0 || killed == 2 {
+			return
+		}
+		for _, r := range replicas {
+			if r.pipe.Pending() > 0 && !isFrozen(r) {
+				r.kill()
+				killed++
+				return
+			}
+		}
+	})
+	if killed == 0 {
+		t.Fatal("no replica was delivering when the events were submitted")
+	}
+	waitDelivered(t, a, all, 4)
+	for _, r := range replicas {
+		if !isFrozen(r) {
+			waitEmpty(t, r.store)
+		}
+	}
+}
+
+func isFrozen(r *replica) bool {
+	select {
+	case <-r.plugins.frozen:
+		return true
+	default:
+		return false
+	}
+}

@@ -1,0 +1,178 @@
+// Package natsserver runs NATS servers with JetStream inside a test, on
+// loopback: one server, or a cluster whose nodes can be stopped and
+// started again on their data, for the tests of the connector's JetStream
+// queue.
+package natsserver
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// Node is one server of a cluster, or a lone server.
+type Node struct {
+	opts   *server.Options
+	server *server.Server
+}
+
+// URL is the address clients connect to.
+func (n *Node) URL() string { return n.server.ClientURL() }
+
+// Stop shuts the server down as a killed one would leave its peers: its
+// clients lose their connection at once.
+func (n *Node) Stop() {
+	n.server.Shutdown()
+	n.server.WaitForShutdown()
+}
+
+// Start starts a stopped node again on its data and ports.
+func (n *Node) Start(t testing.TB) {
+	t.Helper()
+	n.server = start(t, n.opts)
+}
+
+// Running reports whether the node serves clients.
+func (n *Node) Running() bool { return n.server.Running() }
+
+func start(t testing.TB, opts *server.Options) *server.Server {
+	t.Helper()
+	s, err := startQuiet(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func startQuiet(opts *server.Options) (*server.Server, error) {
+	s, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("nats server %s: %w", opts.ServerName, err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(30 * time.Second) {
+		return nil, fmt.Errorf("nats server %s did not start", opts.ServerName)
+	}
+	return s, nil
+}
+
+func options(dir, name string) *server.Options {
+	return &server.Options{
+		ServerName: name, Host: "127.0.0.1", Port: -1, NoSigs: true, NoLog: true,
+		JetStream: true, StoreDir: filepath.Join(dir, name),
+		JetStreamMaxMemory: 64 << 20, JetStreamMaxStore: 1 << 30,
+	}
+}
+
+// Single starts one server with JetStream, stopped when the test ends.
+func Single(t testing.TB) *Node {
+	t.Helper()
+	n := &Node{opts: options(t.TempDir(), "nats-0")}
+	n.Start(t)
+	t.Cleanup(func() {
+		if n.Running() {
+			n.Stop()
+		}
+	})
+	return n
+}
+
+// Cluster is a JetStream cluster of nodes on loopback.
+type Cluster struct {
+	Nodes []*Node
+}
+
+// URLs is every node's client address, comma-separated, as a client is
+// given them.
+func (c *Cluster) URLs() string {
+	var urls []string
+	for _, n := range c.Nodes {
+		urls = append(urls, net.JoinHostPort(n.opts.Host, strconv.Itoa(n.opts.Port)))
+	}
+	return "nats://" + strings.Join(urls, ",nats://")
+}
+
+// NewCluster starts size nodes (3 for streams with 3 replicas) with their
+// routes to each other and waits until JetStream is ready on every one.
+// They are stopped when the test ends.
+func NewCluster(t testing.TB, size int) *Cluster {
+	t.Helper()
+	dir := t.TempDir()
+	client, routes := freePorts(t, size), freePorts(t, size)
+	var urls []*url.URL
+	for _, p := range routes {
+		urls = append(urls, &url.URL{Scheme: "nats-route", Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(p))})
+	}
+	c := &Cluster{}
+	for i := range size {
+		opts := options(dir, fmt.Sprintf("nats-%d", i))
+		opts.Port = client[i]
+		opts.Cluster = server.ClusterOpts{Name: "gitops-connector-test", Host: "127.0.0.1", Port: routes[i]}
+		opts.Routes = urls
+		c.Nodes = append(c.Nodes, &Node{opts: opts})
+	}
+	var wg sync.WaitGroup
+	servers := make([]*server.Server, size)
+	errs := make([]error, size)
+	for i, n := range c.Nodes {
+		wg.Go(func() { servers[i], errs[i] = startQuiet(n.opts) })
+	}
+	wg.Wait()
+	for i, n := range c.Nodes {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		n.server = servers[i]
+	}
+	t.Cleanup(func() {
+		for _, n := range c.Nodes {
+			if n.Running() {
+				n.Stop()
+			}
+		}
+	})
+	c.WaitReady(t)
+	return c
+}
+
+// WaitReady waits until every running node has all the cluster's peers
+// and is current with JetStream's meta leader.
+func (c *Cluster) WaitReady(t testing.TB) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for _, n := range c.Nodes {
+		for n.Running() && (!n.server.JetStreamIsCurrent() || len(n.server.JetStreamClusterPeers()) < len(c.Nodes)) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the JetStream cluster did not form")
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}
+
+// freePorts returns n ports free on loopback now.
+func freePorts(t testing.TB, n int) []int {
+	t.Helper()
+	var ports []int
+	var lns []net.Listener
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns = append(lns, ln)
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	for _, ln := range lns {
+		_ = ln.Close()
+	}
+	return ports
+}
