@@ -72,11 +72,16 @@ func options(dir, name string) *server.Options {
 	}
 }
 
-// Single starts one server with JetStream, stopped when the test ends.
-func Single(t testing.TB) *Node {
+// Single starts one server with JetStream, changed by tune (e.g. to require
+// a token), stopped when the test ends.
+func Single(t testing.TB, tune ...func(*server.Options)) *Node {
 	t.Helper()
 	n := &Node{opts: options(t.TempDir(), "nats-0")}
+	for _, f := range tune {
+		f(n.opts)
+	}
 	n.Start(t)
+	n.opts.Port = n.server.Addr().(*net.TCPAddr).Port // the same after a restart
 	t.Cleanup(func() {
 		if n.Running() {
 			n.Stop()

@@ -71,6 +71,16 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) er
 		fs.DurationVar(&opts.MaxAge, "max-age", envDuration(getenv, "GITOPS_CONNECTOR_MAX_AGE", 24*time.Hour), "how long an event's deliveries are retried before they are given up")
 		fs.StringVar(&opts.WebhookHMACSecretFile, "webhook-hmac-secret-file", getenv("GITOPS_CONNECTOR_WEBHOOK_HMAC_SECRET_FILE"), "file holding the key of the body signature senders must send (Flux generic-hmac); instead of GITOPS_CONNECTOR_WEBHOOK_HMAC_SECRET")
 		fs.StringVar(&opts.PprofAddress, "pprof-address", getenv("GITOPS_CONNECTOR_PPROF_ADDRESS"), "address serving Go's profiles under /debug/pprof/, e.g. 127.0.0.1:6060 (default off; never expose it)")
+		fs.StringVar(&opts.Queue.URL, "queue", getenv("GITOPS_CONNECTOR_QUEUE"), "NATS JetStream server(s), nats://host:4222[,...], that replicas share accepted events and delivery state through (instead of --data-dir)")
+		fs.IntVar(&opts.Queue.Replicas, "queue-replicas", envInt(getenv, "GITOPS_CONNECTOR_QUEUE_REPLICAS", 3), "copies JetStream keeps of the events and states (the JetStream cluster's size, at most 5)")
+		fs.DurationVar(&opts.Queue.AckWait, "queue-ack-wait", envDuration(getenv, "GITOPS_CONNECTOR_QUEUE_ACK_WAIT", 30*time.Second), "how long the events a dead replica held wait before another replica delivers them")
+		fs.StringVar(&opts.QueueCredentials.CredsFile, "queue-creds-file", getenv("GITOPS_CONNECTOR_QUEUE_CREDS_FILE"), "NATS credentials file (user JWT and nkey seed)")
+		fs.StringVar(&opts.QueueCredentials.NkeyFile, "queue-nkey-file", getenv("GITOPS_CONNECTOR_QUEUE_NKEY_FILE"), "file holding a NATS nkey seed")
+		fs.StringVar(&opts.QueueCredentials.TokenFile, "queue-token-file", getenv("GITOPS_CONNECTOR_QUEUE_TOKEN_FILE"), "file holding a NATS token; instead of GITOPS_CONNECTOR_QUEUE_TOKEN")
+		fs.StringVar(&opts.QueueCredentials.CAFile, "queue-tls-ca-file", getenv("GITOPS_CONNECTOR_QUEUE_TLS_CA_FILE"), "CA certificate verifying the NATS servers")
+		fs.StringVar(&opts.QueueCredentials.CertFile, "queue-tls-cert-file", getenv("GITOPS_CONNECTOR_QUEUE_TLS_CERT_FILE"), "client certificate for NATS servers that require one")
+		fs.StringVar(&opts.QueueCredentials.KeyFile, "queue-tls-key-file", getenv("GITOPS_CONNECTOR_QUEUE_TLS_KEY_FILE"), "key of --queue-tls-cert-file")
+		opts.QueueCredentials.Token = getenv("GITOPS_CONNECTOR_QUEUE_TOKEN")
 		fs.StringVar(&opts.WebhookBearerTokenFile, "webhook-bearer-token-file", getenv("GITOPS_CONNECTOR_WEBHOOK_BEARER_TOKEN_FILE"), "file holding the token senders must send as Authorization: Bearer (Argo CD); instead of GITOPS_CONNECTOR_WEBHOOK_BEARER_TOKEN")
 	}
 	if err := fs.Parse(args); err != nil {
@@ -95,6 +105,13 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) er
 	}
 	opts.Logger.Info("gitops-connector starting", "version", version)
 	return app.Serve(ctx, opts)
+}
+
+func envInt(getenv func(string) string, key string, def int) int {
+	if n, err := strconv.Atoi(strings.TrimSpace(getenv(key))); err == nil {
+		return n
+	}
+	return def
 }
 
 func envOr(getenv func(string) string, key, def string) string {

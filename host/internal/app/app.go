@@ -20,6 +20,7 @@ import (
 	"github.com/gitops-connector/gitops-connector/host/internal/configset"
 	"github.com/gitops-connector/gitops-connector/host/internal/dryrun"
 	"github.com/gitops-connector/gitops-connector/host/internal/intake"
+	"github.com/gitops-connector/gitops-connector/host/internal/jsstore"
 	"github.com/gitops-connector/gitops-connector/host/internal/metrics"
 	"github.com/gitops-connector/gitops-connector/host/internal/pipeline"
 	"github.com/gitops-connector/gitops-connector/host/internal/pluginhost"
@@ -65,6 +66,11 @@ type Options struct {
 	WebhookBearerTokenFile string
 	// PprofAddress, when set, serves Go's profiles there (--pprof-address).
 	PprofAddress string
+	// Queue, when its URL is set (--queue), is the NATS JetStream that
+	// several replicas share instead of a data directory; QueueCredentials
+	// authenticate to it.
+	Queue            jsstore.Options
+	QueueCredentials jsstore.Credentials
 }
 
 // getenv returns Getenv, or os.Getenv when it is not set.
@@ -142,7 +148,7 @@ func Serve(ctx context.Context, opts Options) error {
 	if len(subs) > 0 {
 		log.Info("raw subscribers loaded", "count", len(subs))
 	}
-	events, closeStore, err := openStore(opts.DataDir, log)
+	events, closeStore, err := openStore(opts, log)
 	if err != nil {
 		return err
 	}
@@ -238,9 +244,17 @@ func (h *host) shutdown(srv *http.Server, pipe *pipeline.Pipeline) error {
 	return errors.Join(errs...)
 }
 
-// openStore opens the event store in dataDir, or a memory store when there
-// is none, and returns it with its close function.
-func openStore(dataDir string, log *slog.Logger) (pipeline.Store, func(), error) {
+// openStore opens the event store: the JetStream queue the replicas share,
+// the store in the data directory, or a memory store when there is
+// neither. It returns it with its close function.
+func openStore(opts Options, log *slog.Logger) (pipeline.Store, func(), error) {
+	dataDir := opts.DataDir
+	if opts.Queue.URL != "" {
+		if dataDir != "" {
+			return nil, nil, errors.New("--queue and --data-dir: choose one (replicas share the queue; one replica keeps a data directory)")
+		}
+		return openQueue(opts, log)
+	}
 	if dataDir == "" {
 		log.Warn("no data directory (--data-dir): accepted events are kept in memory only and lost if the host stops before delivering them")
 		return pipeline.NewMemoryStore(), func() {}, nil
@@ -394,4 +408,24 @@ func chooseSource(opts Options) (config.Source, bool, error) {
 // operatorTypes lists every operator type the plugins offer.
 func operatorTypes(m *pluginhost.Manager) func() []string {
 	return func() []string { return m.Types(sdk.CapabilityOperator) }
+}
+
+// openQueue connects to the JetStream queue of --queue.
+func openQueue(opts Options, log *slog.Logger) (pipeline.Store, func(), error) {
+	if err := jsstore.CheckURL(opts.Queue.URL); err != nil {
+		return nil, nil, fmt.Errorf("--queue: %w", err)
+	}
+	connect, err := opts.QueueCredentials.Options()
+	if err != nil {
+		return nil, nil, fmt.Errorf("--queue: %w", err)
+	}
+	q := opts.Queue
+	q.Connect = append(q.Connect, connect...)
+	q.Logger = log
+	s, err := jsstore.Open(q)
+	if err != nil {
+		return nil, nil, err
+	}
+	log.Info("event queue on NATS JetStream: replicas share the accepted events and deliver them together", "replicas", s.Replicas())
+	return s, func() { _ = s.Close() }, nil
 }

@@ -102,7 +102,7 @@ type Store struct {
 	states  jetstream.KeyValue
 
 	mu       sync.Mutex
-	known    map[string]known       // pair key → its entry as last read or written here
+	known    map[string]known         // pair key → its entry as last read or written here
 	held     map[uint64]jetstream.Msg // messages handed to this replica, by stream sequence
 	writeErr error
 	failedAt time.Time
@@ -165,6 +165,9 @@ func Open(opts Options) (*Store, error) {
 		nats.RetryOnFailedConnect(true),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(time.Second),
+		// No buffering while disconnected: a publish fails at once, and the
+		// event is answered 503, rather than be stored later or never.
+		nats.ReconnectBufSize(-1),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
 				log.Warn("disconnected from NATS; reconnecting", "error", err)
@@ -200,6 +203,10 @@ func redact(urls string) string {
 	}
 	return strings.Join(parts, ",")
 }
+
+// Replicas returns the number of copies JetStream keeps of the stream and
+// the bucket.
+func (s *Store) Replicas() int { return s.opts.Replicas }
 
 // Close stops the connection. Jobs handed to this replica and not done are
 // handed out again after AckWait.

@@ -1,6 +1,12 @@
 package jsstore
 
 import (
+	"github.com/nats-io/nats-server/v2/server"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,7 +19,8 @@ import (
 // test ends.
 func open(t *testing.T, url, name string, tune ...func(*Options)) *Store {
 	t.Helper()
-	opts := Options{URL: url, Name: name, Replicas: 1, Partitions: 4, AckWait: time.Second, PinnedTTL: 2 * time.Second, Timeout: 5 * time.Second}
+	opts := Options{URL: url, Name: name, Replicas: 1, Partitions: 4, AckWait: time.Second, PinnedTTL: 2 * time.Second, Timeout: 5 * time.Second,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	for _, f := range tune {
 		f(&opts)
 	}
@@ -45,4 +52,107 @@ func TestJetStreamConformance(t *testing.T) {
 			return open(t, srv.URL(), s.(*Store).opts.Name)
 		},
 	})
+}
+
+func TestWithoutJetStreamEventsAreRefusedAndCheckSaysWhyUntilItIsBack(t *testing.T) {
+	srv := natsserver.Single(t)
+	s := open(t, srv.URL(), "outage")
+	if _, err := s.Add(storetest.Record("e1", "aaaaaaa0000000000000000000000000000000000")); err != nil {
+		t.Fatal(err)
+	}
+	srv.Stop()
+	waitFor(t, func() bool { return s.Check() != nil })
+	if err := s.Check(); !strings.Contains(err.Error(), "not connected to NATS") {
+		t.Fatalf("Check while the server is down: %v", err)
+	}
+	if _, err := s.Add(storetest.Record("e2", "aaaaaaa0000000000000000000000000000000000")); err == nil {
+		t.Fatal("an event was recorded while JetStream was down")
+	}
+	srv.Start(t)
+	waitFor(t, func() bool { return s.Check() == nil })
+	if _, err := s.Add(storetest.Record("e3", "aaaaaaa0000000000000000000000000000000000")); err != nil {
+		t.Fatalf("after the server is back: %v", err)
+	}
+	got, err := s.Pending()
+	if err != nil || len(got) != 2 || got[0].ID != "e1" || got[1].ID != "e3" {
+		t.Fatalf("pending after the outage: %+v (%v)", got, err)
+	}
+}
+
+func TestAStoreOpenedWhileTheServerIsDownIsNotReadyUntilItIsUp(t *testing.T) {
+	srv := natsserver.Single(t)
+	url := srv.URL()
+	srv.Stop()
+	s, err := Open(Options{URL: url, Name: "late", Replicas: 1, Timeout: time.Second, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Check(); err == nil {
+		t.Fatal("Check succeeded without a server")
+	}
+	srv.Start(t)
+	waitFor(t, func() bool { return s.Check() == nil })
+}
+
+func TestCredentialsComeFromFilesAndURLsCarryNone(t *testing.T) {
+	if err := CheckURL("nats://user:secret@127.0.0.1:4222"); err == nil || strings.Contains(err.Error(), "secret") {
+		t.Fatalf("a URL with credentials: %v", err)
+	}
+	if err := CheckURL("http://127.0.0.1:4222"); err == nil {
+		t.Fatal("an http URL was taken")
+	}
+	if err := CheckURL("nats://a:4222, tls://b:4222"); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	token := filepath.Join(dir, "token")
+	if err := os.WriteFile(token, []byte("s3cr3t\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if opts, err := (Credentials{TokenFile: token}).Options(); err != nil || len(opts) != 1 {
+		t.Fatalf("token file: %d options, %v", len(opts), err)
+	}
+	if _, err := (Credentials{TokenFile: token, Token: "x", CredsFile: token}).Options(); err == nil {
+		t.Fatal("two credentials were taken")
+	}
+	if _, err := (Credentials{CredsFile: filepath.Join(dir, "missing")}).Options(); err == nil {
+		t.Fatal("a missing credentials file was taken")
+	}
+	if _, err := (Credentials{CertFile: token}).Options(); err == nil {
+		t.Fatal("a client certificate without its key was taken")
+	}
+}
+
+func TestATokenProtectedServerTakesTheTokenFromItsFile(t *testing.T) {
+	srv := natsserver.Single(t, func(o *server.Options) { o.Authorization = "s3cr3t" })
+	// Without the token: not ready.
+	s, err := Open(Options{URL: srv.URL(), Name: "token", Replicas: 1, Timeout: time.Second, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Check(); err == nil {
+		t.Fatal("a store without the token is ready")
+	}
+	file := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(file, []byte("s3cr3t"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	connect, err := (Credentials{TokenFile: file}).Options()
+	if err != nil {
+		t.Fatal(err)
+	}
+	open(t, srv.URL(), "token", func(o *Options) { o.Connect = connect })
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
