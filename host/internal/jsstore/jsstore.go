@@ -490,6 +490,9 @@ func (s *Store) Done(r pipeline.Record, st *pipeline.State) error {
 		delete(s.known, r.Key()) // the pair's next job reads it again
 		s.mu.Unlock()
 	}
+	if r.Seq == 0 {
+		return nil // a state without a job (the config's last deployed commit)
+	}
 	return s.remove(r.Seq)
 }
 

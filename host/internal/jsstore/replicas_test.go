@@ -16,7 +16,7 @@ import (
 	"github.com/gitops-connector/gitops-connector/testkit/natsserver"
 )
 
-var replicaConfig = config.Config{Name: "default", RepositoryType: "GITHUB", OrchestratorType: "GITHUB", Token: "ghp_x"}
+var replicaConfig = config.Config{Name: "default", RepositoryType: "GITHUB", OrchestratorType: "GITHUB"}
 
 // api records what the replicas' plugins did, as the GitHub API would see
 // it: a call counts once it returned.

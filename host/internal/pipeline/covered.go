@@ -77,7 +77,7 @@ func (p *Pipeline) finishCovering(log *slog.Logger, rec Record, cfg config.Confi
 	unlock := p.walks.lock(rec.ConfigKey)
 	defer unlock()
 	key := configStateKey(rec.ConfigKey)
-	marker, ok := p.states.Get(key)
+	marker, ok := p.cachedState(key)
 	if !ok && !p.persist(log, "read the config's last deployed commit", func() error {
 		var err error
 		marker, err = p.opts.Store.State(key)
@@ -160,7 +160,8 @@ func (p *Pipeline) queueCovered(log *slog.Logger, rec Record, cfg config.Config,
 	status := coveredStatus(rec, cfg)
 	for _, c := range res.Commits {
 		job := Record{ID: rec.ID, ConfigKey: rec.ConfigKey, CommitID: c.ID, Statuses: []sdk.Status{status},
-			Finished: true, Successful: rec.Successful, Received: p.now(), DeployedWith: rec.CommitID}
+			Finished: true, Successful: rec.Successful, Received: p.now(), DeployedWith: rec.CommitID,
+			DedupID: "covered\x00" + rec.ConfigKey + "\x00" + rec.CommitID + "\x00" + c.ID}
 		if !p.persist(log, "record the job of a skipped commit", func() error {
 			var err error
 			job.Seq, err = p.opts.Store.Add(job)
@@ -168,12 +169,7 @@ func (p *Pipeline) queueCovered(log *slog.Logger, rec Record, cfg config.Config,
 		}) {
 			return false
 		}
-		p.mu.Lock()
-		q := p.enqueue(&entry{rec: job, cfg: &cfg})
-		if p.started {
-			p.startDrain(job.Key(), q)
-		}
-		p.mu.Unlock()
+		p.queueHere(&entry{rec: job, cfg: &cfg})
 		log.Info("skipped commit queued with this deployment's outcome", "skipped_commit", c.ID, "successful", rec.Successful)
 	}
 	if res.TooOld > 0 {

@@ -414,6 +414,21 @@ func (p *Pipeline) Submit(job Job) error {
 	return nil
 }
 
+// queueHere queues a recorded job for delivery by this replica, unless the
+// store is shared: it then hands the job to the replica that delivers its
+// pair.
+func (p *Pipeline) queueHere(e *entry) {
+	if p.shared != nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	q := p.enqueue(e)
+	if p.started {
+		p.startDrain(e.rec.Key(), q)
+	}
+}
+
 // enqueue inserts e among the waiting jobs of its pair in sequence order.
 // p.mu must be held (or p not shared yet).
 func (p *Pipeline) enqueue(e *entry) *queue {
