@@ -164,7 +164,12 @@ func Serve(ctx context.Context, opts Options) error {
 	h.pipe = pipe
 	measures.Queue(pipe.Pending, pipe.OldestAge)
 	measures.Gates(pipe.OpenGates)
-	h.sweeps = &sweep.Runner{Plugins: delivery, Interval: opts.SweepInterval, Logger: log}
+	lead, stopElection, err := elect(opts, source, events, log)
+	if err != nil {
+		return err
+	}
+	defer stopElection()
+	h.sweeps = &sweep.Runner{Plugins: delivery, Interval: opts.SweepInterval, Logger: log, Leader: lead}
 	defer h.sweeps.Stop()
 
 	srcCtx, stopSource := context.WithCancel(context.Background())

@@ -204,6 +204,12 @@ func redact(urls string) string {
 	return strings.Join(parts, ",")
 }
 
+// JetStream returns the store's JetStream client (for the leader lock).
+func (s *Store) JetStream() jetstream.JetStream { return s.js }
+
+// Name returns the prefix of the store's names.
+func (s *Store) Name() string { return s.opts.Name }
+
 // Replicas returns the number of copies JetStream keeps of the stream and
 // the bucket.
 func (s *Store) Replicas() int { return s.opts.Replicas }

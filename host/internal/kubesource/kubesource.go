@@ -47,6 +47,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
@@ -112,6 +113,7 @@ type Source struct {
 	getenv     func(string) string
 	log        *slog.Logger
 	dynamic    dynamic.Interface
+	rest       *rest.Config
 	// secretGrace is secretSyncGrace (shorter in tests).
 	secretGrace time.Duration
 
@@ -145,7 +147,22 @@ func New(opts Options) (*Source, error) {
 		return nil, fmt.Errorf("kubernetes dynamic client: %w", err)
 	}
 	klog.SetSlogLogger(log.With("component", "client-go"))
-	return newSource(opts, log, dyn), nil
+	s := newSource(opts, log, dyn)
+	s.rest = cfg
+	return s, nil
+}
+
+// Clientset returns a typed client of the source's API server (for the
+// Lease of the leader election).
+func (s *Source) Clientset() (kubernetes.Interface, error) {
+	if s.rest == nil {
+		return nil, errors.New("no Kubernetes client configuration")
+	}
+	c, err := kubernetes.NewForConfig(s.rest)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client: %w", err)
+	}
+	return c, nil
 }
 
 func newSource(opts Options, log *slog.Logger, dyn dynamic.Interface) *Source {

@@ -29,6 +29,10 @@ type Runner struct {
 	Plugins  Plugins
 	Interval time.Duration
 	Logger   *slog.Logger
+	// Leader, when set, elects the replica that sweeps among several
+	// (package leader); the others skip their intervals. Nil: this replica
+	// always sweeps.
+	Leader interface{ Leading() bool }
 
 	mu      sync.Mutex
 	workers map[string]*worker
@@ -115,6 +119,15 @@ func (r *Runner) run(ctx context.Context, c config.Config, done chan struct{}) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
+		if r.Leader != nil && !r.Leader.Leading() {
+			since = time.Time{} // a new lead sweeps everything again
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				continue
+			}
+		}
 		callCtx, cancel := context.WithTimeout(ctx, interval+time.Minute)
 		res, err := orch.Sweep(callCtx, sdk.SweepRequest{Config: c.SDK(config.RoleOrchestrator), Since: since}, repo)
 		cancel()

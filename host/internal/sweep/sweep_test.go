@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -126,4 +127,42 @@ func TestAnOrchestratorWithoutSweepIsNotCalledAgain(t *testing.T) {
 	if o.unimplCalls != 1 {
 		t.Fatalf("an orchestrator without sweep was called %d times, want 1", o.unimplCalls)
 	}
+}
+
+type flag struct{ on atomic.Bool }
+
+func (f *flag) Leading() bool { return f.on.Load() }
+
+func TestOnlyTheLeadingReplicaSweepsAndANewLeadSweepsFromTheStart(t *testing.T) {
+	o := &countingOrchestrator{running: map[string]int{}, calls: map[string]int{}}
+	lead := &flag{}
+	r := &Runner{Plugins: o, Interval: time.Millisecond, Leader: lead, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	c := azdo("c", "repo")
+	r.Reconcile([]config.Config{c})
+	defer r.Stop()
+	time.Sleep(50 * time.Millisecond) // 50 intervals
+	o.mu.Lock()
+	if n := o.calls[c.Revision()]; n != 0 {
+		t.Fatalf("a replica that does not lead swept %d times", n)
+	}
+	o.mu.Unlock()
+	lead.on.Store(true)
+	o.waitFor(t, func() bool { return o.calls[c.Revision()] > 2 })
+	lead.on.Store(false)
+	o.mu.Lock()
+	n := len(o.since)
+	o.mu.Unlock()
+	time.Sleep(20 * time.Millisecond)
+	lead.on.Store(true)
+	o.waitFor(t, func() bool { return len(o.since) > n+1 })
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	// The sweep in flight when the lead was lost may end after it; the
+	// first sweep of the new lead starts from nothing.
+	for i := n; i < len(o.since); i++ {
+		if o.since[i].IsZero() {
+			return
+		}
+	}
+	t.Fatalf("after a new lead, no sweep started from the start: %v", o.since[n:])
 }
