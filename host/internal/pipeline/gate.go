@@ -28,9 +28,8 @@ const StepGate = "wait for required environments"
 // the gate was just read for it (Submit woke it). The job of a commit a
 // deployment skipped (Record.DeployedWith) reads the statuses of the
 // commit deployed, and its gate wakes with that commit's events. Once
-// success was told,
-// a gate that is open again tells nothing; one that fails tells the failure
-// (once, as any failure after a success).
+// success was told, a gate that is open again tells nothing; one that
+// fails tells the failure (once, as any failure after a success).
 func (p *Pipeline) decide(log *slog.Logger, e *entry, rec Record, cfg config.Config, repo sdk.Repository, st *State) (string, bool) {
 	if !rec.Successful {
 		return outcomeFailure, true
@@ -75,6 +74,9 @@ func (p *Pipeline) decide(log *slog.Logger, e *entry, rec Record, cfg config.Con
 		return outcomeSuccess, true // told already; nothing new to wait for
 	}
 	missing := gate.Describe(res.Missing)
+	if err != nil {
+		missing = "statuses not readable: " + err.Error()
+	}
 	deadline := rec.Received.Add(p.opts.MaxAge)
 	if !p.now().Before(deadline) {
 		log.Error("gate given up: the required environments did not all deploy the commit within the event's maximum age",

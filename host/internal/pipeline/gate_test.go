@@ -318,3 +318,26 @@ func TestReadErrorsKeepTheGateOpenWhenRetryableAndGiveItUpWhenPermanent(t *testi
 		t.Fatalf("told %v", n)
 	}
 }
+
+func TestAGateWhoseStatusesStayUnreadableIsGivenUpSayingWhy(t *testing.T) {
+	env := newEnvironments()
+	for range 1000 {
+		env.errs = append(env.errs, sdk.Retryable(errors.New("502 bad gateway"), 0))
+	}
+	var mu sync.Mutex
+	var gaveUp []GiveUp
+	p := newTestPipeline(t, env.recorder, gateOptions, func(o *Options) {
+		o.Plugins = env
+		o.MaxAge = 100 * time.Millisecond
+		o.OnGiveUp = func(g GiveUp) { mu.Lock(); gaveUp = append(gaveUp, g); mu.Unlock() }
+	})
+	submit(t, p, deployed(true))
+	eventually(t, "the gate was given up", func() bool { mu.Lock(); defer mu.Unlock(); return len(gaveUp) == 1 })
+	closeAndWait(t, p)
+	if g := gaveUp[0]; g.Step != StepGate || g.Reason != ReasonMaxAge || !strings.Contains(g.Err.Error(), "statuses not readable") || !strings.Contains(g.Err.Error(), "502") {
+		t.Fatalf("give-up %+v", g)
+	}
+	if env.readCount() < 2 || len(notified(env.recorder)) != 0 {
+		t.Errorf("%d reads, told %v: want reads again and nothing told", env.readCount(), notified(env.recorder))
+	}
+}
