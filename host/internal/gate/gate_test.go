@@ -183,6 +183,10 @@ func TestWaitsCallsDueOnceAfterTheDelayOrAtOnceWhenItsCommitIsWoken(t *testing.T
 	}
 	w.Open("east@c3", "c3", "replaced", time.Millisecond)
 	w.Open("east@c3", "c3", "replacement", time.Hour)
+	if w.Take("east@c3", "replaced") || !w.Take("east@c3", "replacement") || w.Take("east@c3", "replacement") {
+		t.Error("Take removes only the value waiting, once")
+	}
+	w.Open("east@c3", "c3", "replacement", time.Hour)
 	time.Sleep(20 * time.Millisecond) // the replaced timer's time passes
 	w.Stop()
 	w.Wake("c3")

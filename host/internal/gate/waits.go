@@ -19,7 +19,7 @@ const (
 //
 // Waits is in memory: the jobs of open gates are in the pipeline's store,
 // and after a restart each is read again at once and opened anew.
-type Waits[T any] struct {
+type Waits[T comparable] struct {
 	// Due is called, from a goroutine of its own, when a gate is due.
 	Due func(T)
 
@@ -28,7 +28,7 @@ type Waits[T any] struct {
 	stopped bool
 }
 
-type wait[T any] struct {
+type wait[T comparable] struct {
 	commit string
 	value  T
 	timer  *time.Timer
@@ -112,6 +112,21 @@ func (w *Waits[T]) Get(key string) (T, bool) {
 		return zero, false
 	}
 	return g.value, true
+}
+
+// Take removes the gate of key when it still waits with value, and stops
+// its timer: the caller carries the gate on. False when the gate is not
+// waiting with value (it was never opened, or is due and being read).
+func (w *Waits[T]) Take(key string, value T) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	g, ok := w.open[key]
+	if !ok || g.value != value {
+		return false
+	}
+	g.timer.Stop()
+	delete(w.open, key)
+	return true
 }
 
 // Len returns the number of open gates waiting for their next read.

@@ -24,8 +24,9 @@ const StepGate = "wait for required environments"
 // still deploying, the job stays in the store with its gate open and is
 // read again with backoff, or at once when another event of the commit
 // arrives (Submit), until the job is older than MaxAge: then the gate is
-// given up. A later job of the pair while the gate is open adds nothing:
-// the gate was just read for it (Submit woke it). The job of a commit a
+// given up. A later job of the pair while the gate is open takes the gate
+// over, with its deadline, and the earlier job is removed. The job of a
+// commit a
 // deployment skipped (Record.DeployedWith) reads the statuses of the
 // commit deployed, and its gate wakes with that commit's events. Once
 // success was told, a gate that is open again tells nothing; one that
@@ -45,10 +46,30 @@ func (p *Pipeline) decide(log *slog.Logger, e *entry, rec Record, cfg config.Con
 	}
 	key := rec.Key()
 	if held, open := p.gates.Get(key); open && held != e {
-		if p.finish(log, rec, st) {
-			log.Info("event delivered; the commit's gate is open with an earlier event")
+		if held.rec.Seq > rec.Seq {
+			// A later job holds the gate (it was read for this one
+			// meanwhile): this one adds its earlier deadline, after it
+			// is removed, so the jobs of a pair finish in order.
+			if !p.finish(log, rec, st) {
+				return "", false
+			}
+			log.Info("event delivered; the commit's gate is open with a later event")
+			if rec.Received.Before(held.rec.Received) {
+				held.rec.Received = rec.Received
+				p.persist(log, "record the open gate", func() error { return p.opts.Store.Progress(held.rec, *st) })
+			}
+			return "", false
 		}
-		return "", false
+		// The gate passes to this later job, with the earlier one's
+		// deadline; the earlier job is removed first, so the jobs of a
+		// pair finish in order (a shared store relies on it).
+		if p.gates.Take(key, held) {
+			if !p.finish(log, held.rec, st) {
+				return "", false
+			}
+			rec.Received, e.gateReads = held.rec.Received, held.gateReads
+			log.Info("the commit's gate passes to this event", "earlier_event", held.rec.ID)
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.WithValue(p.ctx, eventKey{}, rec.ID), p.opts.CallTimeout)
 	statuses, err := repo.ListStatuses(ctx, sdk.ListStatusesRequest{Config: cfg.SDK(config.RoleRepository), CommitID: commit})

@@ -341,3 +341,41 @@ func TestAGateWhoseStatusesStayUnreadableIsGivenUpSayingWhy(t *testing.T) {
 		t.Errorf("%d reads, told %v: want reads again and nothing told", env.readCount(), notified(env.recorder))
 	}
 }
+
+func TestALaterEventOfThePairTakesTheOpenGateOverWithItsDeadline(t *testing.T) {
+	st := durableMemory{NewMemoryStore()}
+	env := newEnvironments()
+	p := newTestPipeline(t, env.recorder, restartOn(st), gateOptions, func(o *Options) {
+		o.Plugins = env
+		o.GateInitialInterval, o.GateMaxInterval = time.Hour, time.Hour
+	})
+	env.set("dev-east", sdk.StateSucceeded)
+	first, repeat := deployed(true), deployed(true)
+	t0 := time.Now()
+	first.ID, first.Received = "first", t0
+	repeat.ID, repeat.Received = "repeat", t0.Add(time.Minute)
+	submit(t, p, first)
+	eventually(t, "the gate is open", func() bool { return p.OpenGates() == 1 })
+	submit(t, p, repeat) // Flux repeats the success
+	eventually(t, "the gate passed to the repeat", func() bool {
+		pending, _ := st.Pending()
+		return len(pending) == 1 && pending[0].ID == "repeat"
+	})
+	pending, _ := st.Pending()
+	if !pending[0].Received.Equal(t0) || p.OpenGates() != 1 {
+		t.Fatalf("the repeat holds the gate with %+v (%d open), want the first event's acceptance time", pending[0], p.OpenGates())
+	}
+	env.set("dev-west", sdk.StateSucceeded)
+	other := deployed(true)
+	other.ID = "third"
+	submit(t, p, other)
+	eventually(t, "the pipeline was told", func() bool { return len(notified(env.recorder)) == 1 })
+	waitIdle(t, p)
+	closeAndWait(t, p)
+	if pending, _ := st.Pending(); len(pending) != 0 {
+		t.Errorf("left in the store: %+v", pending)
+	}
+	if n := notified(env.recorder); !slices.Equal(n, []string{"aaaaaaa:success"}) {
+		t.Errorf("told %v", n)
+	}
+}
