@@ -379,3 +379,51 @@ func TestALaterEventOfThePairTakesTheOpenGateOverWithItsDeadline(t *testing.T) {
 		t.Errorf("told %v", n)
 	}
 }
+
+// sharedMemory is a MemoryStore that one replica shares with none: Consume
+// hands it every job Add records, in order, as a shared store hands a
+// replica the jobs of its partitions.
+type sharedMemory struct {
+	*MemoryStore
+	added chan Record
+}
+
+func (s sharedMemory) Add(r Record) (uint64, error) {
+	seq, err := s.MemoryStore.Add(r)
+	if err == nil {
+		r.Seq = seq
+		s.added <- r
+	}
+	return seq, err
+}
+
+func (s sharedMemory) Durable() bool { return true }
+
+func (s sharedMemory) Consume(ctx context.Context, add func(Record) bool) error {
+	for {
+		select {
+		case r := <-s.added:
+			add(r)
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+func TestWithASharedStoreAnEventHandedToTheReplicaReadsTheCommitsOpenGate(t *testing.T) {
+	env := newEnvironments()
+	st := sharedMemory{MemoryStore: NewMemoryStore(), added: make(chan Record, 10)}
+	p := newTestPipeline(t, env.recorder, gateOptions, func(o *Options) {
+		o.Plugins, o.Store = env, st
+		o.GateInitialInterval, o.GateMaxInterval = time.Hour, time.Hour
+	})
+	env.set("dev-east", sdk.StateSucceeded)
+	submit(t, p, deployed(true))
+	eventually(t, "the gate is open", func() bool { return p.OpenGates() == 1 })
+	env.set("dev-west", sdk.StateSucceeded)
+	west := testConfig
+	west.Name, west.StatusContext = "dev-west", "dev-west"
+	submit(t, p, Job{ID: "west", Config: west, CommitID: commitA, Statuses: []sdk.Status{status("dev-west/Status", "ReconciliationSucceeded", sdk.StateSucceeded)}})
+	eventually(t, "the pipeline was told", func() bool { return len(notified(env.recorder)) == 1 })
+	closeAndWait(t, p)
+}

@@ -357,11 +357,13 @@ func (p *Pipeline) consume() {
 	defer p.bg.Done()
 	err := p.shared.Consume(p.ctx, func(r Record) bool {
 		p.mu.Lock()
-		defer p.mu.Unlock()
 		if p.stopping {
+			p.mu.Unlock()
 			return false
 		}
 		p.startDrain(r.Key(), p.enqueue(&entry{rec: r}))
+		p.mu.Unlock()
+		p.gates.Wake(r.CommitID) // as Submit does
 		return true
 	})
 	if err != nil {
