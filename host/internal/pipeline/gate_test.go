@@ -176,24 +176,36 @@ func TestARequiredEnvironmentThatFailedOrTheOwnFailureTellsFailureAtOnce(t *test
 }
 
 func TestAnotherEventOfTheCommitReadsItsOpenGateAtOnce(t *testing.T) {
-	env := newEnvironments()
-	p := newTestPipeline(t, env.recorder, gateOptions, func(o *Options) {
-		o.Plugins = env
-		o.GateInitialInterval, o.GateMaxInterval = time.Hour, time.Hour
-	})
-	env.set("dev-east", sdk.StateSucceeded)
-	submit(t, p, deployed(true))
-	eventually(t, "the gate is open", func() bool { return p.OpenGates() == 1 })
-	env.set("dev-west", sdk.StateSucceeded)
-	// dev-west's config in the same connector reports the commit.
-	west := testConfig
-	west.Name, west.StatusContext = "dev-west", "dev-west"
-	submit(t, p, Job{ID: "west", Config: west, CommitID: commitA, Statuses: []sdk.Status{status("dev-west/Status", "Progressing", sdk.StatePending)}})
-	eventually(t, "the pipeline was told", func() bool { return len(notified(env.recorder)) == 1 })
-	if p.OpenGates() != 0 || env.readCount() != 2 {
-		t.Errorf("%d gates open after %d reads, want none after 2", p.OpenGates(), env.readCount())
+	for _, tc := range []struct {
+		name  string
+		store func() Store
+	}{
+		{"own store", func() Store { return NewMemoryStore() }},
+		// A shared store hands the event to the replica, which wakes the
+		// gate as Submit does.
+		{"shared store", func() Store { return sharedMemory{MemoryStore: NewMemoryStore(), added: make(chan Record, 10)} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := newEnvironments()
+			p := newTestPipeline(t, env.recorder, gateOptions, func(o *Options) {
+				o.Plugins, o.Store = env, tc.store()
+				o.GateInitialInterval, o.GateMaxInterval = time.Hour, time.Hour
+			})
+			env.set("dev-east", sdk.StateSucceeded)
+			submit(t, p, deployed(true))
+			eventually(t, "the gate is open", func() bool { return p.OpenGates() == 1 })
+			env.set("dev-west", sdk.StateSucceeded)
+			// dev-west's config in the same connector reports the commit.
+			west := testConfig
+			west.Name, west.StatusContext = "dev-west", "dev-west"
+			submit(t, p, Job{ID: "west", Config: west, CommitID: commitA, Statuses: []sdk.Status{status("dev-west/Status", "Progressing", sdk.StatePending)}})
+			eventually(t, "the pipeline was told", func() bool { return len(notified(env.recorder)) == 1 })
+			if p.OpenGates() != 0 || env.readCount() != 2 {
+				t.Errorf("%d gates open after %d reads, want none after 2", p.OpenGates(), env.readCount())
+			}
+			closeAndWait(t, p)
+		})
 	}
-	closeAndWait(t, p)
 }
 
 func TestAnOpenGateIsGivenUpAtTheMaximumAgeVisiblyAndNeverTells(t *testing.T) {
@@ -408,22 +420,4 @@ func (s sharedMemory) Consume(ctx context.Context, add func(Record) bool) error 
 			return nil
 		}
 	}
-}
-
-func TestWithASharedStoreAnEventHandedToTheReplicaReadsTheCommitsOpenGate(t *testing.T) {
-	env := newEnvironments()
-	st := sharedMemory{MemoryStore: NewMemoryStore(), added: make(chan Record, 10)}
-	p := newTestPipeline(t, env.recorder, gateOptions, func(o *Options) {
-		o.Plugins, o.Store = env, st
-		o.GateInitialInterval, o.GateMaxInterval = time.Hour, time.Hour
-	})
-	env.set("dev-east", sdk.StateSucceeded)
-	submit(t, p, deployed(true))
-	eventually(t, "the gate is open", func() bool { return p.OpenGates() == 1 })
-	env.set("dev-west", sdk.StateSucceeded)
-	west := testConfig
-	west.Name, west.StatusContext = "dev-west", "dev-west"
-	submit(t, p, Job{ID: "west", Config: west, CommitID: commitA, Statuses: []sdk.Status{status("dev-west/Status", "ReconciliationSucceeded", sdk.StateSucceeded)}})
-	eventually(t, "the pipeline was told", func() bool { return len(notified(env.recorder)) == 1 })
-	closeAndWait(t, p)
 }
