@@ -110,20 +110,32 @@ func (c *orchestratorClient) ValidateConfig(ctx context.Context, cfg Config) ([]
 }
 
 // serveRepository serves repo on a new broker id for the duration of one
-// call. The returned stop function ends it.
+// call, over the connection's TLS when the plugin was started with
+// AutoMTLS. The returned stop function ends it.
 func (c *orchestratorClient) serveRepository(repo Repository) (uint32, func(), error) {
 	if repo == nil {
 		return 0, func() {}, nil
 	}
 	id := c.broker.NextId()
-	l, err := c.broker.Accept(id)
-	if err != nil {
-		return 0, nil, Retryable(fmt.Errorf("serve the repository to the orchestrator: %w", err), 0)
+	served := make(chan *grpc.Server, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.broker.AcceptAndServe(id, func(opts []grpc.ServerOption) *grpc.Server {
+			s := grpc.NewServer(opts...)
+			pb.RegisterRepositoryServiceServer(s, &repositoryServer{impl: repo})
+			served <- s
+			return s
+		})
+	}()
+	stop := func() {
+		select {
+		case s := <-served:
+			s.Stop()
+		case <-done: // the broker could not accept: nothing to stop
+		}
 	}
-	s := grpc.NewServer()
-	pb.RegisterRepositoryServiceServer(s, &repositoryServer{impl: repo})
-	go func() { _ = s.Serve(l) }()
-	return id, s.Stop, nil
+	return id, stop, nil
 }
 
 func (c *orchestratorClient) NotifyCompletion(ctx context.Context, req Completion, repo Repository) (NotifyResult, error) {

@@ -1,6 +1,7 @@
 package sdk
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"os/exec"
 
@@ -53,17 +54,26 @@ func ClientPlugins() map[int]plugin.PluginSet {
 }
 
 // ClientConfig is how the host starts the plugin binary at path: the
-// handshake, this protocol's plugin set, gRPC only, the plugin's log lines
-// to logger. plugintest starts plugins with it too, so a conformance test
-// talks to a plugin as the host will.
-func ClientConfig(path string, logger hclog.Logger) *plugin.ClientConfig {
-	return &plugin.ClientConfig{
+// handshake, this protocol's plugin set, gRPC only over go-plugin's
+// automatic mutual TLS (a fresh certificate pair per process, so only the
+// host that started a plugin can talk to it, and it only to that host),
+// the plugin's log lines to logger. When checksum is not nil, go-plugin
+// runs the binary only if its SHA-256 is checksum. plugintest starts
+// plugins with it too, so a conformance test talks to a plugin as the host
+// will.
+func ClientConfig(path string, checksum []byte, logger hclog.Logger) *plugin.ClientConfig {
+	cfg := &plugin.ClientConfig{
 		HandshakeConfig:  Handshake,
 		VersionedPlugins: ClientPlugins(),
 		Cmd:              exec.Command(path),
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		AutoMTLS:         true,
 		Logger:           logger,
 	}
+	if checksum != nil {
+		cfg.SecureConfig = &plugin.SecureConfig{Checksum: checksum, Hash: sha256.New()}
+	}
+	return cfg
 }
 
 // Capabilities are the capabilities of one started plugin process, as the

@@ -82,7 +82,7 @@ func Start(t testing.TB, binary string) *Client {
 	if testing.Verbose() {
 		logOut = os.Stderr
 	}
-	pc := plugin.NewClient(sdk.ClientConfig(binary, hclog.New(&hclog.LoggerOptions{Name: d.Name, Output: logOut, Level: hclog.Info})))
+	pc := plugin.NewClient(sdk.ClientConfig(binary, nil, hclog.New(&hclog.LoggerOptions{Name: d.Name, Output: logOut, Level: hclog.Info})))
 	t.Cleanup(pc.Kill)
 	rpc, err := pc.Client()
 	if err != nil {

@@ -96,6 +96,9 @@ Subscribers mounted as files: only in single-instance mode, where they are set.
 {{- define "gitops-connector.bundledPluginDir" -}}/app/plugins{{- end }}
 {{- define "gitops-connector.extraPluginDir" -}}/app/plugins-extra{{- end }}
 
+{{/* Where the checksum list of plugins.checksums is mounted. */}}
+{{- define "gitops-connector.pluginChecksumsDir" -}}/etc/gitops-connector/plugin-checksums{{- end }}
+
 {{/*
 Container security context: the user's securityContext merged over a secure
 baseline, so every field stays overridable.
@@ -260,6 +263,10 @@ Secrets, then the user's env (which may override them).
       name: {{ include "gitops-connector.secretName" $ }}
       key: WEBHOOK_BEARER_TOKEN
 {{- end }}
+{{- end }}
+{{- if .Values.plugins.checksums }}
+- name: GITOPS_CONNECTOR_PLUGIN_CHECKSUMS
+  value: {{ include "gitops-connector.pluginChecksumsDir" . }}/sha256sums
 {{- end }}
 {{- with .Values.env }}
 {{ include "gitops-connector.tpl" (list . $) }}

@@ -56,6 +56,7 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) er
 	var pluginDirs, namespaces, logLevel string
 	fs.StringVar(&opts.ConfigPath, "config", getenv("GITOPS_CONNECTOR_CONFIG"), "GitOpsConfig YAML file or directory (several configs without Kubernetes)")
 	fs.StringVar(&pluginDirs, "plugin-dir", envOr(getenv, "GITOPS_CONNECTOR_PLUGIN_DIR", app.DefaultPluginDir()), "plugin directories, ':'-separated")
+	fs.StringVar(&opts.PluginChecksums, "plugin-checksums", getenv("GITOPS_CONNECTOR_PLUGIN_CHECKSUMS"), "file of SHA-256 checksums of plugin binaries, as sha256sum prints them: a binary listed runs only with that checksum, and an unlisted binary in a directory it lists does not run")
 	fs.StringVar(&logLevel, "log-level", envOr(getenv, "GITOPS_CONNECTOR_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
 	if cmd == "serve" {
 		port := envOr(getenv, "PREDICTIVE_UNIT_SERVICE_PORT", "8080")

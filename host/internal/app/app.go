@@ -24,6 +24,7 @@ import (
 	"github.com/gitops-connector/gitops-connector/host/internal/metrics"
 	"github.com/gitops-connector/gitops-connector/host/internal/pipeline"
 	"github.com/gitops-connector/gitops-connector/host/internal/pluginhost"
+	"github.com/gitops-connector/gitops-connector/host/internal/pluginpin"
 	"github.com/gitops-connector/gitops-connector/host/internal/routing"
 	"github.com/gitops-connector/gitops-connector/host/internal/store"
 	"github.com/gitops-connector/gitops-connector/host/internal/subscriber"
@@ -42,15 +43,18 @@ type Options struct {
 	// Group is the GitOpsConfig API group (CLUSTER_DOMAIN).
 	Group string
 	// PluginDirs are searched for plugin binaries.
-	PluginDirs     []string
-	SubscribersDir string
-	Listen         string
-	DryRun         bool
-	MaxBodyBytes   int64
-	ShutdownGrace  time.Duration
-	SweepInterval  time.Duration
-	Getenv         func(string) string
-	Logger         *slog.Logger
+	PluginDirs []string
+	// PluginChecksums is the file that pins plugin binaries to SHA-256
+	// checksums (--plugin-checksums; pluginpin); "" pins nothing.
+	PluginChecksums string
+	SubscribersDir  string
+	Listen          string
+	DryRun          bool
+	MaxBodyBytes    int64
+	ShutdownGrace   time.Duration
+	SweepInterval   time.Duration
+	Getenv          func(string) string
+	Logger          *slog.Logger
 	// OnListen, when set, is told the address the server listens on.
 	OnListen func(net.Addr)
 	// DataDir holds the event store; empty keeps accepted events in memory
@@ -79,6 +83,16 @@ func (o Options) getenv() func(string) string {
 		return os.Getenv
 	}
 	return o.Getenv
+}
+
+// discoverPlugins finds the plugins of opts' directories, refusing the
+// binaries its checksum file does not allow.
+func discoverPlugins(ctx context.Context, opts Options, log *slog.Logger) (*pluginhost.Manager, error) {
+	pins, err := pluginpin.Load(opts.PluginChecksums)
+	if err != nil {
+		return nil, err
+	}
+	return pluginhost.Discover(ctx, opts.PluginDirs, pins, log)
 }
 
 // DefaultPluginDir is the plugins directory beside the running binary.
@@ -125,7 +139,7 @@ func Serve(ctx context.Context, opts Options) error {
 		}
 	}
 	measures := metrics.New()
-	plugins, err := pluginhost.Discover(ctx, opts.PluginDirs, log)
+	plugins, err := discoverPlugins(ctx, opts, log)
 	if err != nil {
 		return err
 	}

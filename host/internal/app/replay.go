@@ -10,7 +10,6 @@ import (
 
 	"github.com/gitops-connector/gitops-connector/host/internal/config"
 	"github.com/gitops-connector/gitops-connector/host/internal/configset"
-	"github.com/gitops-connector/gitops-connector/host/internal/pluginhost"
 	"github.com/gitops-connector/gitops-connector/host/internal/routing"
 )
 
@@ -39,7 +38,7 @@ type ReplayStatus struct {
 // the server would route it, and prints one JSON line per file. It sends
 // nothing anywhere. Without a config it offers each event to every operator.
 func Replay(ctx context.Context, opts Options, files []string, w io.Writer) error {
-	plugins, err := pluginhost.Discover(ctx, opts.PluginDirs, opts.Logger)
+	plugins, err := discoverPlugins(ctx, opts, opts.Logger)
 	if err != nil {
 		return err
 	}

@@ -23,6 +23,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gitops-connector/gitops-connector/host/internal/pluginpin"
 	"github.com/gitops-connector/gitops-connector/sdk"
 	"github.com/hashicorp/go-plugin"
 )
@@ -71,8 +72,10 @@ func (m *Manager) Observe(o Observer) {
 
 // Discover describes every executable in dirs. A binary that does not
 // describe itself is skipped with a warning; a type offered twice for one
-// capability keeps the first binary found.
-func Discover(ctx context.Context, dirs []string, logger *slog.Logger) (*Manager, error) {
+// capability keeps the first binary found. A binary pins refuse is skipped
+// with an error before it runs; the checksum of a pinned one is verified
+// again at every start of its process.
+func Discover(ctx context.Context, dirs []string, pins pluginpin.Pins, logger *slog.Logger) (*Manager, error) {
 	m := &Manager{logger: logger, byType: map[sdk.Capability]map[string]*binary{}, observer: nopObserver{}}
 	for _, dir := range dirs {
 		entries, err := os.ReadDir(dir)
@@ -88,6 +91,11 @@ func Discover(ctx context.Context, dirs []string, logger *slog.Logger) (*Manager
 			if strings.HasPrefix(e.Name(), ".") || !isExecutable(path) {
 				continue
 			}
+			checksum, err := pins.Check(path)
+			if err != nil {
+				logger.Error("skipping plugin binary", "path", path, "error", err)
+				continue
+			}
 			d, err := sdk.DescribeBinary(ctx, path)
 			if err != nil {
 				logger.Warn("skipping plugin binary", "path", path, "error", err)
@@ -98,7 +106,7 @@ func Discover(ctx context.Context, dirs []string, logger *slog.Logger) (*Manager
 					"protocol_version", d.ProtocolVersion, "supported", sdk.ProtocolVersion)
 				continue
 			}
-			m.add(&binary{path: path, desc: d, logger: logger, observer: m.observer})
+			m.add(&binary{path: path, checksum: checksum, desc: d, logger: logger, observer: m.observer})
 		}
 	}
 	return m, nil
@@ -347,7 +355,10 @@ func (m *Manager) Orchestrator(typ string) (sdk.Orchestrator, error) {
 
 // binary is one plugin binary and its current process.
 type binary struct {
-	path     string
+	path string
+	// checksum is the SHA-256 go-plugin verifies before every start; nil
+	// when the binary is not pinned.
+	checksum []byte
 	desc     sdk.Description
 	logger   *slog.Logger
 	observer Observer
@@ -423,7 +434,7 @@ func (b *binary) get(ctx context.Context) (*sdk.Capabilities, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	cfg := sdk.ClientConfig(b.path, newHCLog(b.logger, b.desc.Name))
+	cfg := sdk.ClientConfig(b.path, b.checksum, newHCLog(b.logger, b.desc.Name))
 	cfg.StartTimeout = 30 * time.Second
 	client := plugin.NewClient(cfg)
 	rpc, err := client.Client()

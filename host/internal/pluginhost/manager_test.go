@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gitops-connector/gitops-connector/host/internal/pluginpin"
 	"github.com/gitops-connector/gitops-connector/sdk"
 	"github.com/gitops-connector/gitops-connector/sdk/plugintest"
 )
@@ -43,7 +44,7 @@ func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)
 
 func TestDiscoverRegistersDescribedBinariesOnly(t *testing.T) {
 	ctx := context.Background()
-	m, err := Discover(ctx, []string{pluginDir(t), filepath.Join(t.TempDir(), "missing")}, quiet())
+	m, err := Discover(ctx, []string{pluginDir(t), filepath.Join(t.TempDir(), "missing")}, pluginpin.Pins{}, quiet())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +96,7 @@ func (o *observed) PluginCall(c sdk.Capability, method, typ string, took time.Du
 // and closes the manager when the test ends.
 func startObserved(t *testing.T) (*Manager, *observed) {
 	t.Helper()
-	m, err := Discover(context.Background(), []string{pluginDir(t)}, quiet())
+	m, err := Discover(context.Background(), []string{pluginDir(t)}, pluginpin.Pins{}, quiet())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +115,7 @@ var echoNeeds = []Need{{Capability: sdk.CapabilityOperator, Type: "echo"}}
 
 func TestAPluginRunsOnlyWhileAConfigUsesIt(t *testing.T) {
 	ctx := context.Background()
-	m, err := Discover(ctx, []string{pluginDir(t)}, quiet())
+	m, err := Discover(ctx, []string{pluginDir(t)}, pluginpin.Pins{}, quiet())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +168,7 @@ func TestAPluginRunsOnlyWhileAConfigUsesIt(t *testing.T) {
 
 func TestBeforeSupervisionACallStartsItsPlugin(t *testing.T) {
 	ctx := context.Background()
-	m, err := Discover(ctx, []string{pluginDir(t)}, quiet())
+	m, err := Discover(ctx, []string{pluginDir(t)}, pluginpin.Pins{}, quiet())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -343,6 +343,12 @@ func TestInvalidValuesFailNamingTheValue(t *testing.T) {
 			want:   []string{"at '/plugins/extra/0': missing property 'image'"},
 		},
 		{
+			name:   "plugin checksum that is not a SHA-256",
+			files:  []string{githubValues},
+			values: "plugins: {checksums: {gitlab: abc}}\n",
+			want:   []string{"at '/plugins/checksums/gitlab'"},
+		},
+		{
 			name:   "persistent claim without size",
 			files:  []string{githubValues},
 			values: "persistence: {enabled: true, size: ''}\n",

@@ -551,3 +551,32 @@ func TestLabelsAreValidWithADigestTag(t *testing.T) {
 		t.Errorf("image = %q", got)
 	}
 }
+
+// plugins.checksums pins the extra plugin directory: the connector reads
+// the list, as sha256sum prints it, from a mounted ConfigMap.
+func TestPluginChecksumsPinTheExtraPluginDirectory(t *testing.T) {
+	sum := strings.Repeat("ab", 32)
+	r := render(t, install{files: []string{githubValues}, values: "plugins: {extra: [{name: gitlab, image: 'example/gitlab:1'}], checksums: {gitlab: " + strings.ToUpper(sum) + "}}\n"})
+	env := r.environment(t)
+	const dir = "/etc/gitops-connector/plugin-checksums"
+	if got := env["GITOPS_CONNECTOR_PLUGIN_CHECKSUMS"]; got != dir+"/sha256sums" {
+		t.Fatalf("GITOPS_CONNECTOR_PLUGIN_CHECKSUMS = %q", got)
+	}
+	m, ok := r.mounts(t)[dir]
+	if !ok || !m.ReadOnly {
+		t.Fatalf("mount at %s = %+v, %v; want read-only", dir, m, ok)
+	}
+	v := r.volume(t, m.Name)
+	if v.ConfigMap == nil {
+		t.Fatalf("volume %+v is not a ConfigMap", v)
+	}
+	cm := find[*corev1.ConfigMap](t, r, v.ConfigMap.Name)
+	if got, want := strings.TrimSpace(cm.Data["sha256sums"]), sum+"  /app/plugins-extra/gitlab"; got != want {
+		t.Errorf("sha256sums = %q, want %q", got, want)
+	}
+
+	plain := render(t, install{files: []string{githubValues}})
+	if _, set := plain.environment(t)["GITOPS_CONNECTOR_PLUGIN_CHECKSUMS"]; set {
+		t.Error("nothing is pinned without plugins.checksums, yet the variable is set")
+	}
+}
