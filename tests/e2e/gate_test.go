@@ -14,6 +14,7 @@ import (
 
 	"github.com/gitops-connector/gitops-connector/testkit/events"
 	"github.com/gitops-connector/gitops-connector/testkit/fakeazdo"
+	"github.com/gitops-connector/gitops-connector/testkit/fakegitea"
 	"github.com/gitops-connector/gitops-connector/testkit/fakegithub"
 )
 
@@ -104,6 +105,41 @@ func azdoGateSide(t *testing.T) gateSide {
 		}
 		return s, f
 	}}
+}
+
+func giteaGateSide(t *testing.T) gateSide {
+	fake := fakegitea.Start(t)
+	fake.AddWorkflow(giteaOwner, actions, giteaWorkflow)
+	for i := 1; i <= 3; i++ {
+		fake.SetCommit(giteaOwner, manifests, gateCommit(i), fmt.Sprintf("Merge pull request 'Deploy %d' (#%d) from deploy/%d/%s into main", i, i, 7000+i, sourceSHA))
+	}
+	east, west := giteaEnv(fake, "GITEA", "FLUX"), giteaEnv(fake, "GITEA", "FLUX")
+	east["STATUS_CONTEXT"], east["REQUIRED_ENVIRONMENTS"] = "dev-east", "dev-east,dev-west"
+	west["STATUS_CONTEXT"], west["CICD_ORCHESTRATOR_TYPE"] = "dev-west", "NONE"
+	delete(west, "GITEA_GITOPS_APP_REPO_NAME")
+	delete(west, "GITEA_WORKFLOW")
+	return gateSide{east: east, west: west, westStatus: func(i int) string {
+		state := ""
+		for _, st := range fake.Statuses(giteaOwner, manifests, gateCommit(i)) {
+			if st.Context == "dev-west/Status" {
+				state = st.State
+			}
+		}
+		return state
+	}, told: func(i int) (int, int) {
+		n := 0
+		for _, d := range fake.Dispatches(giteaOwner, actions) {
+			if d.Inputs["runid"] == fmt.Sprint(7000+i) {
+				n++
+			}
+		}
+		return n, 0 // Gitea Actions hear of successes only
+	}}
+}
+
+func TestAGatekeeperTellsItsGiteaPipelineOnceEveryClusterDeployed(t *testing.T) {
+	t.Parallel()
+	testGate(t, giteaGateSide(t), 0)
 }
 
 func TestAGatekeeperTellsItsGitHubPipelineOnceEveryClusterDeployed(t *testing.T) {

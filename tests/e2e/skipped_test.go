@@ -9,6 +9,7 @@ import (
 
 	"github.com/gitops-connector/gitops-connector/testkit/events"
 	"github.com/gitops-connector/gitops-connector/testkit/fakeazdo"
+	"github.com/gitops-connector/gitops-connector/testkit/fakegitea"
 	"github.com/gitops-connector/gitops-connector/testkit/fakegithub"
 )
 
@@ -61,17 +62,21 @@ type skippedRun interface {
 }
 
 func TestCommitsTheOperatorSkippedAreToldTheOutcomeOfTheCommitThatContainedThem(t *testing.T) {
-	for _, repo := range []string{"GITHUB", "AZDO"} {
+	for _, repo := range []string{"GITHUB", "AZDO", "GITEA"} {
 		for _, operator := range []string{"FLUX", "ARGOCD"} {
 			for _, ok := range []bool{true, false} {
 				name := fmt.Sprintf("%s/%s/%s", repo, operator, map[bool]string{true: "succeeded", false: "failed"}[ok])
 				t.Run(name, func(t *testing.T) {
 					var run skippedRun
 					var env map[string]string
-					if repo == "GITHUB" {
+					switch repo {
+					case "GITHUB":
 						g := newSkippedGitHub(t)
 						run, env = g, githubEnv(g.fake, operator)
-					} else {
+					case "GITEA":
+						g := newSkippedGitea(t)
+						run, env = g, giteaEnv(g.fake, "GITEA", operator)
+					default:
 						a := newSkippedAzureDevOps(t)
 						run, env = a, azdoEnv(a.fake, operator)
 					}
@@ -92,7 +97,7 @@ func TestCommitsTheOperatorSkippedAreToldTheOutcomeOfTheCommitThatContainedThem(
 					for _, c := range []string{c1, c2, c3} {
 						want[c] = []string{outcome}
 					}
-					if repo == "GITHUB" {
+					if repo != "AZDO" { // a workflow dispatch, on success only
 						want = map[string][]string{c0: {"dispatched"}}
 						if ok {
 							want[c1], want[c2], want[c3] = []string{"dispatched with " + c3}, []string{"dispatched with " + c3}, []string{"dispatched"}
@@ -114,7 +119,7 @@ func TestCommitsTheOperatorSkippedAreToldTheOutcomeOfTheCommitThatContainedThem(
 
 					// Force push: c4 does not descend from c3; only c4 is told.
 					h.Accept(t, "", deployment(operator, c4, true))
-					if repo == "GITHUB" {
+					if repo != "AZDO" {
 						want[c4] = []string{"dispatched"}
 					} else {
 						want[c4] = []string{"succeeded"}
@@ -273,6 +278,50 @@ func (a *skippedAzureDevOps) statusOf(commit string) string {
 	for _, s := range a.fake.Statuses(azdoRepo, commit) {
 		if s.Context.Name == "Status" {
 			last = s.State + ": " + strings.TrimPrefix(s.Description, "Status: ")
+		}
+	}
+	return last
+}
+
+// skippedGitea is a fake Gitea holding the history, each commit Gitea's
+// merge of its own deploy branch (run id 100+i).
+type skippedGitea struct{ fake *fakegitea.Server }
+
+func newSkippedGitea(t *testing.T) *skippedGitea {
+	fake := fakegitea.Start(t)
+	fake.AddWorkflow(giteaOwner, actions, giteaWorkflow)
+	start := time.Now().Add(-time.Hour)
+	for i, c := range historyOrder {
+		msg := fmt.Sprintf("Merge pull request 'Deploy %d' (#%d) from deploy/%d/%s into main", i, i, 100+i, sourceSHA)
+		var parents []string
+		if p := parentOf[c]; p != "" {
+			parents = []string{p}
+		}
+		fake.SetCommitAt(giteaOwner, manifests, c, msg, start.Add(time.Duration(i)*time.Minute), parents...)
+	}
+	return &skippedGitea{fake: fake}
+}
+
+func (g *skippedGitea) told() map[string][]string {
+	out := map[string][]string{}
+	for _, d := range g.fake.Dispatches(giteaOwner, actions) {
+		var i int
+		fmt.Sscan(d.Inputs["runid"], &i)
+		c := historyOrder[i-100]
+		what := "dispatched"
+		if w := d.Inputs["deployed_with"]; w != "" {
+			what += " with " + w
+		}
+		out[c] = append(out[c], what)
+	}
+	return out
+}
+
+func (g *skippedGitea) statusOf(commit string) string {
+	last := ""
+	for _, s := range g.fake.Statuses(giteaOwner, manifests, commit) {
+		if s.Context == "Status" {
+			last = s.State + ": " + s.Description
 		}
 	}
 	return last
