@@ -29,18 +29,45 @@ func Flux(kind, reason, message, revision, configName string) []byte {
 	if configName != "" {
 		meta["gitops_connector_config_name"] = configName
 	}
+	return FluxObject(FluxRef{Kind: kind, Namespace: "flux-system", Name: "apps"}, reason, message, meta)
+}
+
+// FluxRef names the object a Flux event is about.
+type FluxRef struct {
+	Kind, Namespace, Name string
+}
+
+// fluxControllers are the API version and the reporting controller of each
+// kind's events.
+var fluxControllers = map[string][2]string{
+	"Kustomization": {"kustomize.toolkit.fluxcd.io/v1", "kustomize-controller"},
+	"GitRepository": {"source.toolkit.fluxcd.io/v1", "source-controller"},
+	"OCIRepository": {"source.toolkit.fluxcd.io/v1", "source-controller"},
+	"HelmRelease":   {"helm.toolkit.fluxcd.io/v2", "helm-controller"},
+}
+
+// FluxObject returns the body notification-controller's generic provider
+// posts for an event of obj with reason, message and metadata as given:
+// the keys as the controllers write them (kustomize.toolkit.fluxcd.io/revision,
+// event.toolkit.fluxcd.io/commit) or as notification-controller v1.5 and
+// later forward them (revision, commit).
+func FluxObject(obj FluxRef, reason, message string, metadata map[string]string) []byte {
+	ctrl, ok := fluxControllers[obj.Kind]
+	if !ok {
+		ctrl = fluxControllers["Kustomization"]
+	}
 	return marshal(map[string]any{
 		"involvedObject": map[string]string{
-			"kind": kind, "namespace": "flux-system", "name": "apps",
-			"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "uid": "7d0cdc51-ddcf-4743-b223-83ca5c699632",
+			"kind": obj.Kind, "namespace": obj.Namespace, "name": obj.Name,
+			"apiVersion": ctrl[0], "uid": "7d0cdc51-ddcf-4743-b223-83ca5c699632",
 		},
 		"severity":            "info",
 		"timestamp":           "2026-11-24T10:15:42Z",
 		"message":             message,
 		"reason":              reason,
-		"metadata":            meta,
-		"reportingController": "kustomize-controller",
-		"reportingInstance":   "kustomize-controller-7f5c6b7d9-x2x5q",
+		"metadata":            metadata,
+		"reportingController": ctrl[1],
+		"reportingInstance":   ctrl[1] + "-7f5c6b7d9-x2x5q",
 	})
 }
 

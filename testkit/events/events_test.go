@@ -49,6 +49,25 @@ func TestFluxLeavesOutAnEmptyRevisionAndConfigName(t *testing.T) {
 	}
 }
 
+func TestFluxObjectNamesTheObjectAndItsControllerAndKeepsTheKeys(t *testing.T) {
+	meta := map[string]string{"helm.toolkit.fluxcd.io/revision": "6.5.0+4b5a2e1f9c0d", "event.toolkit.fluxcd.io/commit": "9f8e7d6c5b4a39281706f5e4d3c2b1a098765432"}
+	ev := decode(t, FluxObject(FluxRef{Kind: "HelmRelease", Namespace: "apps", Name: "podinfo"}, "UpgradeSucceeded", "Helm upgrade succeeded", meta))
+	obj, _ := ev["involvedObject"].(map[string]any)
+	if obj["kind"] != "HelmRelease" || obj["namespace"] != "apps" || obj["name"] != "podinfo" || obj["apiVersion"] != "helm.toolkit.fluxcd.io/v2" {
+		t.Errorf("involvedObject = %v, want the HelmRelease apps/podinfo of helm.toolkit.fluxcd.io/v2", obj)
+	}
+	if ev["reportingController"] != "helm-controller" || ev["reason"] != "UpgradeSucceeded" {
+		t.Errorf("reportingController %v, reason %v", ev["reportingController"], ev["reason"])
+	}
+	want := map[string]any{}
+	for k, v := range meta {
+		want[k] = v
+	}
+	if !reflect.DeepEqual(ev["metadata"], want) {
+		t.Errorf("metadata = %v, want %v", ev["metadata"], want)
+	}
+}
+
 func TestArgoCarriesTheSeedTemplatesFields(t *testing.T) {
 	body := decode(t, Argo("9f8e7d6c5b4a39281706f5e4d3c2b1a098765432", "Running", "OutOfSync", "Progressing",
 		"waiting for healthy state of apps/Deployment/podinfo", "my-app",

@@ -24,6 +24,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"path"
 	"slices"
 	"strings"
 	"time"
@@ -92,9 +93,14 @@ type Response struct {
 	Finished bool   `json:"finished,omitempty"`
 }
 
-// Routes returns the router with every endpoint.
+// Routes returns the router with every endpoint. A path that is not one
+// is answered 404 with the reason, also when it only becomes one once
+// cleaned (see cleanPaths).
 func (h *Handler) Routes() http.Handler {
 	r := mux.NewRouter()
+	// Paths are checked by cleanPaths: mux would answer an unclean one
+	// with a redirect to its cleaned form.
+	r.SkipClean(true)
 	handle := func(route string, f http.HandlerFunc, method string) {
 		r.Handle(route, h.instrument(route, f)).Methods(method)
 	}
@@ -114,7 +120,24 @@ func (h *Handler) Routes() http.Handler {
 	r.NotFoundHandler = h.instrument("other", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusNotFound, Response{Status: outcomeRejected, Reason: "no such endpoint; notifications go to POST /gitopsphase"})
 	})
-	return r
+	return cleanPaths(r, r.NotFoundHandler)
+}
+
+// cleanPaths hands notFound every request whose path is not in its clean
+// form (path.Clean): "." or ".." segments, repeated slashes, a trailing
+// slash. gorilla/mux would answer it 301 with the cleaned path, so that
+// "/gitopsphase/../admin" becomes a hop to another path, and a redirected
+// POST is sent again as a GET by most clients: the sender learns nothing
+// of why its notification was lost. The path checked is the decoded one,
+// so "%2e%2e" is a ".." too.
+func cleanPaths(next, notFound http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := r.URL.Path; p == "" || path.Clean(p) != p {
+			notFound.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func (h *Handler) instrument(route string, f http.HandlerFunc) http.Handler {

@@ -198,6 +198,43 @@ func TestWrongMethodAndPathAre4xx(t *testing.T) {
 	}
 }
 
+func TestAPathThatIsNoEndpointIs404WithTheReasonNeverARedirect(t *testing.T) {
+	router := &fakeRouter{decision: handled()}
+	s := serve(t, &Handler{Router: router, Queue: &fakeQueue{}})
+	for _, p := range []string{
+		"/gitopsphase/../admin",
+		"/gitopsphase/%2e%2e/admin",
+		"/gitopsphase/../gitopsphase",
+		"/gitopsphase/./prod",
+		"/gitopsphase/team-a/../prod",
+		"//gitopsphase",
+		"/gitopsphase//prod",
+		"/gitopsphase/",
+		"/gitopsphase/a/b/c",
+		"/admin",
+	} {
+		req, err := http.NewRequest(http.MethodPost, s.URL+p, strings.NewReader("{}"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Send the path as written: the client does not clean it either.
+		req.URL.Opaque = "//" + req.URL.Host + p
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got Response
+		err = json.NewDecoder(resp.Body).Decode(&got)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound || err != nil || got.Reason == "" || resp.Header.Get("Location") != "" {
+			t.Errorf("POST %s = %d %+v (%v), Location %q; want 404 with the reason", p, resp.StatusCode, got, err, resp.Header.Get("Location"))
+		}
+	}
+	if router.routed != 0 {
+		t.Errorf("%d bodies reached the router", router.routed)
+	}
+}
+
 func TestASlowClientDoesNotDelayOthers(t *testing.T) {
 	q := &fakeQueue{}
 	s := serve(t, &Handler{Router: &fakeRouter{decision: handled()}, Queue: q})

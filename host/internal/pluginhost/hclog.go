@@ -5,6 +5,7 @@ import (
 	"io"
 	"log"
 	"log/slog"
+	"strconv"
 
 	"github.com/hashicorp/go-hclog"
 )
@@ -39,7 +40,44 @@ func (h *hclogAdapter) Log(level hclog.Level, msg string, args ...any) {
 	if level == hclog.Off || level < h.level {
 		return
 	}
-	h.l.Log(context.Background(), slogLevel(level), msg, append(h.args[:len(h.args):len(h.args)], args...)...)
+	h.l.Log(context.Background(), slogLevel(level), msg, uniqueKeys(append(h.args[:len(h.args):len(h.args)], args...))...)
+}
+
+// lineKeys are the keys every line of the adapter has: slog's own and the
+// plugin's name.
+var lineKeys = []string{slog.TimeKey, slog.LevelKey, slog.MessageKey, "plugin"}
+
+// uniqueKeys renames the keys of hclog's key-value args that a line has
+// already, so that each JSON line carries one key per field: log
+// pipelines read a repeated key differently (the first, the last, an
+// error). go-plugin calls the plugin's path "plugin", the key of its name
+// in the host's lines: it becomes "path". A key k a line has already
+// becomes k_2, k_3, … Args that are no key-value pair pass as they are (slog
+// reports them as !BADKEY).
+func uniqueKeys(args []any) []any {
+	used := make(map[string]bool, len(lineKeys)+len(args)/2)
+	for _, k := range lineKeys {
+		used[k] = true
+	}
+	out := make([]any, 0, len(args))
+	for i := 0; i < len(args); i++ {
+		key, ok := args[i].(string)
+		if !ok || i+1 == len(args) {
+			out = append(out, args[i])
+			continue
+		}
+		if key == "plugin" {
+			key = "path"
+		}
+		name := key
+		for n := 2; used[name]; n++ {
+			name = key + "_" + strconv.Itoa(n)
+		}
+		used[name] = true
+		out = append(out, name, args[i+1])
+		i++
+	}
+	return out
 }
 
 func (h *hclogAdapter) Trace(msg string, args ...any) { h.Log(hclog.Trace, msg, args...) }
