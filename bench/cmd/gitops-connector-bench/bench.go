@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gitops-connector/gitops-connector/bench/internal/cgroup"
 	"github.com/gitops-connector/gitops-connector/bench/internal/fakegh"
 	"github.com/gitops-connector/gitops-connector/bench/internal/flux"
 	"github.com/gitops-connector/gitops-connector/bench/internal/harness"
@@ -40,6 +41,8 @@ const (
 	phaseIntake uint32 = iota + 1
 	phaseE2E
 	phaseSlow
+	phaseMix
+	phaseMixAll
 )
 
 // dependencyMessage is the message of the end-to-end events: Flux's, when a
@@ -60,6 +63,10 @@ type bench struct {
 	host    *harness.Host
 	tail    *harness.LogTail
 	sampler *procmem.Sampler
+	// group is the main host's memory cgroup (nil when none could be
+	// made), watch its footprint.
+	group *cgroup.Group
+	watch *memWatch
 	// accepted counts the 202 answers of the main host: every one must be
 	// delivered (a log line) before the next phase.
 	accepted int
@@ -87,10 +94,16 @@ type results struct {
 	startErr    error
 	intake      []intakeResult
 	e2e         e2eResult
+	mix         mixResult
 	slow        slowResult
-	procs       []procmem.Process
-	memErr      error
-	cpu         []phaseCPU
+	// mem is the footprint of the main host (the default config), all that
+	// of a host whose configs use every bundled plugin.
+	mem, all footprint
+	// bundled counts the bundled plugins.
+	bundled int
+	procs   []procmem.Process
+	memErr  error
+	cpu     []phaseCPU
 	// hostErrors counts the ERROR lines of the main host's log.
 	hostErrors  int
 	firstErrors []string
@@ -151,7 +164,7 @@ func (b *bench) fail(phase string, err error) {
 // still run where they can; an error is returned only when nothing can be
 // measured.
 func (b *bench) run(ctx context.Context) (*results, error) {
-	b.res = &results{opts: b.opts, started: time.Now(), machine: describeMachine()}
+	b.res = &results{opts: b.opts, started: time.Now(), machine: describeMachine(), bundled: len(hostproc.BundledPlugins)}
 	work, cleanup, err := b.workDir()
 	if err != nil {
 		return nil, err
@@ -196,11 +209,15 @@ func (b *bench) run(ctx context.Context) (*results, error) {
 		b.fail("host", err)
 	} else {
 		stopSampling := b.sampleMemory()
+		stopWatch := b.watch.every(100 * time.Millisecond)
 		b.intake(ctx)
 		b.endToEnd(ctx)
+		b.mixPhase(ctx)
 		b.slowAPI(ctx)
+		b.res.mem = stopWatch()
 		stopSampling()
 		b.stopMainHost()
+		b.allPlugins(ctx)
 	}
 	b.res.rejected = b.fake.Rejected()
 	b.res.machine.LoadEnd = loadAverage()
@@ -293,11 +310,18 @@ func (b *bench) startToReady(ctx context.Context) {
 	b.logf("start-to-ready: median %s (%s)", stats.Millis(stats.Median(b.res.starts)), joinMillis(b.res.starts))
 }
 
+// startMainHost starts the host of the default config, in a memory cgroup
+// of its own when one can be made, and reads its idle footprint.
 func (b *bench) startMainHost(ctx context.Context) error {
 	dir := filepath.Join(b.work, "data")
 	logPath := filepath.Join(b.work, "host.log")
+	g, note := b.newCgroup("main")
+	if g == nil {
+		b.logf("no memory cgroup (%s): the footprint is the sum of VmHWM", note)
+	}
+	b.group = g
 	h, err := harness.StartHost(harness.HostOptions{Binaries: b.bins, DataDir: dir, LogPath: logPath, Env: b.hostEnv(),
-		Pprof: b.opts.cpuprofile != ""})
+		Pprof: b.opts.cpuprofile != "", Wrapper: wrapper(g)})
 	if err != nil {
 		return err
 	}
@@ -317,6 +341,10 @@ func (b *bench) startMainHost(ctx context.Context) error {
 	b.host = h
 	b.res.hostPID = h.PID()
 	b.logf("host ready at %s (pid %d, data directory %s)", h.URL, h.PID(), dir)
+	time.Sleep(settle)
+	b.watch = newMemWatch(g, note, b.sampler)
+	b.watch.idle()
+	b.logf("idle footprint %.1f MiB (%s)", float64(b.watch.fp.idle)/mib, b.watch.fp.source)
 	return nil
 }
 
@@ -360,6 +388,11 @@ func (b *bench) stopMainHost() {
 	}
 	if err := b.host.Stop(60 * time.Second); err != nil {
 		b.fail("host shutdown", err)
+	}
+	if b.group != nil {
+		if err := b.group.Remove(); err != nil {
+			b.logf("%v", err)
+		}
 	}
 }
 

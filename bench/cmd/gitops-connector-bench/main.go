@@ -13,11 +13,19 @@
 //  3. end-to-end: events at -e2e-rate per second, each for its own commit;
 //     the latency from the moment an event was due until the fake GitHub
 //     received its status;
-//  4. slow API: the fake answers every call after -slow-delay; Progressing
+//  4. new commits: the realistic Flux mix (Kustomization Progressing 2 :
+//     ReconciliationSucceeded 1 : GitRepository 1, each event for a commit
+//     of its own, 3 statuses per event) at -mix-rate per second;
+//  5. slow API: the fake answers every call after -slow-delay; Progressing
 //     and ReconciliationSucceeded events for -slow-commits commits; statuses
 //     per second until all arrived, in order, with one dispatch per commit;
-//  5. peak memory: the sum of VmHWM of the host and its plugin processes,
-//     sampled through phases 2 to 4.
+//  6. footprint: the working set of the host's process tree as the kubelet
+//     computes it (its own memory cgroup's usage minus inactive file pages;
+//     the sum of VmHWM when no cgroup can be made), idle and at its peak
+//     through phases 2 to 5, and the processor time of the whole tree per
+//     event of each phase;
+//  7. all plugins: a second host whose configs use every bundled plugin,
+//     its footprint idle and through half the new-commit phase.
 //
 // It prints a table (figure, target, measured, met?) and, with -write,
 // regenerates the section between the markers of docs/performance.md. It
@@ -41,6 +49,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gitops-connector/gitops-connector/bench/internal/cgroup"
 	"github.com/gitops-connector/gitops-connector/bench/internal/report"
 )
 
@@ -51,6 +60,11 @@ func main() {
 			os.Exit(1)
 		}
 		return
+	}
+	if len(os.Args) > 3 && os.Args[1] == cgexecCommand {
+		err := cgroup.Enter(os.Args[2], os.Args[3:])
+		fmt.Fprintln(os.Stderr, "gitops-connector-bench:", err)
+		os.Exit(1)
 	}
 	code, err := run(os.Args[1:], os.Stdout, os.Stderr)
 	if err != nil {
@@ -77,6 +91,8 @@ type options struct {
 	e2eTime  time.Duration
 	slowN    int
 	slowWait time.Duration
+	mixRate  float64
+	mixTime  time.Duration
 	// cpuprofile is a directory for the host's CPU profiles, one per phase.
 	cpuprofile string
 	// env is added to the host's environment; its plugins inherit it.
@@ -101,6 +117,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.commits, "intake-commits", 256, "intake: finished commits the repeated ReconciliationSucceeded events cycle over")
 	fs.Float64Var(&o.e2eRate, "e2e-rate", 1000, "end-to-end: events per second")
 	fs.DurationVar(&o.e2eTime, "e2e-duration", 10*time.Second, "end-to-end: time events are sent for")
+	fs.Float64Var(&o.mixRate, "mix-rate", 200, "new commits: events per second of the Flux mix (Progressing 2 : ReconciliationSucceeded 1 : GitRepository 1)")
+	fs.DurationVar(&o.mixTime, "mix-duration", 10*time.Second, "new commits: time events are sent for (half of it with every plugin in use)")
 	fs.IntVar(&o.slowN, "slow-commits", 200, "slow API: distinct commits, each deployed with a Progressing and a ReconciliationSucceeded event")
 	fs.DurationVar(&o.slowWait, "slow-delay", 200*time.Millisecond, "slow API: time the fake GitHub takes to answer each call")
 	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the host for each measured phase into this directory (go tool pprof DIR/host-e2e.pprof), and one of each plugin over the whole run (DIR/<plugin>-<pid>.pprof)")
@@ -133,6 +151,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return options{}, fmt.Errorf("-intake-commits and -slow-commits must be at least 1")
 	case o.e2eRate <= 0 || o.e2eTime <= 0 || o.duration <= 0:
 		return options{}, fmt.Errorf("-e2e-rate, -e2e-duration and -intake-duration must be positive")
+	case o.mixEvents() < 8:
+		return options{}, fmt.Errorf("-mix-rate × -mix-duration must make at least 8 events")
 	}
 	return o, nil
 }

@@ -87,17 +87,29 @@ func TestRowsJudgeEachFigureAgainstItsTarget(t *testing.T) {
 		slow:   slowResult{commits: 100, statuses: 600, window: 5 * time.Second},
 		procs:  []procmem.Process{{PID: 10, PeakBytes: 40 << 20}, {PID: 11, PeakBytes: 30 << 20}},
 		starts: []time.Duration{250 * time.Millisecond, 400 * time.Millisecond, 200 * time.Millisecond},
+		mem:    footprint{source: "cgroup v1", processes: 3, idle: 29 << 20, peak: 51 << 20},
+		all:    footprint{source: "sum of VmHWM", note: "no cgroup", processes: 6, idle: 60 << 20, peak: 79 << 20},
+		cpu: []phaseCPU{
+			{name: "end-to-end, 1000 events/s", events: 1000, byProcess: map[string]float64{"host": 0.3, "github": 0.15, "flux": 0.1}},
+			{name: "new commits, Flux mix, 200 events/s", events: 1000, byProcess: map[string]float64{"host": 0.5, "github": 0.2, "flux": 0.1}},
+		},
+		bundled: 5,
 	}
 	want := map[string]report.Verdict{
-		"intake throughput, concurrency 8":              report.Met,
-		"intake latency, concurrency 8":                 report.Met,
-		"intake throughput, concurrency 32":             report.Missed,
-		"intake latency, concurrency 32":                report.Info,
-		"end-to-end p50, at 1000 events/s":              report.Met,
-		"end-to-end p99, at 1000 events/s":              report.Missed,
-		"statuses/s, every API call 200ms, 100 commits": report.Met,
-		"peak RSS, host + 1 plugins (sum of VmHWM)":     report.Missed,
-		"start-to-ready, 4 plugins (median of 3)":       report.Met,
+		"working set, default config (Flux + GitHub), idle":                 report.Met,
+		"working set, default config, peak through all phases":              report.Missed,
+		"working set, all 5 bundled plugins in use, peak":                   report.Met,
+		"processor time per event, whole tree, 1000 events/s of one status": report.Missed, // 0.55 ms
+		"processor time per event, whole tree, new-commit Flux mix":         report.Met,    // 0.8 ms
+		"intake throughput, concurrency 8":                                  report.Met,
+		"intake latency, concurrency 8":                                     report.Met,
+		"intake throughput, concurrency 32":                                 report.Met, // 40 % ≥ 25 %
+		"intake latency, concurrency 32":                                    report.Info,
+		"end-to-end p50, at 1000 events/s":                                  report.Met,
+		"end-to-end p99, at 1000 events/s":                                  report.Missed,
+		"statuses/s, every API call 200ms, 100 commits":                     report.Met,
+		"peak RSS, host + 1 plugins (sum of VmHWM)":                         report.Info,
+		"start-to-ready, default config (median of 3)":                      report.Met,
 	}
 	rows := r.rows()
 	if len(rows) != len(want) {
@@ -114,7 +126,7 @@ func TestRowsJudgeEachFigureAgainstItsTarget(t *testing.T) {
 		}
 	}
 	if got := report.MissedRows(rows); len(got) != 3 {
-		t.Errorf("%d missed rows, want 3", len(got))
+		t.Errorf("%d missed rows, want 3 (peak working set, processor time at 1000/s, end-to-end p99)", len(got))
 	}
 }
 

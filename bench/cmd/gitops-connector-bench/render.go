@@ -19,7 +19,7 @@ import (
 const (
 	// targetIntakeShare: the host's intake throughput against the bare
 	// handler's, at every concurrency.
-	targetIntakeShare = 0.5
+	targetIntakeShare = 0.25
 	// targetIntakeP99 at concurrency targetIntakeConc.
 	targetIntakeP99  = 5 * time.Millisecond
 	targetIntakeConc = 8
@@ -27,15 +27,78 @@ const (
 	targetE2EP99     = 20 * time.Millisecond
 	// targetStatusRate: statuses per second with the slow API.
 	targetStatusRate = 100
-	targetPeakBytes  = 60 << 20
 	targetReady      = 300 * time.Millisecond
+	// The working set of the host's process tree (its memory cgroup's):
+	// default config idle and at its peak, every plugin in use at its peak.
+	targetIdleBytes = 30 << 20
+	targetPeakBytes = 50 << 20
+	targetAllBytes  = 80 << 20
+	// Processor time of the whole tree (host and plugins) per event: one
+	// status per event at -e2e-rate, and the new-commit mix.
+	targetTreeE2E = 0.5 * float64(time.Millisecond)
+	targetTreeMix = 0.8 * float64(time.Millisecond)
 )
+
+// treeSeconds is the processor time of the host and its plugins in a phase.
+func (c phaseCPU) treeSeconds() float64 {
+	var sum float64
+	for _, s := range c.byProcess {
+		sum += s
+	}
+	return sum
+}
+
+// treePerEvent is the tree's processor time per event of the phase whose
+// name starts with prefix; ok is false when there is none.
+func (r *results) treePerEvent(prefix string) (d time.Duration, ok bool) {
+	for _, c := range r.cpu {
+		if strings.HasPrefix(c.name, prefix) && c.events > 0 {
+			return time.Duration(c.treeSeconds() / float64(c.events) * float64(time.Second)), true
+		}
+	}
+	return 0, false
+}
+
+// footprintRow is the row of a working-set figure.
+func footprintRow(figure string, fp footprint, v uint64, target uint64) report.Row {
+	text := fmt.Sprintf("%.1f MiB (%s, %d processes)", float64(v)/mib, fp.source, fp.processes)
+	if fp.processes == 0 {
+		text = fmt.Sprintf("%.1f MiB (%s)", float64(v)/mib, fp.source)
+	}
+	n := 0
+	if fp.source != "" {
+		n = 1
+	}
+	return report.Row{Figure: figure, Target: fmt.Sprintf("< %d MiB", target/mib), Measured: text,
+		Verdict: verdict(measured(n, fp.err), v < target)}
+}
 
 const mib = 1 << 20
 
 // rows are the table: one row per target, plus the figures without one.
 func (r *results) rows() []report.Row {
 	var rows []report.Row
+	rows = append(rows,
+		footprintRow("working set, default config (Flux + GitHub), idle", r.mem, r.mem.idle, targetIdleBytes),
+		footprintRow("working set, default config, peak through all phases", r.mem, r.mem.peak, targetPeakBytes),
+		footprintRow(fmt.Sprintf("working set, all %d bundled plugins in use, peak", r.bundled), r.all, r.all.peak, targetAllBytes),
+	)
+	for _, t := range []struct {
+		figure, prefix string
+		target         float64
+	}{
+		{fmt.Sprintf("processor time per event, whole tree, %.0f events/s of one status", r.opts.e2eRate), "end-to-end", targetTreeE2E},
+		{"processor time per event, whole tree, new-commit Flux mix", "new commits", targetTreeMix},
+	} {
+		d, ok := r.treePerEvent(t.prefix)
+		row := report.Row{Figure: t.figure, Target: "≤ " + stats.Millis(time.Duration(t.target)), Measured: stats.Millis(d)}
+		n := 0
+		if ok {
+			n = 1
+		}
+		row.Verdict = verdict(measured(n, nil), float64(d) <= t.target)
+		rows = append(rows, row)
+	}
 	for _, in := range r.intake {
 		bare, host := in.bare.Rate(http.StatusAccepted), in.host.Rate(http.StatusAccepted)
 		share := 0.0
@@ -81,16 +144,19 @@ func (r *results) rows() []report.Row {
 	})
 
 	peak := procmem.Sum(r.procs).PeakBytes
-	rows = append(rows, report.Row{
+	rssRow := report.Row{
 		Figure:   fmt.Sprintf("peak RSS, host + %d plugins (sum of VmHWM)", max(0, len(r.procs)-1)),
-		Target:   fmt.Sprintf("< %d MiB", targetPeakBytes/mib),
 		Measured: fmt.Sprintf("%.1f MiB", float64(peak)/mib),
-		Verdict:  verdict(measured(len(r.procs), r.memErr), peak < targetPeakBytes),
-	})
+		Verdict:  report.Info,
+	}
+	if measured(len(r.procs), r.memErr) != nil {
+		rssRow.Verdict = report.Failed
+	}
+	rows = append(rows, rssRow)
 
 	med := stats.Median(r.starts)
 	rows = append(rows, report.Row{
-		Figure:   fmt.Sprintf("start-to-ready, 4 plugins (median of %d)", len(r.starts)),
+		Figure:   fmt.Sprintf("start-to-ready, default config (median of %d)", len(r.starts)),
 		Target:   "< " + stats.Millis(targetReady),
 		Measured: stats.Millis(med),
 		Verdict:  verdict(measured(len(r.starts), r.startErr), med < targetReady),
@@ -194,6 +260,33 @@ func details(r *results) string {
 		}
 	}
 
+	if x := r.mix; x.sent > 0 {
+		fmt.Fprintf(&b, "\n### New commits\n\n%d Flux events at %.0f/s (open loop), each for a commit of its own, in the mix Kustomization `Progressing` (a change set: 5 statuses) 2 : `ReconciliationSucceeded` (1 status, the commit read, 1 `repository_dispatch`) 1 : GitRepository `Succeeded` (1 status) 1 — 3 statuses per event. %d of %d accepted; %d statuses and %d dispatches arrived %s after the first event was sent.\n",
+			x.sent, r.opts.mixRate, x.accepted, x.sent, x.statuses, x.dispatches, x.window.Round(time.Millisecond))
+		if x.err != nil {
+			fmt.Fprintf(&b, "\nFailed: %v\n", x.err)
+		}
+	}
+
+	b.WriteString("\n### Footprint\n\nThe working set of the host's process tree as the kubelet computes it (`container_memory_working_set_bytes`): the memory cgroup's usage minus its inactive file pages. Each measured host runs in a memory cgroup of its own, entered before exec, and the binaries' cached pages are evicted first so the tree is charged for the pages of its binaries it maps, as a container is. Idle: 2 s after `/readyz` answered 200; peak: the largest of samples every 100 ms.\n\n| host | source | processes | idle | peak |\n|---|---|---|---|---|\n")
+	for _, f := range []struct {
+		name string
+		fp   footprint
+	}{{"default config (Flux + GitHub), intake, end-to-end, new commits, slow API", r.mem}, {"every bundled plugin in use, new commits (half)", r.all}} {
+		fmt.Fprintf(&b, "| %s | %s | %d | %.1f MiB | %.1f MiB |\n", f.name, f.fp.source, f.fp.processes, float64(f.fp.idle)/mib, float64(f.fp.peak)/mib)
+	}
+	for _, fp := range []footprint{r.mem, r.all} {
+		if fp.note != "" {
+			fmt.Fprintf(&b, "\nNo memory cgroup could be made (%s): the figures are the sum of the processes' VmHWM, an upper bound of the resident set that counts every mapped page of the binaries.\n", fp.note)
+			break
+		}
+	}
+	for _, fp := range []footprint{r.mem, r.all} {
+		if fp.err != nil {
+			fmt.Fprintf(&b, "\nFootprint sampling failed: %v\n", fp.err)
+		}
+	}
+
 	s := r.slow
 	if s.commits > 0 {
 		fmt.Fprintf(&b, "\n### Slow API\n\nThe fake GitHub answers every call after %v. %d commits, each deployed with a Flux `Progressing` event (5 statuses) and a `ReconciliationSucceeded` (1 status, the commit read, 1 `repository_dispatch`), sent by 8 clients.\n\n",
@@ -207,26 +300,27 @@ func details(r *results) string {
 	}
 
 	if len(r.cpu) > 0 {
-		b.WriteString("\n### Processor time per phase\n\nCPU seconds used by each process during the phase (user + system), and the host's per accepted event. The load generator and the fake GitHub run in the benchmark's process.\n\n")
+		b.WriteString("\n### Processor time per phase\n\nCPU seconds used by each process during the phase (user + system), and per accepted event those of the host and of the whole tree (host and plugins). The load generator and the fake GitHub run in the benchmark's process.\n\n")
 		names := r.processNames()
-		fmt.Fprintf(&b, "| phase | events | wall | %s | host ms/event | benchmark | bare handler |\n|---|---|---|%s---|---|---|\n",
+		fmt.Fprintf(&b, "| phase | events | wall | %s | host ms/event | tree ms/event | benchmark | bare handler |\n|---|---|---|%s---|---|---|---|\n",
 			strings.Join(names, " | "), strings.Repeat("---|", len(names)))
 		for _, c := range r.cpu {
 			var cells []string
 			for _, n := range names {
 				cells = append(cells, fmt.Sprintf("%.2f", c.byProcess[n]))
 			}
-			perEvent := "—"
+			perEvent, tree := "—", "—"
 			if c.events > 0 && !strings.Contains(c.name, "bare") {
 				perEvent = fmt.Sprintf("%.3f", 1000*c.byProcess[hostName]/float64(c.events))
+				tree = fmt.Sprintf("%.3f", 1000*c.treeSeconds()/float64(c.events))
 			}
-			fmt.Fprintf(&b, "| %s | %d | %s | %s | %s | %.2f | %.2f |\n", c.name, c.events, c.wall.Round(10*time.Millisecond),
-				strings.Join(cells, " | "), perEvent, c.bench, c.bare)
+			fmt.Fprintf(&b, "| %s | %d | %s | %s | %s | %s | %.2f | %.2f |\n", c.name, c.events, c.wall.Round(10*time.Millisecond),
+				strings.Join(cells, " | "), perEvent, tree, c.bench, c.bare)
 		}
 	}
 
 	if len(r.procs) > 0 {
-		b.WriteString("\n### Peak memory\n\nVmHWM (peak resident set) of each process over the intake, end-to-end and slow-API phases, and the largest anonymous (heap, stacks) and file-backed (mapped files: the binary's code and data, the host's store) parts sampled every 100 ms; totals are sums.\n\n| process | binary | VmHWM | anonymous | file-backed |\n|---|---|---|---|---|\n")
+		b.WriteString("\n### Peak memory\n\nVmHWM (peak resident set) of each process of the default config's host over the intake, end-to-end, new-commit and slow-API phases, and the largest anonymous (heap, stacks) and file-backed (mapped files: the binary's code and data, the host's store) parts sampled every 100 ms; totals are sums.\n\n| process | binary | VmHWM | anonymous | file-backed |\n|---|---|---|---|---|\n")
 		for _, p := range r.procs {
 			fmt.Fprintf(&b, "| %s | %s | %.1f MiB | %.1f MiB | %.1f MiB |\n", r.nameOf(p), r.binarySize(p),
 				float64(p.PeakBytes)/mib, float64(p.PeakAnonBytes)/mib, float64(p.PeakFileBytes)/mib)
@@ -239,7 +333,7 @@ func details(r *results) string {
 	}
 
 	if len(r.starts) > 0 {
-		fmt.Fprintf(&b, "\n### Start-to-ready\n\nFrom exec of the host (fresh data directory, four plugins) until `/readyz` answered 200, polled every millisecond: %s.\n", joinMillis(r.starts))
+		fmt.Fprintf(&b, "\n### Start-to-ready\n\nFrom exec of the host (fresh data directory, the default config: its two plugins started, every bundled one described) until `/readyz` answered 200, polled every millisecond: %s.\n", joinMillis(r.starts))
 	}
 	if r.startErr != nil {
 		fmt.Fprintf(&b, "\nStart-to-ready failed: %v\n", r.startErr)

@@ -45,3 +45,37 @@ func Commit(phase uint32, i int) string {
 func Event(reason, message, commit string) []byte {
 	return events.Flux("Kustomization", reason, message, "main@sha1:"+commit, "")
 }
+
+// ReasonArtifactStored is the reason of the GitRepository event the
+// source-controller sends when it stored the artifact of a new commit: one
+// status, finishes nothing.
+const ReasonArtifactStored = "Succeeded"
+
+// GitRepositoryEvent returns the body of a GitRepository event with reason
+// for a commit of the main branch.
+func GitRepositoryEvent(reason, commit string) []byte {
+	return events.Flux("GitRepository", reason, "stored artifact for commit 'Deploy podinfo'", "main@sha1:"+commit, "")
+}
+
+// Mixed is one event of the new-commit mix and what it causes.
+type Mixed struct {
+	Body []byte
+	// Statuses is the number of statuses the event posts; Dispatches the
+	// repository_dispatch calls (one for a finished, successful
+	// deployment).
+	Statuses, Dispatches int
+}
+
+// Mix returns the i-th event of the realistic mix of new commits, each event
+// for a commit of its own: Kustomization Progressing with ChangeSet,
+// Progressing, ReconciliationSucceeded, GitRepository Succeeded — 2 : 1 : 1,
+// 3 statuses per event on average.
+func Mix(commit string, i int) Mixed {
+	switch i % 4 {
+	case 0, 1:
+		return Mixed{Body: Event(ReasonProgressing, ChangeSet, commit), Statuses: len(ProgressingContexts)}
+	case 2:
+		return Mixed{Body: Event(ReasonSucceeded, "Applied revision: main@sha1:"+commit, commit), Statuses: 1, Dispatches: 1}
+	}
+	return Mixed{Body: GitRepositoryEvent(ReasonArtifactStored, commit), Statuses: 1}
+}

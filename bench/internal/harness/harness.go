@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/gitops-connector/gitops-connector/testkit/hostproc"
+	"golang.org/x/sys/unix"
 )
 
 // Binaries are a host binary and its plugin directory.
@@ -100,6 +101,12 @@ type HostOptions struct {
 	// Pprof serves the host's Go profiles on a free loopback port
 	// (--pprof-address); Host.PprofURL names it.
 	Pprof bool
+	// Args are added to the host's command line, e.g. --config DIR.
+	Args []string
+	// Wrapper, when set, is run instead of the host with the host's
+	// command line as its last arguments, and must exec it in its own
+	// process (so the pid stays the host's), e.g. the benchmark's cgexec.
+	Wrapper []string
 }
 
 // Host is a running host process.
@@ -136,6 +143,7 @@ func StartHost(o HostOptions) (*Host, error) {
 		"--data-dir", o.DataDir,
 		"--subscribers-dir", filepath.Join(o.DataDir, "no-subscribers"),
 	)
+	cmd.Args = append(cmd.Args, o.Args...)
 	var pprofURL string
 	if o.Pprof {
 		port, err := freePort()
@@ -146,6 +154,10 @@ func StartHost(o HostOptions) (*Host, error) {
 		pprofAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 		cmd.Args = append(cmd.Args, "--pprof-address", pprofAddr)
 		pprofURL = "http://" + pprofAddr + "/debug/pprof"
+	}
+	if len(o.Wrapper) > 0 {
+		argv := append(append(append([]string{}, o.Wrapper...), o.Binaries.Host), cmd.Args[1:]...)
+		cmd = exec.Command(argv[0], argv[1:]...)
 	}
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
 	for k, v := range o.Env {
@@ -224,6 +236,43 @@ func (h *Host) Stop(timeout time.Duration) error {
 func (h *Host) exitErr() error {
 	if h.err != nil {
 		return fmt.Errorf("the host exited: %w", h.err)
+	}
+	return nil
+}
+
+// DropPageCache writes back and evicts the cached pages of the binaries,
+// so the next process to map one faults its pages in again and, in a
+// memory cgroup, is charged for them — as a container is for its image's
+// files. Without it the pages the build wrote stay charged to the
+// benchmark.
+func DropPageCache(b Binaries) error {
+	paths := []string{b.Host}
+	entries, err := os.ReadDir(b.PluginDir)
+	if err != nil {
+		return fmt.Errorf("list the plugins: %w", err)
+	}
+	for _, e := range entries {
+		paths = append(paths, filepath.Join(b.PluginDir, e.Name()))
+	}
+	for _, p := range paths {
+		if err := dropFile(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func dropFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := unix.Fdatasync(int(f.Fd())); err != nil {
+		return fmt.Errorf("sync %s: %w", path, err)
+	}
+	if err := unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED); err != nil {
+		return fmt.Errorf("evict %s from the page cache: %w", path, err)
 	}
 	return nil
 }
