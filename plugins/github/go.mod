@@ -3,9 +3,11 @@ module github.com/gitops-connector/gitops-connector/plugins/github
 go 1.26.0
 
 require (
+	github.com/bradleyfalzon/ghinstallation/v2 v2.19.0
 	github.com/gitops-connector/gitops-connector/sdk v0.0.0-00010101000000-000000000000
 	github.com/gitops-connector/gitops-connector/testkit v0.0.0-00010101000000-000000000000
 	github.com/google/go-github/v60 v60.0.0
+	github.com/google/go-github/v88 v88.0.0
 )
 
 require (
@@ -14,8 +16,10 @@ require (
 	github.com/gitops-connector/gitops-connector/proto v0.0.0-00010101000000-000000000000 // indirect
 	github.com/go-openapi/jsonpointer v0.22.5 // indirect
 	github.com/go-openapi/swag/jsonname v0.25.5 // indirect
+	github.com/golang-jwt/jwt/v4 v4.5.2 // indirect
+	github.com/golang-jwt/jwt/v5 v5.3.1 // indirect
 	github.com/golang/protobuf v1.5.4 // indirect
-	github.com/google/go-querystring v1.1.0 // indirect
+	github.com/google/go-querystring v1.2.0 // indirect
 	github.com/gorilla/mux v1.8.0 // indirect
 	github.com/hashicorp/go-hclog v1.6.3 // indirect
 	github.com/hashicorp/go-plugin v1.7.0 // indirect

@@ -13,6 +13,9 @@
 // messages, statuses posted per commit in order, dispatch events received and
 // pull requests per commit. It checks the Authorization header against its
 // token ("Bearer <token>" or "token <token>", as GitHub accepts both).
+// WithApp makes it a GitHub App too (app.go): it serves the installation
+// lookup and token exchange, verifies the app's JWTs and accepts the
+// installation tokens it issued, which tests can revoke or let expire.
 //
 // Faults are injected per request, deterministically (FailNext, Fail with a
 // function of the call) or at random with a fixed seed (Random): 5xx answers,
@@ -171,6 +174,7 @@ type Server struct {
 
 	ts        *httptest.Server
 	token     string
+	app       *appState // nil unless WithApp
 	closing   chan struct{}
 	closeOnce sync.Once
 

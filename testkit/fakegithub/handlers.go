@@ -34,6 +34,9 @@ func match(method, escapedPath string) route {
 		}
 		seg[i] = u
 	}
+	if r, ok := matchApp(method, seg); ok {
+		return r
+	}
 	if len(seg) < 4 || seg[0] != "repos" {
 		return route{op: opUnknown}
 	}
@@ -93,6 +96,23 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		err := fmt.Errorf("%s %s: the fake does not serve this operation", r.Method, rec.Path)
 		s.record(&rec, err)
 		writeAnswer(w, answer{status: http.StatusNotImplemented, body: errorBody(err.Error(), "")})
+		return
+	}
+	if rt.op == OpGetRepoInstallation || rt.op == OpCreateInstallationToken {
+		a := answer{status: http.StatusNotFound, body: errorBody("Not Found", "https://docs.github.com/rest")}
+		if s.app != nil {
+			a = s.handleApp(rt, r)
+		}
+		rec.Answer = a.status
+		s.record(&rec, nil)
+		writeAnswer(w, a)
+		return
+	}
+	if auth := r.Header.Get("Authorization"); s.app != nil && looksLikeJWT(auth) {
+		// GitHub refuses an app's JWT on repository calls: the client must
+		// exchange it for an installation token first.
+		s.record(&rec, fmt.Errorf("%s %s: the request carries the app's JWT, not an installation token", r.Method, rec.Path))
+		writeAnswer(w, answer{status: http.StatusUnauthorized, body: errorBody("A JSON web token could not be used for this endpoint", "https://docs.github.com/rest")})
 		return
 	}
 	if !s.authorized(r.Header.Get("Authorization")) {
@@ -159,6 +179,14 @@ func (s *Server) validate(r *http.Request, prefix string, body []byte) error {
 func (s *Server) authorized(header string) bool {
 	if s.token == "" {
 		return true
+	}
+	if s.app != nil {
+		s.mu.Lock()
+		ok := s.app.installationToken(header)
+		s.mu.Unlock()
+		if ok {
+			return true
+		}
 	}
 	scheme, cred, ok := strings.Cut(header, " ")
 	if !ok || !(strings.EqualFold(scheme, "Bearer") || strings.EqualFold(scheme, "token")) {

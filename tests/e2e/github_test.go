@@ -39,8 +39,8 @@ func githubEnv(fake *fakegithub.Server, operator string) map[string]string {
 	}
 }
 
-func newGitHub(t *testing.T) *fakegithub.Server {
-	fake := fakegithub.Start(t)
+func newGitHub(t *testing.T, opts ...fakegithub.Option) *fakegithub.Server {
+	fake := fakegithub.Start(t, opts...)
 	fake.AddRepo(owner, manifests)
 	fake.AddRepo(owner, actions)
 	fake.SetCommit(owner, manifests, sha, mergeMessage)

@@ -36,10 +36,14 @@ func New(clients *ghapi.Clients, log *slog.Logger) *Orchestrator {
 	return &Orchestrator{clients: clients, log: log}
 }
 
-// ValidateConfig checks gitHubOrgUrl and gitHubGitOpsRepoName.
-func (o *Orchestrator) ValidateConfig(_ context.Context, cfg sdk.Config) ([]sdk.FieldError, error) {
-	_, errs := settings.ForOrchestrator(cfg)
-	return errs, nil
+// ValidateConfig checks gitHubOrgUrl, gitHubGitOpsRepoName and the
+// credential; a GitHub App must get an installation token.
+func (o *Orchestrator) ValidateConfig(ctx context.Context, cfg sdk.Config) ([]sdk.FieldError, error) {
+	s, errs := settings.ForOrchestrator(cfg)
+	if errs = append(errs, ghapi.ValidateCredential(cfg)...); len(errs) > 0 {
+		return errs, nil
+	}
+	return o.clients.CheckApp(ctx, cfg, s), nil
 }
 
 // NotifyCompletion tells the workflow waiting for a manifest commit that its

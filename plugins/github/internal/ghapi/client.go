@@ -4,9 +4,13 @@
 package ghapi
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"sync"
 	"time"
 
@@ -41,6 +45,7 @@ type Clients struct {
 type cachedClient struct {
 	revision string
 	client   *github.Client
+	app      *appTransport // nil unless the credential is a GitHub App
 }
 
 // NewClients returns a client cache whose HTTP calls time out after timeout.
@@ -48,31 +53,77 @@ func NewClients(timeout time.Duration) *Clients {
 	return &Clients{timeout: timeout, transport: sdk.NewHTTPTransport(), cache: map[string]cachedClient{}}
 }
 
-// For returns the client of a config whose settings parsed. It refuses a
-// config without a token: GitHub would answer anonymous calls with 401 or,
-// for private repositories, a misleading 404.
+// For returns the client of a config whose settings parsed, authenticated
+// with the config's token or as its GitHub App's installation (looked up
+// from the manifests repository, else the dispatch repository, when the
+// credential names none). It refuses a config without a credential: GitHub
+// would answer anonymous calls with 401 or, for private repositories, a
+// misleading 404.
 func (c *Clients) For(cfg sdk.Config, s settings.Settings) (*github.Client, error) {
-	if cfg.Token == "" {
-		return nil, sdk.PermissionDenied(fmt.Errorf("config %q has no GitHub token: set PAT (single instance) or the GitOpsConfig's secretRef", cfg.Name))
-	}
-	key := cfg.Namespace + "/" + cfg.Name
+	cached, err := c.get(cfg, s)
+	return cached.client, err
+}
+
+// get returns the cached client of cfg, or builds it. Clients are cached
+// per config and credential: the repository and the orchestrator of one
+// config may have different credentials.
+func (c *Clients) get(cfg sdk.Config, s settings.Settings) (cachedClient, error) {
+	key := cfg.Namespace + "/" + cfg.Name + "/" + credentialKey(cfg)
 	if cfg.Revision != "" {
 		c.mu.Lock()
 		cached, ok := c.cache[key]
 		c.mu.Unlock()
 		if ok && cached.revision == cfg.Revision {
-			return cached.client, nil
+			return cached, nil
 		}
 	}
-	client := github.NewClient(&http.Client{Timeout: c.timeout, Transport: c.transport}).WithAuthToken(cfg.Token)
-	client.BaseURL = s.BaseURL
-	client.UserAgent = userAgent
+	built := cachedClient{revision: cfg.Revision}
+	var rt http.RoundTripper = c.transport
+	switch cfg.Credential.Kind {
+	case sdk.CredentialGitHubApp:
+		repo := s.ManifestsRepo
+		if repo == "" {
+			repo = s.GitOpsRepo
+		}
+		app, err := c.appTransport(cfg, s, repo)
+		if err != nil {
+			return cachedClient{}, err
+		}
+		rt, built.app = app, app
+	case "", sdk.CredentialToken:
+		if cfg.Token == "" {
+			return cachedClient{}, sdk.PermissionDenied(fmt.Errorf("config %q has no GitHub credential: set PAT or GITHUB_APP_ID (single instance), or the GitOpsConfig's secretRef", cfg.Name))
+		}
+	default:
+		return cachedClient{}, sdk.PermissionDenied(errors.New(ValidateCredential(cfg)[0].Message))
+	}
+	built.client = github.NewClient(&http.Client{Timeout: c.timeout, Transport: rt})
+	if built.app == nil {
+		built.client = built.client.WithAuthToken(cfg.Token)
+	}
+	built.client.BaseURL = s.BaseURL
+	built.client.UserAgent = userAgent
 	if cfg.Revision != "" {
 		c.mu.Lock()
-		c.cache[key] = cachedClient{revision: cfg.Revision, client: client}
+		c.cache[key] = built
 		c.mu.Unlock()
 	}
-	return client, nil
+	return built, nil
+}
+
+// credentialKey tells credentials apart without keeping them.
+func credentialKey(cfg sdk.Config) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00", cfg.Credential.Kind, cfg.Token)
+	keys := make([]string, 0, len(cfg.Credential.Values))
+	for k := range cfg.Credential.Values {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		fmt.Fprintf(h, "%s=%s\x00", k, cfg.Credential.Values[k])
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
 // CommitID checks a commit id with sdk.CheckCommitID and returns it escaped

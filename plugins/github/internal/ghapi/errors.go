@@ -59,12 +59,17 @@ func Classify(err error, c Call, token string) error {
 		return nil
 	}
 	var (
+		app   *AppError
 		limit *github.RateLimitError
 		abuse *github.AbuseRateLimitError
 		resp  *github.ErrorResponse
 		uerr  *url.Error
 	)
 	switch {
+	case errors.As(err, &app) && app.Retryable():
+		return retryable(0, token, "%s: %w", c.Action, app)
+	case errors.As(err, &app):
+		return kind(sdk.PermissionDenied, token, "%s: %w", c.Action, app)
 	case errors.As(err, &limit):
 		var after time.Duration
 		if limit.Response != nil {

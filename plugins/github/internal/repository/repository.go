@@ -38,10 +38,15 @@ func New(clients *ghapi.Clients) *Repository {
 	return &Repository{clients: clients}
 }
 
-// ValidateConfig checks gitHubOrgUrl and gitHubGitOpsManifestsRepoName.
-func (r *Repository) ValidateConfig(_ context.Context, cfg sdk.Config) ([]sdk.FieldError, error) {
-	_, errs := settings.ForRepository(cfg)
-	return errs, nil
+// ValidateConfig checks gitHubOrgUrl, gitHubGitOpsManifestsRepoName and the
+// credential; a GitHub App must get an installation token for the
+// manifests repository.
+func (r *Repository) ValidateConfig(ctx context.Context, cfg sdk.Config) ([]sdk.FieldError, error) {
+	s, errs := settings.ForRepository(cfg)
+	if errs = append(errs, ghapi.ValidateCredential(cfg)...); len(errs) > 0 {
+		return errs, nil
+	}
+	return r.clients.CheckApp(ctx, cfg, s), nil
 }
 
 // PostStatus posts one commit status on the manifests repository: POST

@@ -341,7 +341,7 @@ func TestPermanentAnswersSayWhatToCheck(t *testing.T) {
 			[]string{"404", "kaizentm/gitops-manifest", settings.ManifestsRepo, "gitHubOrgUrl"}},
 		{"unknown commit", func(e *env) { e.fake.AddRepo(owner, "elsewhere"); e.cfg.Settings[settings.ManifestsRepo] = "elsewhere" },
 			sdk.KindPermanent, []string{"422", "check that commit " + sha + " is in repository kaizentm/elsewhere"}},
-		{"no token", func(e *env) { e.cfg.Token = "" }, sdk.KindPermissionDenied, []string{"no GitHub token", "secretRef"}},
+		{"no token", func(e *env) { e.cfg.Token = "" }, sdk.KindPermissionDenied, []string{"no GitHub credential", "secretRef"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
