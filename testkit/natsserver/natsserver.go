@@ -148,19 +148,32 @@ func NewCluster(t testing.TB, size int) *Cluster {
 	return c
 }
 
-// WaitReady waits until every running node has all the cluster's peers
-// and is current with JetStream's meta leader.
+// WaitReady waits until every node runs and is current with JetStream's
+// meta leader, which has them all as peers.
 func (c *Cluster) WaitReady(t testing.TB) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
+	for !c.ready() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the JetStream cluster did not form")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// ready reports whether a node leads JetStream's meta group with every node
+// as its peer and every node is current with it.
+func (c *Cluster) ready() bool {
+	led := false
 	for _, n := range c.Nodes {
-		for n.Running() && (!n.server.JetStreamIsCurrent() || len(n.server.JetStreamClusterPeers()) < len(c.Nodes)) {
-			if time.Now().After(deadline) {
-				t.Fatalf("the JetStream cluster did not form")
-			}
-			time.Sleep(50 * time.Millisecond)
+		if !n.Running() || !n.server.JetStreamIsCurrent() {
+			return false
+		}
+		if n.server.JetStreamIsLeader() && len(n.server.JetStreamClusterPeers()) == len(c.Nodes) {
+			led = true
 		}
 	}
+	return led
 }
 
 // freePorts returns n ports free on loopback now.

@@ -55,7 +55,7 @@ func (s *Store) Consume(ctx context.Context, add func(pipeline.Record) bool) err
 		}
 		cc, err := cons.Consume(func(m jetstream.Msg) { s.take(m, add) },
 			jetstream.PullPriorityGroup(group),
-			jetstream.PullExpiry(max(time.Second, s.opts.PinnedTTL/3)),
+			jetstream.PullExpiry(s.opts.pullExpiry()),
 			jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 				s.opts.Logger.Debug("pull from JetStream", "consumer", name, "error", err)
 			}))

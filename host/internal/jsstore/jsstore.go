@@ -70,8 +70,12 @@ type Options struct {
 	// it waits before it is handed out again; default 30 s.
 	AckWait time.Duration
 	// PinnedTTL is how long a partition waits for its replica to pull
-	// before another one is pinned; default AckWait + 10 s, never less
-	// than AckWait.
+	// before another one is pinned. A dead replica pulled last up to one
+	// pull's expiry (AckWait/3, at least 1 s) before it died and renewed
+	// its messages until it died, so PinnedTTL is at least AckWait + that
+	// expiry + 1 s: the next replica is pinned only once the dead one's
+	// messages are due again, and gets them before newer ones. Default
+	// AckWait + 2 expiries + 1 s (52 s for the default AckWait).
 	PinnedTTL time.Duration
 	// Duplicates is the window in which a notification sent again is
 	// recorded once; default 10 min.
@@ -147,8 +151,8 @@ func Open(opts Options) (*Store, error) {
 	if opts.AckWait <= 0 {
 		opts.AckWait = 30 * time.Second
 	}
-	if opts.PinnedTTL < opts.AckWait {
-		opts.PinnedTTL = opts.AckWait + 10*time.Second
+	if least := opts.AckWait + opts.pullExpiry() + time.Second; opts.PinnedTTL < least {
+		opts.PinnedTTL = least + opts.pullExpiry()
 	}
 	if opts.Duplicates <= 0 {
 		opts.Duplicates = 10 * time.Minute
@@ -401,9 +405,7 @@ func (s *Store) State(key string) (pipeline.State, error) {
 	if err != nil {
 		return pipeline.State{}, err
 	}
-	s.mu.Lock()
-	s.known[key] = known{rev: rev, entry: e}
-	s.mu.Unlock()
+	s.remember(key, known{rev: rev, entry: e})
 	if e.State == nil {
 		return pipeline.State{}, nil
 	}
@@ -457,10 +459,20 @@ func (s *Store) write(key string, change func(*entry) error) error {
 	if err != nil {
 		return fmt.Errorf("write the delivery state of %q to JetStream: %w", key, err)
 	}
-	s.mu.Lock()
-	s.known[key] = known{rev: rev, entry: e}
-	s.mu.Unlock()
+	s.remember(key, known{rev: rev, entry: e})
 	return nil
+}
+
+// remember keeps a pair's entry unless a newer revision is known: a read
+// that overtook a write (another goroutine of this replica reads the pair)
+// must not make this replica's next write conflict with its own.
+func (s *Store) remember(key string, k known) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old, ok := s.known[key]; ok && !old.stale && old.rev > k.rev {
+		return
+	}
+	s.known[key] = k
 }
 
 func encodeState(st pipeline.State) (json.RawMessage, error) {
@@ -470,11 +482,26 @@ func encodeState(st pipeline.State) (json.RawMessage, error) {
 
 // Progress records a job's progress and its pair's state.
 func (s *Store) Progress(r pipeline.Record, st pipeline.State) error {
-	return s.write(r.Key(), func(e *entry) error {
+	return s.handOverOnConflict(r, s.write(r.Key(), func(e *entry) error {
 		v, err := encodeState(st)
 		e.State, e.Job, e.Next = v, r.Seq, r.Next
 		return err
-	})
+	}))
+}
+
+// handOverOnConflict releases the job's message when another replica took
+// its pair over: this one writes nothing more for it, and JetStream hands
+// it out again.
+func (s *Store) handOverOnConflict(r pipeline.Record, err error) error {
+	if errors.Is(err, pipeline.ErrConflict) {
+		s.mu.Lock()
+		m := s.held[r.Seq]
+		s.mu.Unlock()
+		if m != nil {
+			s.release(r.Seq, m)
+		}
+	}
+	return err
 }
 
 // Done records the pair's state (when st is not nil) with the job as its
@@ -490,7 +517,7 @@ func (s *Store) Done(r pipeline.Record, st *pipeline.State) error {
 			return err
 		})
 		if err != nil {
-			return err
+			return s.handOverOnConflict(r, err)
 		}
 		s.mu.Lock()
 		delete(s.known, r.Key()) // the pair's next job reads it again
@@ -569,3 +596,6 @@ func (s *Store) Prune(before time.Time) (int, error) {
 	}
 	return n, nil
 }
+
+// pullExpiry is how long one pull request of the consumers waits.
+func (o Options) pullExpiry() time.Duration { return max(time.Second, o.AckWait/3) }

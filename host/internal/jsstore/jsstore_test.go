@@ -19,7 +19,7 @@ import (
 // test ends.
 func open(t *testing.T, url, name string, tune ...func(*Options)) *Store {
 	t.Helper()
-	opts := Options{URL: url, Name: name, Replicas: 1, Partitions: 4, AckWait: time.Second, PinnedTTL: 2 * time.Second, Timeout: 5 * time.Second,
+	opts := Options{URL: url, Name: name, Replicas: 1, Partitions: 4, AckWait: time.Second, Timeout: 5 * time.Second,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	for _, f := range tune {
 		f(&opts)
