@@ -156,10 +156,6 @@ func validate(ctx context.Context, c config.Config, plugins Plugins, single bool
 			ValidateConfig(context.Context, sdk.Config) ([]sdk.FieldError, error)
 		}
 	}
-	if errs := c.CredentialErrors(single); len(errs) > 0 {
-		res.Reason, res.Message = "InvalidCredential", config.Invalid{Errors: errs}.Message()
-		return res
-	}
 	var checks []check
 	var unknown []string
 	if op, err := plugins.Operator(c.OperatorType); err != nil {
@@ -181,6 +177,12 @@ func validate(ctx context.Context, c config.Config, plugins Plugins, single bool
 	}
 	if len(unknown) > 0 {
 		res.Reason, res.Message = "UnknownType", strings.Join(unknown, "; ")
+		return res
+	}
+	// A credential is judged against the plugins that serve the types, so
+	// only once every type is known.
+	if errs := c.CredentialErrors(single); len(errs) > 0 {
+		res.Reason, res.Message = "InvalidCredential", config.Invalid{Errors: errs}.Message()
 		return res
 	}
 	var msgs []string
