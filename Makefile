@@ -101,9 +101,10 @@ image:
 	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE):$(VERSION) .
 
 ## bench: the load benchmark against the performance targets (prints the table and
-##        regenerates the figures of docs/performance.md), then the micro-benchmarks
+##        regenerates the figures of docs/performance.md), then the micro-benchmarks;
+##        BENCH_COUNT=3 runs every phase three times (median and range of each figure)
 bench:
-	cd bench && go run ./cmd/gitops-connector-bench -write ../docs/performance.md
+	cd bench && go run ./cmd/gitops-connector-bench -count $(BENCH_COUNT) -write ../docs/performance.md
 	@$(MAKE) --no-print-directory bench-micro
 
 ## bench-micro: Go micro-benchmarks of the decoders and the queue, benchstat-ready

@@ -57,8 +57,13 @@ type bench struct {
 	opts options
 	out  io.Writer
 	work string
-	bins harness.Binaries
-	fake *fakegh.Server
+	// runDir is the current run's directory in work: its hosts' data
+	// directories and logs.
+	runDir string
+	// runNo numbers the current run from 1.
+	runNo int
+	bins  harness.Binaries
+	fake  *fakegh.Server
 
 	host    *harness.Host
 	tail    *harness.LogTail
@@ -160,23 +165,24 @@ func (b *bench) fail(phase string, err error) {
 	b.logf("%s FAILED: %v", phase, err)
 }
 
-// run measures every phase. A phase that fails is recorded and the others
-// still run where they can; an error is returned only when nothing can be
-// measured.
-func (b *bench) run(ctx context.Context) (*results, error) {
-	b.res = &results{opts: b.opts, started: time.Now(), machine: describeMachine(), bundled: len(hostproc.BundledPlugins)}
+// run measures every phase, -count times. A phase that fails is recorded
+// and the others still run where they can; an error is returned only when
+// nothing can be measured. It returns the results of each run.
+func (b *bench) run(ctx context.Context) ([]*results, error) {
+	base := &results{opts: b.opts, started: time.Now(), machine: describeMachine(), bundled: len(hostproc.BundledPlugins)}
+	b.res = base
 	work, cleanup, err := b.workDir()
 	if err != nil {
 		return nil, err
 	}
 	defer cleanup()
 	b.work = work
-	b.res.fsType = harness.FilesystemType(work)
+	base.fsType = harness.FilesystemType(work)
 	syncs, err := harness.SyncProbe(work, 200)
-	b.res.syncs, b.res.syncErr = stats.Summarize(syncs), err
-	b.logf("work directory %s (%s); fdatasync of one page: p50 %s, p99 %s", work, b.res.fsType,
-		stats.Millis(b.res.syncs.P50), stats.Millis(b.res.syncs.P99))
-	if b.res.fsType == "tmpfs" {
+	base.syncs, base.syncErr = stats.Summarize(syncs), err
+	b.logf("work directory %s (%s); fdatasync of one page: p50 %s, p99 %s", work, base.fsType,
+		stats.Millis(base.syncs.P50), stats.Millis(base.syncs.P99))
+	if base.fsType == "tmpfs" {
 		b.logf("WARNING: the data directories are on tmpfs, where fsync costs nothing: pass -work on a disk")
 	}
 
@@ -189,9 +195,9 @@ func (b *bench) run(ctx context.Context) (*results, error) {
 	if err != nil {
 		return nil, err
 	}
-	b.res.binarySizes = binarySizes(b.bins)
+	base.binarySizes = binarySizes(b.bins)
 	if b.opts.bin == "" {
-		b.res.revision = harness.Revision(ctx, b.opts.root)
+		base.revision = harness.Revision(ctx, b.opts.root)
 	}
 	b.fake, err = fakegh.Start()
 	if err != nil {
@@ -204,10 +210,38 @@ func (b *bench) run(ctx context.Context) (*results, error) {
 	}
 	defer b.bare.stop()
 
+	var runs []*results
+	for i := range b.opts.count {
+		if ctx.Err() != nil {
+			break
+		}
+		res := *base
+		res.started = time.Now()
+		res.machine.LoadStart = loadAverage()
+		b.res, b.runNo = &res, i+1
+		b.runDir = filepath.Join(work, fmt.Sprintf("run-%d", b.runNo))
+		if err := os.MkdirAll(b.runDir, 0o700); err != nil {
+			return nil, fmt.Errorf("create the run's directory: %w", err)
+		}
+		if b.opts.count > 1 {
+			b.logf("run %d of %d", b.runNo, b.opts.count)
+		}
+		b.measure(ctx)
+		b.res.rejected = b.fake.Rejected()
+		b.res.machine.LoadEnd = loadAverage()
+		b.res.elapsed = time.Since(b.res.started)
+		runs = append(runs, b.res)
+	}
+	return runs, nil
+}
+
+// measure runs every phase once, into b.res.
+func (b *bench) measure(ctx context.Context) {
 	b.startToReady(ctx)
 	if err := b.startMainHost(ctx); err != nil {
 		b.fail("host", err)
 	} else {
+		b.accepted = 0
 		stopSampling := b.sampleMemory()
 		stopWatch := b.watch.every(100 * time.Millisecond)
 		b.intake(ctx)
@@ -219,10 +253,6 @@ func (b *bench) run(ctx context.Context) (*results, error) {
 		b.stopMainHost()
 		b.allPlugins(ctx)
 	}
-	b.res.rejected = b.fake.Rejected()
-	b.res.machine.LoadEnd = loadAverage()
-	b.res.elapsed = time.Since(b.res.started)
-	return b.res, nil
 }
 
 func (b *bench) workDir() (string, func(), error) {
@@ -287,7 +317,7 @@ func (b *bench) hostEnv() map[string]string {
 func (b *bench) startToReady(ctx context.Context) {
 	b.logf("start-to-ready: %d starts", b.opts.starts)
 	for i := range b.opts.starts {
-		dir := filepath.Join(b.work, fmt.Sprintf("start-%d", i))
+		dir := filepath.Join(b.runDir, fmt.Sprintf("start-%d", i))
 		h, err := harness.StartHost(harness.HostOptions{Binaries: b.bins, DataDir: dir, LogPath: dir + ".log", Env: b.hostEnv()})
 		if err != nil {
 			b.res.startErr = err
@@ -313,8 +343,8 @@ func (b *bench) startToReady(ctx context.Context) {
 // startMainHost starts the host of the default config, in a memory cgroup
 // of its own when one can be made, and reads its idle footprint.
 func (b *bench) startMainHost(ctx context.Context) error {
-	dir := filepath.Join(b.work, "data")
-	logPath := filepath.Join(b.work, "host.log")
+	dir := filepath.Join(b.runDir, "data")
+	logPath := filepath.Join(b.runDir, "host.log")
 	g, note := b.newCgroup("main")
 	if g == nil {
 		b.logf("no memory cgroup (%s): the footprint is the sum of VmHWM", note)

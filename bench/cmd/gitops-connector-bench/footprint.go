@@ -53,7 +53,7 @@ type memWatch struct {
 // newCgroup makes the memory cgroup a host runs in, or returns nil and why
 // it cannot.
 func (b *bench) newCgroup(name string) (*cgroup.Group, string) {
-	g, err := cgroup.New(cgroup.Mount, fmt.Sprintf("gitops-connector-bench-%d-%s", os.Getpid(), name))
+	g, err := cgroup.New(cgroup.Mount, fmt.Sprintf("gitops-connector-bench-%d-%d-%s", os.Getpid(), b.runNo, name))
 	if err != nil {
 		return nil, err.Error()
 	}
@@ -251,7 +251,7 @@ func (b *bench) allPluginConfigs(dir string) error {
 // mix.
 func (b *bench) allPlugins(ctx context.Context) {
 	r := &b.res.all
-	dir := filepath.Join(b.work, "all-plugins")
+	dir := filepath.Join(b.runDir, "all-plugins")
 	if err := b.allPluginConfigs(filepath.Join(dir, "configs")); err != nil {
 		r.err = err
 		b.fail("all plugins", err)

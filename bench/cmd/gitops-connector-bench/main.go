@@ -27,6 +27,10 @@
 //  7. all plugins: a second host whose configs use every bundled plugin,
 //     its footprint idle and through half the new-commit phase.
 //
+// With -count N every phase runs N times in one invocation, on fresh hosts
+// each time, and the table gives each figure as the median of the runs
+// with their range; met? judges the median.
+//
 // It prints a table (figure, target, measured, met?) and, with -write,
 // regenerates the section between the markers of docs/performance.md. It
 // exits 1 when a phase could not run, and with -strict also when a target
@@ -75,12 +79,15 @@ func main() {
 
 // options are the command-line settings.
 type options struct {
-	root     string
-	bin      string
-	write    string
-	work     string
-	keep     bool
-	strict   bool
+	root   string
+	bin    string
+	write  string
+	work   string
+	keep   bool
+	strict bool
+	// count is the number of runs of every phase; the table gives each
+	// figure's median and range over them.
+	count    int
 	timeout  time.Duration
 	starts   int
 	warmup   time.Duration
@@ -109,7 +116,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.work, "work", "", "directory for binaries, data directories and logs (default: a new temporary directory); must be on the disk to measure")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (binaries, host logs, stores)")
 	fs.BoolVar(&o.strict, "strict", false, "exit 1 when a target is missed")
-	fs.DurationVar(&o.timeout, "timeout", 15*time.Minute, "bound on the whole run")
+	fs.IntVar(&o.count, "count", 1, "runs of every phase: the table gives each figure's median and range (min–max) over them and judges the median; the sections below it are the last run's")
+	fs.DurationVar(&o.timeout, "timeout", 15*time.Minute, "bound on each run (-count runs get -count times as long)")
 	fs.IntVar(&o.starts, "starts", 7, "host starts measured for start-to-ready (the median is reported)")
 	fs.DurationVar(&o.warmup, "intake-warmup", time.Second, "intake: unmeasured time before each measurement")
 	fs.DurationVar(&o.duration, "intake-duration", 5*time.Second, "intake: measured time at each concurrency, for the host and for the bare handler")
@@ -145,6 +153,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		o.conc = append(o.conc, n)
 	}
 	switch {
+	case o.count < 1:
+		return options{}, fmt.Errorf("-count must be at least 1")
 	case o.starts < 1:
 		return options{}, fmt.Errorf("-starts must be at least 1")
 	case o.commits < 1 || o.slowN < 1:
@@ -164,25 +174,34 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(o.count)*o.timeout)
 	defer cancel()
 
 	b := &bench{opts: o, out: stdout}
-	res, err := b.run(ctx)
+	runs, err := b.run(ctx)
 	if err != nil {
 		return 1, err
 	}
-	rows := res.rows()
+	if len(runs) == 0 {
+		return 1, fmt.Errorf("no run finished: %w", ctx.Err())
+	}
+	rows := aggregateRows(runs)
 	fmt.Fprintln(stdout)
-	fmt.Fprint(stdout, textReport(res, rows))
+	fmt.Fprint(stdout, textReport(runs, rows))
 	if o.write != "" {
-		if err := writeDoc(o.write, markdownReport(res, rows)); err != nil {
+		if err := writeDoc(o.write, markdownReport(runs, rows)); err != nil {
 			return 1, err
 		}
 		fmt.Fprintf(stdout, "\nfigures written to %s\n", o.write)
 	}
-	if len(res.failures) > 0 {
-		return 1, fmt.Errorf("%d phase(s) failed: %s", len(res.failures), strings.Join(res.failures, "; "))
+	var failures []string
+	for i, r := range runs {
+		for _, f := range r.failures {
+			failures = append(failures, fmt.Sprintf("run %d: %s", i+1, f))
+		}
+	}
+	if len(failures) > 0 {
+		return 1, fmt.Errorf("%d phase(s) failed: %s", len(failures), strings.Join(failures, "; "))
 	}
 	if missed := report.MissedRows(rows); o.strict && len(missed) > 0 {
 		return 1, fmt.Errorf("%d target(s) missed", len(missed))

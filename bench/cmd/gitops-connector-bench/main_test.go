@@ -130,6 +130,32 @@ func TestRowsJudgeEachFigureAgainstItsTarget(t *testing.T) {
 	}
 }
 
+func TestSeveralRunsJudgeTheMedianOfEachFigure(t *testing.T) {
+	run := func(p50 time.Duration, treeSeconds float64) *results {
+		return &results{
+			opts: options{e2eRate: 1000},
+			e2e:  e2eResult{sent: 10, latency: stats.Summary{N: 10, P50: p50, P99: 10 * time.Millisecond}},
+			cpu:  []phaseCPU{{name: "end-to-end, 1000 events/s", events: 1000, byProcess: map[string]float64{"host": treeSeconds}}},
+		}
+	}
+	rows := aggregateRows([]*results{run(7*time.Millisecond, 0.3), run(4*time.Millisecond, 0.6), run(3*time.Millisecond, 0.7)})
+	byFigure := map[string]report.Row{}
+	for _, r := range rows {
+		byFigure[r.Figure] = r
+	}
+	p50 := byFigure["end-to-end p50, at 1000 events/s"]
+	if p50.Measured != "4.00 ms (3.00–7.00)" || p50.Verdict != report.Met {
+		t.Errorf("p50 %q %v", p50.Measured, p50.Verdict)
+	}
+	cpu := byFigure["processor time per event, whole tree, 1000 events/s of one status"]
+	if cpu.Measured != "0.60 ms (0.30–0.70)" || cpu.Verdict != report.Missed {
+		t.Errorf("processor time %q %v", cpu.Measured, cpu.Verdict)
+	}
+	if slow := byFigure["statuses/s, every API call 0s, 0 commits"]; slow.Verdict != report.Failed {
+		t.Errorf("a phase measured in no run: %q %v", slow.Measured, slow.Verdict)
+	}
+}
+
 func TestAPhaseThatFailedIsNotMeasuredWhateverItsFigures(t *testing.T) {
 	r := &results{
 		opts:     options{e2eRate: 1000},
@@ -151,6 +177,7 @@ func TestFlagsAreCheckedBeforeAnythingRuns(t *testing.T) {
 		{[]string{"-concurrency", "8,x"}, `"x" is not a positive number`},
 		{[]string{"-concurrency", "0"}, "not a positive number"},
 		{[]string{"-starts", "0"}, "-starts"},
+		{[]string{"-count", "0"}, "-count"},
 		{[]string{"-e2e-rate", "0"}, "-e2e-rate"},
 		{[]string{"-env", "GOGC"}, "KEY=VALUE"},
 		{[]string{"extra"}, "unexpected arguments"},

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"maps"
 	"net/http"
@@ -35,8 +34,8 @@ const (
 	targetAllBytes  = 80 << 20
 	// Processor time of the whole tree (host and plugins) per event: one
 	// status per event at -e2e-rate, and the new-commit mix.
-	targetTreeE2E = 0.5 * float64(time.Millisecond)
-	targetTreeMix = 0.8 * float64(time.Millisecond)
+	targetTreeE2E = 500 * time.Microsecond
+	targetTreeMix = 800 * time.Microsecond
 )
 
 // treeSeconds is the processor time of the host and its plugins in a phase.
@@ -61,19 +60,31 @@ func (r *results) treePerEvent(prefix string) (d time.Duration, ok bool) {
 
 // footprintRow is the row of a working-set figure.
 func footprintRow(figure string, fp footprint, v uint64, target uint64) report.Row {
-	text := fmt.Sprintf("%.1f MiB (%s, %d processes)", float64(v)/mib, fp.source, fp.processes)
+	layout := fmt.Sprintf("%%s (%s, %d processes)", fp.source, fp.processes)
 	if fp.processes == 0 {
-		text = fmt.Sprintf("%.1f MiB (%s)", float64(v)/mib, fp.source)
+		layout = fmt.Sprintf("%%s (%s)", fp.source)
 	}
-	n := 0
-	if fp.source != "" {
-		n = 1
-	}
-	return report.Row{Figure: figure, Target: fmt.Sprintf("< %d MiB", target/mib), Measured: text,
-		Verdict: verdict(measured(n, fp.err), v < target)}
+	return report.Measure(figure, fmt.Sprintf("< %d MiB", target/mib), layout, []report.Value{mibValue(v)},
+		func(x []float64) bool { return x[0] < float64(target)/mib }, fp.source != "", fp.err)
 }
 
 const mib = 1 << 20
+
+// Values in the table's units.
+func mibValue(bytes uint64) report.Value {
+	return report.Value{V: float64(bytes) / mib, Unit: "MiB", Decimals: 1}
+}
+func msValue(d time.Duration) report.Value {
+	return report.Value{V: float64(d) / float64(time.Millisecond), Unit: "ms", Decimals: 2}
+}
+
+// below judges the first value against a limit in milliseconds (or the
+// value's unit): strictly below, or at most when orEqual.
+func below(limit float64, orEqual bool) func([]float64) bool {
+	return func(x []float64) bool { return x[0] < limit || orEqual && x[0] == limit }
+}
+
+func millis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // rows are the table: one row per target, plus the figures without one.
 func (r *results) rows() []report.Row {
@@ -85,19 +96,14 @@ func (r *results) rows() []report.Row {
 	)
 	for _, t := range []struct {
 		figure, prefix string
-		target         float64
+		target         time.Duration
 	}{
 		{fmt.Sprintf("processor time per event, whole tree, %.0f events/s of one status", r.opts.e2eRate), "end-to-end", targetTreeE2E},
 		{"processor time per event, whole tree, new-commit Flux mix", "new commits", targetTreeMix},
 	} {
 		d, ok := r.treePerEvent(t.prefix)
-		row := report.Row{Figure: t.figure, Target: "≤ " + stats.Millis(time.Duration(t.target)), Measured: stats.Millis(d)}
-		n := 0
-		if ok {
-			n = 1
-		}
-		row.Verdict = verdict(measured(n, nil), float64(d) <= t.target)
-		rows = append(rows, row)
+		rows = append(rows, report.Measure(t.figure, "≤ "+stats.Millis(t.target), "%s", []report.Value{msValue(d)},
+			below(millis(t.target), true), ok, nil))
 	}
 	for _, in := range r.intake {
 		bare, host := in.bare.Rate(http.StatusAccepted), in.host.Rate(http.StatusAccepted)
@@ -105,22 +111,20 @@ func (r *results) rows() []report.Row {
 		if bare > 0 {
 			share = host / bare
 		}
-		rows = append(rows, report.Row{
-			Figure:   fmt.Sprintf("intake throughput, concurrency %d", in.conc),
-			Target:   fmt.Sprintf("≥ %.0f %% of the bare handler's", targetIntakeShare*100),
-			Measured: fmt.Sprintf("%.0f req/s = %.1f %% of %.0f req/s", host, share*100, bare),
-			Verdict:  verdict(measured(in.host.Count(http.StatusAccepted), in.err), share >= targetIntakeShare),
-		})
-		row := report.Row{
-			Figure:   fmt.Sprintf("intake latency, concurrency %d", in.conc),
-			Measured: fmt.Sprintf("p50 %s, p99 %s (bare: %s, %s)", stats.Millis(in.hostLat.P50), stats.Millis(in.hostLat.P99), stats.Millis(in.bareLat.P50), stats.Millis(in.bareLat.P99)),
-			Verdict:  report.Info,
-		}
+		rows = append(rows, report.Measure(fmt.Sprintf("intake throughput, concurrency %d", in.conc),
+			fmt.Sprintf("≥ %.0f %% of the bare handler's", targetIntakeShare*100), "%s = %s of %s",
+			[]report.Value{{V: host, Unit: "req/s"}, {V: share * 100, Unit: "%", Decimals: 1}, {V: bare, Unit: "req/s"}},
+			func(x []float64) bool { return x[1] >= targetIntakeShare*100 }, in.host.Count(http.StatusAccepted) > 0, in.err))
+		var target string
+		var judge func([]float64) bool
 		if in.conc == targetIntakeConc {
-			row.Target = "p99 < " + stats.Millis(targetIntakeP99)
-			row.Verdict = verdict(measured(in.hostLat.N, in.err), in.hostLat.P99 < targetIntakeP99)
+			target = "p99 < " + stats.Millis(targetIntakeP99)
+			judge = func(x []float64) bool { return x[1] < millis(targetIntakeP99) }
 		}
-		rows = append(rows, row)
+		rows = append(rows, report.Measure(fmt.Sprintf("intake latency, concurrency %d", in.conc), target,
+			"p50 %s, p99 %s (bare: %s, %s)",
+			[]report.Value{msValue(in.hostLat.P50), msValue(in.hostLat.P99), msValue(in.bareLat.P50), msValue(in.bareLat.P99)},
+			judge, in.hostLat.N > 0, in.err))
 	}
 	if len(r.intake) == 0 {
 		rows = append(rows, report.Row{Figure: "intake", Target: "see below", Measured: "not measured", Verdict: report.Failed})
@@ -129,75 +133,74 @@ func (r *results) rows() []report.Row {
 	e := r.e2e
 	rate := fmt.Sprintf("at %.0f events/s", r.opts.e2eRate)
 	rows = append(rows,
-		report.Row{Figure: "end-to-end p50, " + rate, Target: "< " + stats.Millis(targetE2EP50),
-			Measured: stats.Millis(e.latency.P50), Verdict: verdict(measured(e.latency.N, e.err), e.latency.P50 < targetE2EP50)},
-		report.Row{Figure: "end-to-end p99, " + rate, Target: "< " + stats.Millis(targetE2EP99),
-			Measured: stats.Millis(e.latency.P99), Verdict: verdict(measured(e.latency.N, e.err), e.latency.P99 < targetE2EP99)},
+		report.Measure("end-to-end p50, "+rate, "< "+stats.Millis(targetE2EP50), "%s", []report.Value{msValue(e.latency.P50)},
+			below(millis(targetE2EP50), false), e.latency.N > 0, e.err),
+		report.Measure("end-to-end p99, "+rate, "< "+stats.Millis(targetE2EP99), "%s", []report.Value{msValue(e.latency.P99)},
+			below(millis(targetE2EP99), false), e.latency.N > 0, e.err),
 	)
 
 	s := r.slow
-	rows = append(rows, report.Row{
-		Figure:   fmt.Sprintf("statuses/s, every API call %v, %d commits", r.opts.slowWait, s.commits),
-		Target:   fmt.Sprintf("≥ %d/s", targetStatusRate),
-		Measured: fmt.Sprintf("%.0f/s (%d statuses in %s)", s.rate(), s.statuses, s.window.Round(time.Millisecond)),
-		Verdict:  verdict(measured(s.statuses, s.err), s.rate() >= targetStatusRate),
-	})
+	rows = append(rows, report.Measure(fmt.Sprintf("statuses/s, every API call %v, %d commits", r.opts.slowWait, s.commits),
+		fmt.Sprintf("≥ %d/s", targetStatusRate), "%s (%s statuses in %s)",
+		[]report.Value{{V: s.rate(), Unit: "/s"}, {V: float64(s.statuses)}, {V: s.window.Seconds(), Unit: "s", Decimals: 1}},
+		func(x []float64) bool { return x[0] >= targetStatusRate }, s.statuses > 0, s.err))
 
-	peak := procmem.Sum(r.procs).PeakBytes
-	rssRow := report.Row{
-		Figure:   fmt.Sprintf("peak RSS, host + %d plugins (sum of VmHWM)", max(0, len(r.procs)-1)),
-		Measured: fmt.Sprintf("%.1f MiB", float64(peak)/mib),
-		Verdict:  report.Info,
-	}
-	if measured(len(r.procs), r.memErr) != nil {
-		rssRow.Verdict = report.Failed
-	}
-	rows = append(rows, rssRow)
+	rows = append(rows, report.Measure(fmt.Sprintf("peak RSS, host + %d plugins (sum of VmHWM)", max(0, len(r.procs)-1)), "", "%s",
+		[]report.Value{mibValue(procmem.Sum(r.procs).PeakBytes)}, nil, len(r.procs) > 0, r.memErr))
 
-	med := stats.Median(r.starts)
-	rows = append(rows, report.Row{
-		Figure:   fmt.Sprintf("start-to-ready, default config (median of %d)", len(r.starts)),
-		Target:   "< " + stats.Millis(targetReady),
-		Measured: stats.Millis(med),
-		Verdict:  verdict(measured(len(r.starts), r.startErr), med < targetReady),
-	})
+	rows = append(rows, report.Measure(fmt.Sprintf("start-to-ready, default config (median of %d)", len(r.starts)),
+		"< "+stats.Millis(targetReady), "%s", []report.Value{msValue(stats.Median(r.starts))},
+		below(millis(targetReady), false), len(r.starts) > 0, r.startErr))
 	return rows
 }
 
-// errNotMeasured marks a figure whose phase did not run.
-var errNotMeasured = errors.New("not measured")
-
-// measured is errNotMeasured when a phase left no samples, else err.
-func measured(n int, err error) error {
-	if err == nil && n == 0 {
-		return errNotMeasured
+// aggregateRows is the table of every run: each figure's median and range.
+func aggregateRows(runs []*results) []report.Row {
+	tables := make([][]report.Row, len(runs))
+	for i, r := range runs {
+		tables[i] = r.rows()
 	}
-	return err
+	return report.Aggregate(tables)
 }
 
-func verdict(err error, ok bool) report.Verdict {
-	if err != nil {
-		return report.Failed
+// header says what the table aggregates and whose details follow it.
+func header(runs []*results) string {
+	if len(runs) == 1 {
+		return ""
 	}
-	return report.Check(ok)
+	return report.Ranges(len(runs)) + "\n\n"
+}
+
+// lastRun introduces the details when there are several runs.
+func lastRun(runs []*results) string {
+	if len(runs) == 1 {
+		return ""
+	}
+	return fmt.Sprintf("The sections below are those of run %d of %d.\n\n", len(runs), len(runs))
 }
 
 // textReport is what the terminal shows.
-func textReport(r *results, rows []report.Row) string {
+func textReport(runs []*results, rows []report.Row) string {
 	var b strings.Builder
+	b.WriteString(header(runs))
 	b.WriteString(report.Text(rows))
 	b.WriteString("\n")
-	b.WriteString(details(r))
+	b.WriteString(lastRun(runs))
+	b.WriteString(details(runs[len(runs)-1]))
 	return b.String()
 }
 
 // markdownReport is the generated section of docs/performance.md.
-func markdownReport(r *results, rows []report.Row) string {
+func markdownReport(runs []*results, rows []report.Row) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Run of %s (%s).\n\n", r.started.UTC().Format("2006-01-02 15:04 MST"), r.elapsed.Round(time.Second))
+	first, last := runs[0], runs[len(runs)-1]
+	fmt.Fprintf(&b, "Run of %s (%s).\n\n", first.started.UTC().Format("2006-01-02 15:04 MST"),
+		last.started.Add(last.elapsed).Sub(first.started).Round(time.Second))
+	b.WriteString(header(runs))
 	b.WriteString(report.Markdown(rows))
 	b.WriteString("\n")
-	b.WriteString(details(r))
+	b.WriteString(lastRun(runs))
+	b.WriteString(details(last))
 	return b.String()
 }
 

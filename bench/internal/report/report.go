@@ -55,6 +55,12 @@ type Row struct {
 	Target   string
 	Measured string
 	Verdict  Verdict
+	// Layout, Values and Judge are what Measure built the row from, so
+	// that Aggregate can merge the rows of several runs; a row written
+	// without them is merged as the text of its last run.
+	Layout string
+	Values []Value
+	Judge  func([]float64) bool
 }
 
 // Text renders rows as an aligned plain-text table.
