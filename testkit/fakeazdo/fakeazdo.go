@@ -41,6 +41,7 @@ import (
 	"time"
 
 	"github.com/gitops-connector/gitops-connector/testkit/apispec"
+	"github.com/gitops-connector/gitops-connector/testkit/fakeapi"
 )
 
 // Defaults of Options.
@@ -76,14 +77,14 @@ type Server struct {
 	opts      Options
 	validator *apispec.Validator
 
-	mu       sync.Mutex
-	repos    map[string]*repository // by lower-case name
-	prs      map[int]*PullRequest
-	plans    map[string]*Plan // by lower-case id
-	events   []Event
-	requests []Request
-	errs     []error
-	faults   faults
+	log    fakeapi.Log[Request]
+	faults fakeapi.Faults[Route, Route, Fault]
+
+	mu     sync.Mutex             // guards the rest
+	repos  map[string]*repository // by lower-case name
+	prs    map[int]*PullRequest
+	plans  map[string]*Plan // by lower-case id
+	events []Event
 }
 
 type repository struct {
@@ -401,21 +402,11 @@ func (s *Server) Events() []Event {
 }
 
 // Requests returns every request received, oldest first.
-func (s *Server) Requests() []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Request(nil), s.requests...)
-}
+func (s *Server) Requests() []Request { return s.log.Requests() }
 
 // RequestsTo returns the requests routed to one operation, oldest first.
 func (s *Server) RequestsTo(route Route) []Request {
-	var out []Request
-	for _, r := range s.Requests() {
-		if r.Route == route {
-			out = append(out, r)
-		}
-	}
-	return out
+	return s.log.Filter(func(r Request) bool { return r.Route == route })
 }
 
 // Errors returns what was wrong with the requests the fake received: not
@@ -423,24 +414,12 @@ func (s *Server) RequestsTo(route Route) []Request {
 // lacks are checked by hand). Requests without the fake's credentials are
 // answered 401 and are not errors: tests of a wrong PAT send them on
 // purpose.
-func (s *Server) Errors() []error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]error(nil), s.errs...)
-}
+func (s *Server) Errors() []error { return s.log.Errors() }
 
 // AssertValid fails the test for every error in Errors.
 func (s *Server) AssertValid(t testing.TB) {
 	t.Helper()
-	for _, err := range s.Errors() {
-		t.Errorf("fakeazdo: %v", err)
-	}
-}
-
-func (s *Server) recordError(err error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.errs = append(s.errs, err)
+	s.log.AssertValid(t, "fakeazdo: ")
 }
 
 // pullRequestsOf returns copies of the pull requests of a repository,

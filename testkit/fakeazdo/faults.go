@@ -1,11 +1,12 @@
 package fakeazdo
 
 import (
-	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strconv"
-	"sync"
 	"time"
+
+	"github.com/gitops-connector/gitops-connector/testkit/fakeapi"
 )
 
 // Fault is what an injected failure does to one request. Faults apply only
@@ -38,53 +39,25 @@ type RandomFaults struct {
 	Faults []Fault
 }
 
-type faults struct {
-	mu     sync.Mutex
-	queued map[Route][]Fault
-	random *RandomFaults
-	rng    *rand.Rand
-}
-
 // Fail makes the next n requests to route fail with f (after any faults
 // already queued for the route).
 func (s *Server) Fail(route Route, n int, f Fault) {
-	s.faults.mu.Lock()
-	defer s.faults.mu.Unlock()
-	if s.faults.queued == nil {
-		s.faults.queued = map[Route][]Fault{}
-	}
 	for range n {
-		s.faults.queued[route] = append(s.faults.queued[route], f)
+		s.faults.Queue(route, f)
 	}
 }
 
 // FailRandomly injects faults at random from now on; it replaces an
 // earlier FailRandomly. Queued faults (Fail) take precedence.
 func (s *Server) FailRandomly(r RandomFaults) {
-	s.faults.mu.Lock()
-	defer s.faults.mu.Unlock()
-	r.Routes = append([]Route(nil), r.Routes...)
-	r.Faults = append([]Fault(nil), r.Faults...)
-	s.faults.random = &r
-	s.faults.rng = rand.New(rand.NewPCG(r.Seed, r.Seed^0x9e3779b97f4a7c15))
-}
-
-// next returns the fault for one request to route, if any.
-func (f *faults) next(route Route) (Fault, bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if q := f.queued[route]; len(q) > 0 {
-		f.queued[route] = q[1:]
-		return q[0], true
-	}
-	r := f.random
-	if r == nil || len(r.Faults) == 0 || !r.covers(route) {
-		return Fault{}, false
-	}
-	if f.rng.Float64() >= r.Probability {
-		return Fault{}, false
-	}
-	return r.Faults[f.rng.IntN(len(r.Faults))], true
+	r.Routes = slices.Clone(r.Routes)
+	random := fakeapi.Random[Route](r.Seed, r.Probability, slices.Clone(r.Faults)...)
+	s.faults.Inject(func(route Route) *Fault {
+		if !r.covers(route) {
+			return nil
+		}
+		return random(route)
+	})
 }
 
 func (r *RandomFaults) covers(route Route) bool {

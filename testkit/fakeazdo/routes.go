@@ -141,9 +141,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
 	var routed Route
 	defer func() {
-		s.mu.Lock()
-		s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.EscapedPath(), RawQuery: r.URL.RawQuery, Route: routed, Status: rec.status})
-		s.mu.Unlock()
+		s.log.Add(Request{Method: r.Method, Path: r.URL.EscapedPath(), RawQuery: r.URL.RawQuery, Route: routed, Status: rec.status}, nil)
 	}()
 
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
@@ -181,7 +179,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(rec, http.StatusUnauthorized, "TF400813: The user is not authorized to access this resource.")
 		return
 	}
-	f, faulted := s.faults.next(routed)
+	var f Fault
+	fault := s.faults.Next(routed, routed)
+	faulted := fault != nil
+	if faulted {
+		f = *fault
+	}
 	if faulted && f.Delay > 0 {
 		timer := time.NewTimer(f.Delay)
 		select {
@@ -205,7 +208,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // reject records an invalid request and answers 400.
 func (s *Server) reject(w http.ResponseWriter, err error) {
-	s.recordError(err)
+	s.log.AddError(err)
 	writeError(w, http.StatusBadRequest, "fakeazdo: "+err.Error())
 }
 

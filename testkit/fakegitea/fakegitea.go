@@ -22,7 +22,6 @@
 package fakegitea
 
 import (
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -32,6 +31,7 @@ import (
 	"time"
 
 	"github.com/gitops-connector/gitops-connector/testkit/apispec"
+	"github.com/gitops-connector/gitops-connector/testkit/fakeapi"
 )
 
 // DefaultToken is the token a Server accepts unless WithToken says otherwise.
@@ -133,14 +133,11 @@ type Server struct {
 	closing   chan struct{}
 	closeOnce sync.Once
 
-	faultMu sync.Mutex // guards queues and inject
-	queues  map[string][]Fault
-	inject  Injector
+	faults fakeapi.Faults[string, Call, Fault]
+	log    fakeapi.Log[Request]
 
 	mu     sync.Mutex // guards the rest
 	repos  map[repoKey]*repository
-	reqs   []Request
-	errs   []error
 	nextID int64
 }
 
@@ -171,12 +168,11 @@ func New(opts ...Option) (*Server, error) {
 		token:   DefaultToken,
 		closing: make(chan struct{}),
 		repos:   map[repoKey]*repository{},
-		queues:  map[string][]Fault{},
 	}
 	for _, o := range opts {
 		o(s)
 	}
-	if _, err := loadValidator(); err != nil {
+	if err := spec.Load(); err != nil {
 		return nil, err
 	}
 	s.ts = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
@@ -184,26 +180,9 @@ func New(opts ...Option) (*Server, error) {
 	return s, nil
 }
 
-// specServer is the server URL the API description is loaded with; every
-// request is validated as if sent to it, so one loaded description serves
-// every fake of the process.
-const specServer = "http://gitea.fakegitea.invalid"
-
-var validator struct {
-	once sync.Once
-	v    *apispec.Validator
-	err  error
-}
-
-func loadValidator() (*apispec.Validator, error) {
-	validator.once.Do(func() {
-		validator.v, validator.err = apispec.Load(apispec.Gitea, specServer+APIPrefix)
-		if validator.err != nil {
-			validator.err = fmt.Errorf("load the Gitea API description: %w", validator.err)
-		}
-	})
-	return validator.v, validator.err
-}
+// spec is the API description, loaded with a server URL of its own: one
+// loaded description serves every fake of the process.
+var spec = &fakeapi.Spec{Name: "Gitea", File: apispec.Gitea, Server: "http://gitea.fakegitea.invalid" + APIPrefix}
 
 // Close stops the fake. Requests held back by a fault's Delay end at once.
 func (s *Server) Close() {
@@ -303,40 +282,22 @@ func (s *Server) AllDispatches() []Dispatch {
 }
 
 // Requests returns every request received, in order.
-func (s *Server) Requests() []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.reqs)
-}
+func (s *Server) Requests() []Request { return s.log.Requests() }
 
 // Calls returns the requests received for one operation, in order.
 func (s *Server) Calls(operation string) []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []Request
-	for _, r := range s.reqs {
-		if r.Operation == operation {
-			out = append(out, r)
-		}
-	}
-	return out
+	return s.log.Filter(func(r Request) bool { return r.Operation == operation })
 }
 
 // Errors returns what was wrong with the requests that did not match the
 // API description or that the fake does not serve, in order.
-func (s *Server) Errors() []error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.errs)
-}
+func (s *Server) Errors() []error { return s.log.Errors() }
 
 // AssertValid fails the test for every request that did not match the API
 // description or that the fake does not serve.
 func (s *Server) AssertValid(t testing.TB) {
 	t.Helper()
-	for _, err := range s.Errors() {
-		t.Errorf("fakegitea: %v", err)
-	}
+	s.log.AssertValid(t, "fakegitea: ")
 }
 
 // repo returns a repository, creating it. s.mu must be held.

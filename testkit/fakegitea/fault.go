@@ -4,68 +4,33 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/gitops-connector/gitops-connector/testkit/fakeapi"
 )
 
 // Fault is what the fake does instead of (or before) answering a request
-// normally. The zero Fault answers normally.
-type Fault struct {
-	// Status is the HTTP status to answer with; 0 answers normally after
-	// Delay.
-	Status int
-	// Header holds extra response headers, e.g. Retry-After.
-	Header http.Header
-	// Body is the JSON body of the answer; "" gives Gitea's
-	// {"message": ...} with the status text.
-	Body string
-	// Delay holds the answer back. When the client gives up first, the
-	// request is abandoned without effect.
-	Delay time.Duration
-	// Applied makes the fake carry the request out before it answers with
-	// Status: the client sees a failure of a change that was made.
-	Applied bool
-}
+// normally: an HTTP status (with Gitea's {"message": ...} body unless Body
+// says otherwise), a delay, or a lost answer (Applied: the change is made,
+// the client sees a failure). The zero Fault answers normally.
+type Fault = fakeapi.Fault
 
-// Call describes a request to an Injector.
-type Call struct {
-	// Operation is the operationId (OpCreateStatus, ...).
-	Operation   string
-	Owner, Repo string
-	// Ref is the sha, basehead or workflow of the path.
-	Ref string
-}
+// Call describes a request to an Injector: its operation (OpCreateStatus,
+// ...), method, path, owner and repository, ref (the sha, basehead or
+// workflow of the path) and N, the count of the operation's calls from 1.
+type Call = fakeapi.Call
 
 // Injector chooses the fault for a valid, authenticated request, or nil
 // for none. The fake calls injectors one at a time, in the order requests
 // arrive.
-type Injector func(Call) *Fault
+type Injector = fakeapi.Injector
 
 // Fail makes fn choose the faults of later requests; nil stops injecting.
 // Faults queued with FailNext come first.
-func (s *Server) Fail(fn Injector) {
-	s.faultMu.Lock()
-	defer s.faultMu.Unlock()
-	s.inject = fn
-}
+func (s *Server) Fail(fn Injector) { s.faults.Inject(fn) }
 
 // FailNext queues faults for the next calls of one operation, in order.
 func (s *Server) FailNext(operation string, faults ...Fault) {
-	s.faultMu.Lock()
-	defer s.faultMu.Unlock()
-	s.queues[operation] = append(s.queues[operation], faults...)
-}
-
-func (s *Server) fault(c Call) *Fault {
-	s.faultMu.Lock()
-	defer s.faultMu.Unlock()
-	if q := s.queues[c.Operation]; len(q) > 0 {
-		f := q[0]
-		s.queues[c.Operation] = q[1:]
-		return &f
-	}
-	if s.inject != nil {
-		return s.inject(c)
-	}
-	return nil
+	s.faults.Queue(operation, faults...)
 }
 
 // Error answers with a status and Gitea's error body.
@@ -81,4 +46,4 @@ func RetryAfter(status int, after time.Duration) Fault {
 
 // Hang holds the answer until the client gives up or the fake closes: for
 // client timeouts. The request has no effect.
-func Hang() Fault { return Fault{Delay: 24 * time.Hour} }
+func Hang() Fault { return fakeapi.Hang() }

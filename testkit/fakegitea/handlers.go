@@ -1,19 +1,17 @@
 package fakegitea
 
 import (
-	"bytes"
-	"crypto/subtle"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gitops-connector/gitops-connector/testkit/commitgraph"
+	"github.com/gitops-connector/gitops-connector/testkit/fakeapi"
 )
 
 // maxBody bounds the request body the fake reads.
@@ -29,14 +27,9 @@ type route struct {
 // match maps a path below APIPrefix to an operation. Segments are unescaped
 // one by one, so an escaped "/" stays inside its segment.
 func match(method, escapedPath string) route {
-	raw := strings.Split(strings.TrimPrefix(escapedPath, "/"), "/")
-	seg := make([]string, len(raw))
-	for i, s := range raw {
-		u, err := url.PathUnescape(s)
-		if err != nil {
-			return route{op: opUnknown}
-		}
-		seg[i] = u
+	seg, ok := fakeapi.Segments(escapedPath)
+	if !ok {
+		return route{op: opUnknown}
 	}
 	if len(seg) < 4 || seg[0] != "repos" {
 		return route{op: opUnknown}
@@ -61,16 +54,12 @@ func match(method, escapedPath string) route {
 }
 
 // answer is a response the fake writes.
-type answer struct {
-	status int
-	header http.Header
-	body   any // JSON-encoded; nil writes no body
-}
+type answer = fakeapi.Answer
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody))
 	if err != nil {
-		writeAnswer(w, answer{status: http.StatusBadRequest, body: apiError("cannot read the request body")})
+		writeAnswer(w, answer{Status: http.StatusBadRequest, Body: apiError("cannot read the request body")})
 		return
 	}
 	rt := route{op: opUnknown}
@@ -80,88 +69,43 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	scheme, _, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 	rec := Request{Operation: rt.op, Method: r.Method, Path: r.URL.EscapedPath(), Query: r.URL.RawQuery, AuthScheme: scheme, Body: body}
 
-	if err := s.validate(r, body); err != nil {
+	if err := spec.Validate(r, body); err != nil {
 		s.record(&rec, http.StatusBadRequest, fmt.Errorf("request does not match the Gitea API description: %w", err))
-		writeAnswer(w, answer{status: http.StatusBadRequest, body: apiError(err.Error())})
+		writeAnswer(w, answer{Status: http.StatusBadRequest, Body: apiError(err.Error())})
 		return
 	}
 	if rt.op == opUnknown {
 		err := fmt.Errorf("%s %s: described by the API but not served by the fake", r.Method, rec.Path)
 		s.record(&rec, http.StatusNotImplemented, err)
-		writeAnswer(w, answer{status: http.StatusNotImplemented, body: apiError(err.Error())})
+		writeAnswer(w, answer{Status: http.StatusNotImplemented, Body: apiError(err.Error())})
 		return
 	}
-	if !s.authorized(r.Header.Get("Authorization")) {
+	if !fakeapi.Authorized(r.Header.Get("Authorization"), s.token) {
 		s.record(&rec, http.StatusUnauthorized, nil)
-		writeAnswer(w, answer{status: http.StatusUnauthorized, body: apiError("user does not exist [uid: 0, name: ]")})
+		writeAnswer(w, answer{Status: http.StatusUnauthorized, Body: apiError("user does not exist [uid: 0, name: ]")})
 		return
 	}
-	f := s.fault(Call{Operation: rt.op, Owner: rt.owner, Repo: rt.repo, Ref: rt.ref})
-	if f != nil && f.Delay > 0 {
-		t := time.NewTimer(f.Delay)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			s.record(&rec, 0, nil)
-			return
-		case <-s.closing:
-			s.record(&rec, 0, nil)
-			return
-		}
-	}
-	if f != nil && f.Status != 0 {
-		if f.Applied {
-			s.handle(rt, r, body)
-		}
-		a := answer{status: f.Status, header: f.Header, body: json.RawMessage(f.Body)}
-		if f.Body == "" {
-			a.body = apiError(http.StatusText(f.Status))
-		}
-		s.record(&rec, f.Status, nil)
-		writeAnswer(w, a)
+	n := s.faults.Count(rt.op)
+	f := s.faults.Next(rt.op, Call{Operation: rt.op, Method: r.Method, Path: rec.Path, Owner: rt.owner, Repo: rt.repo, Ref: rt.ref, N: n})
+	a, abandoned := fakeapi.Apply(r.Context(), s.closing, f, func() answer { return s.handle(rt, r, body) }, func(status int) any {
+		return apiError(http.StatusText(status))
+	})
+	if abandoned {
+		s.record(&rec, 0, nil)
 		return
 	}
-	a := s.handle(rt, r, body)
-	s.record(&rec, a.status, nil)
+	s.record(&rec, a.Status, nil)
 	writeAnswer(w, a)
 }
 
-// validate checks a request against the API description.
-func (s *Server) validate(r *http.Request, body []byte) error {
-	v, err := loadValidator()
-	if err != nil {
-		return err
-	}
-	spec, _ := url.Parse(specServer)
-	vr := r.Clone(r.Context())
-	vr.URL.Scheme, vr.URL.Host, vr.Host = spec.Scheme, spec.Host, spec.Host
-	vr.Body = io.NopCloser(bytes.NewReader(body))
-	return v.Validate(vr)
-}
-
-func (s *Server) authorized(header string) bool {
-	if s.token == "" {
-		return true
-	}
-	scheme, cred, ok := strings.Cut(header, " ")
-	if !ok || !(strings.EqualFold(scheme, "token") || strings.EqualFold(scheme, "Bearer")) {
-		return false
-	}
-	return subtle.ConstantTimeCompare([]byte(cred), []byte(s.token)) == 1
-}
-
+// record logs a request answered with status; err is what was wrong with
+// it, if anything.
 func (s *Server) record(rec *Request, status int, err error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	rec.Answer = status
-	if err != nil {
-		s.errs = append(s.errs, err)
-	}
-	s.reqs = append(s.reqs, *rec)
+	s.log.Add(*rec, err)
 }
 
-var notFound = answer{status: http.StatusNotFound, body: map[string]any{"errors": nil, "message": "The target couldn't be found.", "url": "https://gitea.example/api/swagger"}}
+var notFound = answer{Status: http.StatusNotFound, Body: map[string]any{"errors": nil, "message": "The target couldn't be found.", "url": "https://gitea.example/api/swagger"}}
 
 // handle carries out a valid, authenticated request.
 func (s *Server) handle(rt route, r *http.Request, body []byte) answer {
@@ -181,7 +125,7 @@ func (s *Server) handle(rt route, r *http.Request, body []byte) answer {
 		if c == nil {
 			return notFound
 		}
-		return answer{status: http.StatusOK, body: commitJSON(s.URL, rt, c)}
+		return answer{Status: http.StatusOK, Body: commitJSON(s.URL, rt, c)}
 	case OpCompare:
 		return s.compare(rt, repo)
 	case OpDispatch:
@@ -193,12 +137,12 @@ func (s *Server) handle(rt route, r *http.Request, body []byte) answer {
 			Inputs map[string]string `json:"inputs"`
 		}
 		if err := json.Unmarshal(body, &in); err != nil {
-			return answer{status: http.StatusUnprocessableEntity, body: apiError(err.Error())}
+			return answer{Status: http.StatusUnprocessableEntity, Body: apiError(err.Error())}
 		}
 		repo.dispatches = append(repo.dispatches, Dispatch{Owner: rt.owner, Repo: rt.repo, Workflow: rt.ref, Ref: in.Ref, Inputs: in.Inputs, Body: slices.Clone(body)})
-		return answer{status: http.StatusNoContent}
+		return answer{Status: http.StatusNoContent}
 	}
-	return answer{status: http.StatusNotImplemented, body: apiError("not served by the fake")}
+	return answer{Status: http.StatusNotImplemented, Body: apiError("not served by the fake")}
 }
 
 // createStatus stores a status. s.mu must be held.
@@ -214,7 +158,7 @@ func (s *Server) createStatus(rt route, repo *repository, body []byte) answer {
 		Context     string `json:"context"`
 	}
 	if err := json.Unmarshal(body, &in); err != nil {
-		return answer{status: http.StatusUnprocessableEntity, body: apiError(err.Error())}
+		return answer{Status: http.StatusUnprocessableEntity, Body: apiError(err.Error())}
 	}
 	s.nextID++
 	st := Status{
@@ -222,7 +166,7 @@ func (s *Server) createStatus(rt route, repo *repository, body []byte) answer {
 		State: in.State, Description: in.Description, TargetURL: in.TargetURL, Context: in.Context, CreatedAt: time.Now().UTC(),
 	}
 	repo.statuses[c.sha] = append(repo.statuses[c.sha], st)
-	return answer{status: http.StatusCreated, body: statusJSON(st)}
+	return answer{Status: http.StatusCreated, Body: statusJSON(st)}
 }
 
 // listStatuses answers one page of a commit's statuses. Gitea answers an
@@ -261,7 +205,7 @@ func listStatuses(r *http.Request, c *commit, repo *repository) answer {
 		}
 		h.Set("Link", link(page+1, "next")+","+link(pages, "last"))
 	}
-	return answer{status: http.StatusOK, header: h, body: out}
+	return answer{Status: http.StatusOK, Header: h, Body: out}
 }
 
 // compare answers base...head (from their merge base) or base..head, as
@@ -303,27 +247,11 @@ func (s *Server) compare(rt route, repo *repository) answer {
 	for _, id := range ids {
 		commits = append(commits, commitJSON(s.URL, rt, repo.commits[id]))
 	}
-	return answer{status: http.StatusOK, body: map[string]any{"total_commits": len(ids), "commits": commits}}
+	return answer{Status: http.StatusOK, Body: map[string]any{"total_commits": len(ids), "commits": commits}}
 }
 
 func writeAnswer(w http.ResponseWriter, a answer) {
-	for k, vs := range a.header {
-		for _, v := range vs {
-			w.Header().Add(k, v)
-		}
-	}
-	if a.body == nil {
-		w.WriteHeader(a.status)
-		return
-	}
-	b, err := json.Marshal(a.body)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json;charset=utf-8")
-	w.WriteHeader(a.status)
-	_, _ = w.Write(b)
+	fakeapi.Write(w, "application/json;charset=utf-8", a)
 }
 
 // apiError is Gitea's error body.

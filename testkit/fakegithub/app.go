@@ -160,7 +160,7 @@ func (a *appState) installationToken(header string) bool {
 // handleApp answers an app operation. s.mu must not be held.
 func (s *Server) handleApp(rt route, r *http.Request) answer {
 	if err := s.app.verifyJWT(r.Header.Get("Authorization")); err != nil {
-		return answer{status: http.StatusUnauthorized, body: errorBody("A JSON web token could not be decoded: "+err.Error(), "https://docs.github.com/rest")}
+		return answer{Status: http.StatusUnauthorized, Body: errorBody("A JSON web token could not be decoded: "+err.Error(), "https://docs.github.com/rest")}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -168,18 +168,18 @@ func (s *Server) handleApp(rt route, r *http.Request) answer {
 	switch rt.op {
 	case OpGetRepoInstallation:
 		if _, ok := s.repos[repoKey{rt.owner, rt.repo}]; !ok || !a.installedOn(rt.owner) {
-			return answer{status: http.StatusNotFound, body: errorBody("Not Found", "https://docs.github.com/rest/apps/apps#get-a-repository-installation-for-the-authenticated-app")}
+			return answer{Status: http.StatusNotFound, Body: errorBody("Not Found", "https://docs.github.com/rest/apps/apps#get-a-repository-installation-for-the-authenticated-app")}
 		}
-		return answer{status: http.StatusOK, body: map[string]any{
+		return answer{Status: http.StatusOK, Body: map[string]any{
 			"id": a.InstallationID, "app_id": a.ID, "target_type": "Organization",
 			"account": map[string]any{"login": rt.owner}, "repository_selection": "all",
 		}}
 	case OpCreateInstallationToken:
 		if rt.ref != strconv.FormatInt(a.InstallationID, 10) {
-			return answer{status: http.StatusNotFound, body: errorBody("Not Found", "https://docs.github.com/rest/apps/apps#create-an-installation-access-token-for-an-app")}
+			return answer{Status: http.StatusNotFound, Body: errorBody("Not Found", "https://docs.github.com/rest/apps/apps#create-an-installation-access-token-for-an-app")}
 		}
 		if a.suspended {
-			return answer{status: http.StatusForbidden, body: errorBody("This installation has been suspended", "https://docs.github.com/rest/apps/apps#create-an-installation-access-token-for-an-app")}
+			return answer{Status: http.StatusForbidden, Body: errorBody("This installation has been suspended", "https://docs.github.com/rest/apps/apps#create-an-installation-access-token-for-an-app")}
 		}
 		b := make([]byte, 18)
 		_, _ = rand.Read(b)
@@ -187,12 +187,12 @@ func (s *Server) handleApp(rt route, r *http.Request) answer {
 		exp := time.Now().Add(a.lifetime).UTC().Truncate(time.Second)
 		a.tokens[tok] = exp
 		a.issued = append(a.issued, tok)
-		return answer{status: http.StatusCreated, body: map[string]any{
+		return answer{Status: http.StatusCreated, Body: map[string]any{
 			"token": tok, "expires_at": exp.Format(time.RFC3339), "repository_selection": "all",
 			"permissions": map[string]string{"statuses": "write", "contents": "write"},
 		}}
 	}
-	return answer{status: http.StatusNotImplemented}
+	return answer{Status: http.StatusNotImplemented}
 }
 
 func (a *appState) installedOn(owner string) bool {

@@ -19,11 +19,11 @@ const compareLimit = 250
 func compare(base string, r *http.Request, rt route, repo *repository) answer {
 	baseRef, headRef, ok := strings.Cut(rt.ref, "...")
 	if !ok {
-		return answer{status: http.StatusNotFound, body: errorBody("Not Found", "https://docs.github.com/rest/commits/commits#compare-two-commits")}
+		return answer{Status: http.StatusNotFound, Body: errorBody("Not Found", "https://docs.github.com/rest/commits/commits#compare-two-commits")}
 	}
 	bc, hc := repo.resolve(baseRef), repo.resolve(headRef)
 	if bc == nil || hc == nil {
-		return answer{status: http.StatusNotFound, body: errorBody("Not Found", "https://docs.github.com/rest/commits/commits#compare-two-commits")}
+		return answer{Status: http.StatusNotFound, Body: errorBody("Not Found", "https://docs.github.com/rest/commits/commits#compare-two-commits")}
 	}
 	lookup := func(id string) (commitgraph.Node, bool) {
 		c, ok := repo.commits[id]
@@ -70,7 +70,7 @@ func compare(base string, r *http.Request, rt route, repo *repository) answer {
 		}
 	}
 	url := fmt.Sprintf("%s/repos/%s/%s/compare/%s", base, rt.owner, rt.repo, rt.ref)
-	return answer{status: http.StatusOK, header: h, body: map[string]any{
+	return answer{Status: http.StatusOK, Header: h, Body: map[string]any{
 		"url": url, "html_url": url, "permalink_url": url, "diff_url": url + ".diff", "patch_url": url + ".patch",
 		"base_commit":       repoCommitJSON(base, rt, bc),
 		"merge_base_commit": repoCommitJSON(base, rt, mergeBase),

@@ -29,7 +29,6 @@
 package fakegithub
 
 import (
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -39,6 +38,7 @@ import (
 	"time"
 
 	"github.com/gitops-connector/gitops-connector/testkit/apispec"
+	"github.com/gitops-connector/gitops-connector/testkit/fakeapi"
 )
 
 // DefaultToken is the token a Server accepts unless WithToken says otherwise.
@@ -178,15 +178,11 @@ type Server struct {
 	closing   chan struct{}
 	closeOnce sync.Once
 
-	faultMu sync.Mutex // guards queues and inject; injectors run one at a time
-	queues  map[string][]Fault
-	inject  Injector
+	faults fakeapi.Faults[string, Call, Fault]
+	log    fakeapi.Log[Request]
 
 	mu     sync.Mutex // guards the rest
 	repos  map[repoKey]*repository
-	reqs   []Request
-	errs   []error
-	calls  map[string]int
 	nextID int64
 }
 
@@ -219,44 +215,29 @@ func New(opts ...Option) (*Server, error) {
 		token:   DefaultToken,
 		closing: make(chan struct{}),
 		repos:   map[repoKey]*repository{},
-		calls:   map[string]int{},
-		queues:  map[string][]Fault{},
 	}
 	for _, o := range opts {
 		o(s)
 	}
-	if _, err := loadValidators(); err != nil {
-		return nil, err
+	for _, spec := range specs {
+		if err := spec.Load(); err != nil {
+			return nil, err
+		}
 	}
 	s.ts = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
 	s.URL = s.ts.URL
 	return s, nil
 }
 
-// specServer is the server URL the API description is loaded with. Requests
-// are validated as if sent to it, so one loaded description serves every
-// fake of the process (loading takes a while).
+// specServer is the server URL the API description is loaded with: one
+// loaded description serves every fake of the process.
 const specServer = "http://api.fakegithub.invalid"
 
-var validators struct {
-	once   sync.Once
-	byPath map[string]*apispec.Validator // by path prefix: "" or EnterprisePrefix
-	err    error
-}
-
-func loadValidators() (map[string]*apispec.Validator, error) {
-	validators.once.Do(func() {
-		validators.byPath = map[string]*apispec.Validator{}
-		for _, prefix := range []string{"", EnterprisePrefix} {
-			v, err := apispec.Load(apispec.GitHub, specServer+prefix)
-			if err != nil {
-				validators.err = fmt.Errorf("load the GitHub API description: %w", err)
-				return
-			}
-			validators.byPath[prefix] = v
-		}
-	})
-	return validators.byPath, validators.err
+// specs are the API description of each layout, by path prefix: "" or
+// EnterprisePrefix.
+var specs = map[string]*fakeapi.Spec{
+	"":               {Name: "GitHub", File: apispec.GitHub, Server: specServer},
+	EnterprisePrefix: {Name: "GitHub", File: apispec.GitHub, Server: specServer + EnterprisePrefix},
 }
 
 // Close stops the fake. Requests held back by a fault's Delay end at once.
@@ -380,40 +361,22 @@ func (s *Server) AllDispatches() []Dispatch {
 }
 
 // Requests returns every request received, in order.
-func (s *Server) Requests() []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.reqs)
-}
+func (s *Server) Requests() []Request { return s.log.Requests() }
 
 // Calls returns the requests received for one operation, in order.
 func (s *Server) Calls(operation string) []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []Request
-	for _, r := range s.reqs {
-		if r.Operation == operation {
-			out = append(out, r)
-		}
-	}
-	return out
+	return s.log.Filter(func(r Request) bool { return r.Operation == operation })
 }
 
 // Errors returns what was wrong with the requests that did not match the
 // API description, in order.
-func (s *Server) Errors() []error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.errs)
-}
+func (s *Server) Errors() []error { return s.log.Errors() }
 
 // AssertValid fails the test for every request that did not match the API
 // description.
 func (s *Server) AssertValid(t testing.TB) {
 	t.Helper()
-	for _, err := range s.Errors() {
-		t.Errorf("fakegithub: request does not match the GitHub API description: %v", err)
-	}
+	s.log.AssertValid(t, "fakegithub: request does not match the GitHub API description: ")
 }
 
 // repo returns a repository, creating it. s.mu must be held.

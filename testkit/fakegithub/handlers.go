@@ -1,18 +1,17 @@
 package fakegithub
 
 import (
-	"bytes"
-	"crypto/subtle"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/gitops-connector/gitops-connector/testkit/fakeapi"
 )
 
 // route is a request matched to an operation of the fake.
@@ -25,14 +24,9 @@ type route struct {
 // match maps a path without EnterprisePrefix to an operation. Segments are
 // unescaped one by one, so an escaped "/" stays inside its segment.
 func match(method, escapedPath string) route {
-	raw := strings.Split(strings.TrimPrefix(escapedPath, "/"), "/")
-	seg := make([]string, len(raw))
-	for i, s := range raw {
-		u, err := url.PathUnescape(s)
-		if err != nil {
-			return route{op: opUnknown}
-		}
-		seg[i] = u
+	seg, ok := fakeapi.Segments(escapedPath)
+	if !ok {
+		return route{op: opUnknown}
 	}
 	if r, ok := matchApp(method, seg); ok {
 		return r
@@ -66,16 +60,12 @@ func match(method, escapedPath string) route {
 }
 
 // answer is a response the fake writes.
-type answer struct {
-	status int
-	header http.Header
-	body   any // JSON-encoded; nil writes no body
-}
+type answer = fakeapi.Answer
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxRecordedBodyLen))
 	if err != nil {
-		writeAnswer(w, answer{status: http.StatusBadRequest, body: errorBody("cannot read the request body", "")})
+		writeAnswer(w, answer{Status: http.StatusBadRequest, Body: errorBody("cannot read the request body", "")})
 		return
 	}
 	path := r.URL.EscapedPath()
@@ -86,24 +76,24 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	rt := match(r.Method, path)
 	rec := Request{Operation: rt.op, Method: r.Method, Path: r.URL.EscapedPath(), Owner: rt.owner, Repo: rt.repo, Body: body}
 
-	if err := s.validate(r, prefix, body); err != nil {
+	if err := specs[prefix].Validate(r, body); err != nil {
 		s.record(&rec, err)
-		writeAnswer(w, answer{status: http.StatusBadRequest, body: errorBody("Problems parsing the request: "+err.Error(), "https://docs.github.com/rest")})
+		writeAnswer(w, answer{Status: http.StatusBadRequest, Body: errorBody("Problems parsing the request: "+err.Error(), "https://docs.github.com/rest")})
 		return
 	}
 	if rt.op == opUnknown {
 		// Described by the API but not served by the fake.
 		err := fmt.Errorf("%s %s: the fake does not serve this operation", r.Method, rec.Path)
 		s.record(&rec, err)
-		writeAnswer(w, answer{status: http.StatusNotImplemented, body: errorBody(err.Error(), "")})
+		writeAnswer(w, answer{Status: http.StatusNotImplemented, Body: errorBody(err.Error(), "")})
 		return
 	}
 	if rt.op == OpGetRepoInstallation || rt.op == OpCreateInstallationToken {
-		a := answer{status: http.StatusNotFound, body: errorBody("Not Found", "https://docs.github.com/rest")}
+		a := answer{Status: http.StatusNotFound, Body: errorBody("Not Found", "https://docs.github.com/rest")}
 		if s.app != nil {
 			a = s.handleApp(rt, r)
 		}
-		rec.Answer = a.status
+		rec.Answer = a.Status
 		s.record(&rec, nil)
 		writeAnswer(w, a)
 		return
@@ -112,68 +102,30 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		// GitHub refuses an app's JWT on repository calls: the client must
 		// exchange it for an installation token first.
 		s.record(&rec, fmt.Errorf("%s %s: the request carries the app's JWT, not an installation token", r.Method, rec.Path))
-		writeAnswer(w, answer{status: http.StatusUnauthorized, body: errorBody("A JSON web token could not be used for this endpoint", "https://docs.github.com/rest")})
+		writeAnswer(w, answer{Status: http.StatusUnauthorized, Body: errorBody("A JSON web token could not be used for this endpoint", "https://docs.github.com/rest")})
 		return
 	}
 	if !s.authorized(r.Header.Get("Authorization")) {
 		rec.Answer = http.StatusUnauthorized
 		s.record(&rec, nil)
-		writeAnswer(w, answer{status: http.StatusUnauthorized, body: errorBody("Bad credentials", "https://docs.github.com/rest")})
+		writeAnswer(w, answer{Status: http.StatusUnauthorized, Body: errorBody("Bad credentials", "https://docs.github.com/rest")})
 		return
 	}
 
-	s.mu.Lock()
-	s.calls[rt.op]++
-	n := s.calls[rt.op]
-	s.mu.Unlock()
-	f := s.fault(Call{Operation: rt.op, Method: r.Method, Path: rec.Path, Owner: rt.owner, Repo: rt.repo, N: n})
+	n := s.faults.Count(rt.op)
+	f := s.faults.Next(rt.op, Call{Operation: rt.op, Method: r.Method, Path: rec.Path, Owner: rt.owner, Repo: rt.repo, Ref: rt.ref, N: n})
 	rec.Fault = f
-
-	if f != nil && f.Delay > 0 {
-		t := time.NewTimer(f.Delay)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			rec.Abandoned = true
-			s.record(&rec, nil)
-			return
-		case <-s.closing:
-			rec.Abandoned = true
-			s.record(&rec, nil)
-			return
-		}
-	}
-	if f != nil && f.Status != 0 {
-		if f.Applied {
-			s.handle(rt, r, body)
-		}
-		a := answer{status: f.Status, header: f.Header, body: json.RawMessage(f.Body)}
-		if f.Body == "" {
-			a.body = errorBody(http.StatusText(f.Status), "https://docs.github.com/rest")
-		}
-		rec.Answer = f.Status
+	a, abandoned := fakeapi.Apply(r.Context(), s.closing, f, func() answer { return s.handle(rt, r, body) }, func(status int) any {
+		return errorBody(http.StatusText(status), "https://docs.github.com/rest")
+	})
+	if abandoned {
+		rec.Abandoned = true
 		s.record(&rec, nil)
-		writeAnswer(w, a)
 		return
 	}
-	a := s.handle(rt, r, body)
-	rec.Answer = a.status
+	rec.Answer = a.Status
 	s.record(&rec, nil)
 	writeAnswer(w, a)
-}
-
-// validate checks a request against the API description of its layout.
-func (s *Server) validate(r *http.Request, prefix string, body []byte) error {
-	all, err := loadValidators()
-	if err != nil {
-		return err
-	}
-	spec, _ := url.Parse(specServer)
-	vr := r.Clone(r.Context())
-	vr.URL.Scheme, vr.URL.Host, vr.Host = spec.Scheme, spec.Host, spec.Host
-	vr.Body = io.NopCloser(bytes.NewReader(body))
-	return all[prefix].Validate(vr)
 }
 
 func (s *Server) authorized(header string) bool {
@@ -188,21 +140,16 @@ func (s *Server) authorized(header string) bool {
 			return true
 		}
 	}
-	scheme, cred, ok := strings.Cut(header, " ")
-	if !ok || !(strings.EqualFold(scheme, "Bearer") || strings.EqualFold(scheme, "token")) {
-		return false
-	}
-	return subtle.ConstantTimeCompare([]byte(cred), []byte(s.token)) == 1
+	return fakeapi.Authorized(header, s.token)
 }
 
+// record logs a request; validationErr is what was wrong with a request
+// GitHub would refuse, which the fake answered 400.
 func (s *Server) record(rec *Request, validationErr error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if validationErr != nil {
 		rec.Answer = http.StatusBadRequest
-		s.errs = append(s.errs, validationErr)
 	}
-	s.reqs = append(s.reqs, *rec)
+	s.log.Add(*rec, validationErr)
 }
 
 // handle carries out a valid, authenticated request.
@@ -211,7 +158,7 @@ func (s *Server) handle(rt route, r *http.Request, body []byte) answer {
 	defer s.mu.Unlock()
 	repo, ok := s.repos[repoKey{rt.owner, rt.repo}]
 	if !ok {
-		return answer{status: http.StatusNotFound, body: errorBody("Not Found", "https://docs.github.com/rest")}
+		return answer{Status: http.StatusNotFound, Body: errorBody("Not Found", "https://docs.github.com/rest")}
 	}
 	switch rt.op {
 	case OpCreateStatus:
@@ -219,21 +166,21 @@ func (s *Server) handle(rt route, r *http.Request, body []byte) answer {
 	case OpGetCommit:
 		c := repo.resolve(rt.ref)
 		if c == nil {
-			return answer{status: http.StatusUnprocessableEntity, body: errorBody("No commit found for SHA: "+rt.ref, "https://docs.github.com/rest/commits/commits#get-a-commit")}
+			return answer{Status: http.StatusUnprocessableEntity, Body: errorBody("No commit found for SHA: "+rt.ref, "https://docs.github.com/rest/commits/commits#get-a-commit")}
 		}
-		return answer{status: http.StatusOK, body: repoCommitJSON(s.baseURL(r), rt, c)}
+		return answer{Status: http.StatusOK, Body: repoCommitJSON(s.baseURL(r), rt, c)}
 	case OpGitGetCommit:
 		c := repo.resolve(rt.ref)
 		if c == nil || c.sha != strings.ToLower(rt.ref) {
-			return answer{status: http.StatusNotFound, body: errorBody("Not Found", "https://docs.github.com/rest/git/commits#get-a-commit-object")}
+			return answer{Status: http.StatusNotFound, Body: errorBody("Not Found", "https://docs.github.com/rest/git/commits#get-a-commit-object")}
 		}
-		return answer{status: http.StatusOK, body: gitCommitJSON(c)}
+		return answer{Status: http.StatusOK, Body: gitCommitJSON(c)}
 	case OpGetCombined:
 		c := repo.resolve(rt.ref)
 		if c == nil {
-			return answer{status: http.StatusNotFound, body: errorBody("No commit found for the ref "+rt.ref, "https://docs.github.com/rest/commits/statuses#get-the-combined-status-for-a-specific-reference")}
+			return answer{Status: http.StatusNotFound, Body: errorBody("No commit found for the ref "+rt.ref, "https://docs.github.com/rest/commits/statuses#get-the-combined-status-for-a-specific-reference")}
 		}
-		return answer{status: http.StatusOK, body: combinedJSON(c.sha, repo.statuses[c.sha])}
+		return answer{Status: http.StatusOK, Body: combinedJSON(c.sha, repo.statuses[c.sha])}
 	case OpListStatuses:
 		return listStatuses(r, rt, repo)
 	case OpPullsOfCommit:
@@ -246,21 +193,21 @@ func (s *Server) handle(rt route, r *http.Request, body []byte) answer {
 			ClientPayload map[string]any `json:"client_payload"`
 		}
 		if err := json.Unmarshal(body, &in); err != nil {
-			return answer{status: http.StatusBadRequest, body: errorBody("Problems parsing JSON", "")}
+			return answer{Status: http.StatusBadRequest, Body: errorBody("Problems parsing JSON", "")}
 		}
 		repo.dispatches = append(repo.dispatches, Dispatch{
 			Owner: rt.owner, Repo: rt.repo, EventType: in.EventType, ClientPayload: in.ClientPayload, Body: slices.Clone(body),
 		})
-		return answer{status: http.StatusNoContent}
+		return answer{Status: http.StatusNoContent}
 	}
-	return answer{status: http.StatusNotImplemented, body: errorBody("not served by the fake", "")}
+	return answer{Status: http.StatusNotImplemented, Body: errorBody("not served by the fake", "")}
 }
 
 // createStatus stores a status. s.mu must be held.
 func (s *Server) createStatus(rt route, repo *repository, body []byte) answer {
 	c := repo.resolve(rt.ref)
 	if c == nil {
-		return answer{status: http.StatusUnprocessableEntity, body: errorBody("No commit found for SHA: "+rt.ref, "https://docs.github.com/rest/commits/statuses#create-a-commit-status")}
+		return answer{Status: http.StatusUnprocessableEntity, Body: errorBody("No commit found for SHA: "+rt.ref, "https://docs.github.com/rest/commits/statuses#create-a-commit-status")}
 	}
 	var in struct {
 		State       string  `json:"state"`
@@ -269,7 +216,7 @@ func (s *Server) createStatus(rt route, repo *repository, body []byte) answer {
 		Context     *string `json:"context"`
 	}
 	if err := json.Unmarshal(body, &in); err != nil {
-		return answer{status: http.StatusBadRequest, body: errorBody("Problems parsing JSON", "")}
+		return answer{Status: http.StatusBadRequest, Body: errorBody("Problems parsing JSON", "")}
 	}
 	st := Status{Owner: rt.owner, Repo: rt.repo, SHA: c.sha, State: in.State, Context: "default", CreatedAt: time.Now().UTC()}
 	if in.TargetURL != nil {
@@ -283,7 +230,7 @@ func (s *Server) createStatus(rt route, repo *repository, body []byte) answer {
 	}
 	// GitHub refuses longer descriptions.
 	if utf8.RuneCountInString(st.Description) > 140 {
-		return answer{status: http.StatusUnprocessableEntity, body: map[string]any{
+		return answer{Status: http.StatusUnprocessableEntity, Body: map[string]any{
 			"message":           "Validation Failed",
 			"errors":            []any{map[string]any{"resource": "Status", "code": "custom", "field": "description", "message": "description is too long (maximum is 140 characters)"}},
 			"documentation_url": "https://docs.github.com/rest/commits/statuses#create-a-commit-status",
@@ -292,7 +239,7 @@ func (s *Server) createStatus(rt route, repo *repository, body []byte) answer {
 	s.nextID++
 	st.ID = s.nextID
 	repo.statuses[c.sha] = append(repo.statuses[c.sha], st)
-	return answer{status: http.StatusCreated, body: statusJSON(st)}
+	return answer{Status: http.StatusCreated, Body: statusJSON(st)}
 }
 
 func pullsOfCommit(r *http.Request, rt route, repo *repository) answer {
@@ -302,14 +249,14 @@ func pullsOfCommit(r *http.Request, rt route, repo *repository) answer {
 	}
 	prs, ok := repo.pulls[sha]
 	if !ok && repo.resolve(rt.ref) == nil {
-		return answer{status: http.StatusUnprocessableEntity, body: errorBody("No commit found for SHA: "+rt.ref, "https://docs.github.com/rest/commits/commits#list-pull-requests-associated-with-a-commit")}
+		return answer{Status: http.StatusUnprocessableEntity, Body: errorBody("No commit found for SHA: "+rt.ref, "https://docs.github.com/rest/commits/commits#list-pull-requests-associated-with-a-commit")}
 	}
 	lo, hi, h := paginate(r, len(prs))
 	out := make([]any, 0, hi-lo)
 	for _, pr := range prs[lo:hi] {
 		out = append(out, pullJSON(rt, pr))
 	}
-	return answer{status: http.StatusOK, header: h, body: out}
+	return answer{Status: http.StatusOK, Header: h, Body: out}
 }
 
 // listStatuses answers the statuses of a commit newest first, as GitHub
@@ -325,7 +272,7 @@ func listStatuses(r *http.Request, rt route, repo *repository) answer {
 	for _, st := range all[lo:hi] {
 		out = append(out, statusJSON(st))
 	}
-	return answer{status: http.StatusOK, header: h, body: out}
+	return answer{Status: http.StatusOK, Header: h, Body: out}
 }
 
 // paginate returns the bounds of the page of n items a request asks for
@@ -363,23 +310,7 @@ func (s *Server) baseURL(r *http.Request) string {
 }
 
 func writeAnswer(w http.ResponseWriter, a answer) {
-	for k, vs := range a.header {
-		for _, v := range vs {
-			w.Header().Add(k, v)
-		}
-	}
-	if a.body == nil {
-		w.WriteHeader(a.status)
-		return
-	}
-	b, err := json.Marshal(a.body)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(a.status)
-	_, _ = w.Write(b)
+	fakeapi.Write(w, "application/json; charset=utf-8", a)
 }
 
 func errorBody(message, docURL string) map[string]any {
