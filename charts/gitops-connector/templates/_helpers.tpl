@@ -149,7 +149,8 @@ at once, each naming the value to set.
 {{- $repo := upper (toString ($si.gitRepositoryType | default "")) }}
 {{- $orch := upper (toString ($si.ciCdOrchestratorType | default "")) }}
 {{- $missing := false }}
-{{- range $key := list "gitRepositoryType" "ciCdOrchestratorType" "gitOpsOperatorType" "gitOpsAppURL" }}
+{{- /* ciCdOrchestratorType is optional: left out (or NONE) the connector posts statuses only. */}}
+{{- range $key := list "gitRepositoryType" "gitOpsOperatorType" "gitOpsAppURL" }}
 {{- if not (index $si $key) }}
 {{- $errs = append $errs (printf "singleInstance.%s is required" $key) }}
 {{- $missing = true }}

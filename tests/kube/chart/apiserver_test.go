@@ -99,6 +99,27 @@ spec:
 		}
 	})
 
+	t.Run("a config without orchestrator and with per-integration credentials is accepted", func(t *testing.T) {
+		objs := srv.Apply(t, "team-a", []byte(`apiVersion: example.com/v1
+kind: GitOpsConfig
+metadata:
+  name: statuses-only
+spec:
+  gitRepositoryType: AZDO
+  gitOpsOperatorType: FLUX
+  gitOpsAppURL: https://dev.azure.com/myorg/MyProject/_git/manifests
+  azdoOrgUrl: https://dev.azure.com/myorg/MyProject
+  azdoGitOpsRepoName: manifests
+  repositoryAzureIdentity: workload
+  orchestratorSecretRef: {name: github-app}
+`))
+		spec, _, _ := unstructured.NestedMap(objs[0].Object, "spec")
+		if _, has := spec["ciCdOrchestratorType"]; has || spec["repositoryAzureIdentity"] != "workload" ||
+			spec["orchestratorSecretRef"].(map[string]any)["name"] != "github-app" {
+			t.Errorf("stored spec %v", spec)
+		}
+	})
+
 	t.Run("invalid GitOpsConfigs are rejected", func(t *testing.T) {
 		tests := []struct {
 			name string
@@ -120,6 +141,18 @@ spec:
 				spec: map[string]any{"gitRepositoryType": "AZDO", "ciCdOrchestratorType": "AZDO", "gitOpsOperatorType": "ARGOCD", "gitOpsAppURL": "https://x",
 					"secretRef": map[string]any{"key": "token"}},
 				want: "spec.secretRef.name: Required value",
+			},
+			{
+				name: "orchestratorSecretRef without name",
+				spec: map[string]any{"gitRepositoryType": "GITEA", "ciCdOrchestratorType": "GITHUB", "gitOpsOperatorType": "FLUX", "gitOpsAppURL": "https://x",
+					"orchestratorSecretRef": map[string]any{"key": "token"}},
+				want: "spec.orchestratorSecretRef.name: Required value",
+			},
+			{
+				name: "unknown Azure identity",
+				spec: map[string]any{"gitRepositoryType": "AZDO", "gitOpsOperatorType": "FLUX", "gitOpsAppURL": "https://x",
+					"repositoryAzureIdentity": "pod"},
+				want: `spec.repositoryAzureIdentity: Unsupported value: "pod"`,
 			},
 		}
 		for _, tt := range tests {

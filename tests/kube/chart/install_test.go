@@ -138,6 +138,14 @@ func TestEnvironmentOfTheConnector(t *testing.T) {
 			}),
 		},
 		{
+			name:   "statuses only",
+			files:  []string{githubValues},
+			values: "singleInstance: {ciCdOrchestratorType: '', gitHubGitOpsRepoName: '', subscribers: null}\n",
+			// No CICD_ORCHESTRATOR_TYPE: the connector posts statuses only.
+			want: without(env(githubExample, map[string]string{"PAT": "secret:gitops-connector/PAT"}),
+				"CICD_ORCHESTRATOR_TYPE", "GITHUB_GITOPS_REPO_NAME"),
+		},
+		{
 			name:   "skipped commits ignored",
 			files:  []string{azdoValues},
 			values: "singleInstance: {skippedCommits: ignore}\n",
@@ -216,6 +224,15 @@ existingSecret: gitea-token
 	}
 }
 
+// without returns env without the keys.
+func without(env map[string]string, keys ...string) map[string]string {
+	out := maps.Clone(env)
+	for _, k := range keys {
+		delete(out, k)
+	}
+	return out
+}
+
 // The token is only in the Secret, never in a ConfigMap or the pod spec.
 func TestTokenStaysInTheSecret(t *testing.T) {
 	const token = "ghp_exampleexampleexampleexample0000"
@@ -246,7 +263,6 @@ func TestInvalidValuesFailNamingTheValue(t *testing.T) {
 			name: "chart defaults",
 			want: []string{
 				"singleInstance.gitRepositoryType is required",
-				"singleInstance.ciCdOrchestratorType is required",
 				"singleInstance.gitOpsOperatorType is required",
 				"singleInstance.gitOpsAppURL is required",
 				"set singleInstance: null",

@@ -2,6 +2,7 @@ package chart
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -60,7 +61,9 @@ func TestGitOpsConfigCRD(t *testing.T) {
 			if !slices.Equal(schema.Required, []string{"spec"}) {
 				t.Errorf("required = %v, want [spec]", schema.Required)
 			}
-			if want := []string{"gitRepositoryType", "ciCdOrchestratorType", "gitOpsOperatorType", "gitOpsAppURL"}; !slices.Equal(spec.Required, want) {
+			// ciCdOrchestratorType is optional: left out, the config
+			// posts statuses only.
+			if want := []string{"gitRepositoryType", "gitOpsOperatorType", "gitOpsAppURL"}; !slices.Equal(spec.Required, want) {
 				t.Errorf("spec.required = %v, want %v", spec.Required, want)
 			}
 			if spec.XPreserveUnknownFields == nil || !*spec.XPreserveUnknownFields {
@@ -72,24 +75,35 @@ func TestGitOpsConfigCRD(t *testing.T) {
 				"gitHubGitOpsRepoName", "gitHubGitOpsManifestsRepoName", "gitHubOrgUrl",
 				"giteaUrl", "giteaOwner", "giteaGitOpsManifestsRepoName", "giteaGitOpsAppRepoName", "giteaWorkflow", "giteaWorkflowRef",
 				"statusContext", "environment", "skippedCommits",
+				"azureIdentity", "repositoryAzureIdentity", "orchestratorAzureIdentity",
 			}
+			refs := []string{"secretRef", "repositorySecretRef", "orchestratorSecretRef", "webhookSecretRef"}
 			var gotFields []string
 			for name, p := range spec.Properties {
 				gotFields = append(gotFields, name)
-				if name != "secretRef" && name != "webhookSecretRef" && name != "requiredEnvironments" && p.Type != "string" {
+				if !slices.Contains(refs, name) && name != "requiredEnvironments" && p.Type != "string" {
 					t.Errorf("spec.%s type = %q, want string", name, p.Type)
 				}
 			}
 			slices.Sort(gotFields)
-			wantFields := slices.Sorted(slices.Values(append(wantStrings, "secretRef", "webhookSecretRef", "requiredEnvironments")))
+			wantFields := slices.Sorted(slices.Values(append(append(wantStrings, refs...), "requiredEnvironments")))
 			if !slices.Equal(gotFields, wantFields) {
 				t.Errorf("spec fields:\n got %v\nwant %v", gotFields, wantFields)
 			}
-			for _, field := range []string{"secretRef", "webhookSecretRef"} {
+			for _, field := range refs {
 				ref := spec.Properties[field]
 				if ref.Type != "object" || !slices.Equal(ref.Required, []string{"name"}) ||
-					ref.Properties["name"].Type != "string" || ref.Properties["key"].Type != "string" {
-					t.Errorf("%s = %+v, want object {name (required), key}", field, ref)
+					ref.Properties["name"].Type != "string" || ref.Properties["key"].Type != "string" || ref.Description == "" {
+					t.Errorf("%s = %+v, want object {name (required), key} with a description", field, ref)
+				}
+			}
+			for _, field := range []string{"azureIdentity", "repositoryAzureIdentity", "orchestratorAzureIdentity"} {
+				var enum []string
+				for _, v := range spec.Properties[field].Enum {
+					enum = append(enum, strings.Trim(string(v.Raw), `"`))
+				}
+				if !slices.Equal(enum, []string{"workload", "managed"}) || spec.Properties[field].Description == "" {
+					t.Errorf("%s enum = %v, want [workload managed] with a description", field, enum)
 				}
 			}
 			if envs := spec.Properties["requiredEnvironments"]; envs.Type != "array" || envs.Items == nil || envs.Items.Schema == nil || envs.Items.Schema.Type != "string" {

@@ -202,6 +202,16 @@ func TestGitOpsConfigResources(t *testing.T) {
 		})
 	})
 
+	t.Run("a GitHub App in a secretRef makes the config Ready and authenticates its statuses", func(t *testing.T) {
+		testGitHubAppSecretRef(t, c)
+	})
+	t.Run("a GitHub App that cannot work makes the config not Ready with the reason and no secret", func(t *testing.T) {
+		testGitHubAppNotReady(t, c)
+	})
+	t.Run("a config without orchestrator is accepted, Ready, and posts statuses only", func(t *testing.T) {
+		testStatusesOnly(t, c)
+	})
+
 	t.Run("one name in two namespaces is ambiguous alone and routed with its namespace", func(t *testing.T) {
 		nss := c.namespaces(t, "x", "y")
 		fake := newGitHub(t, "manifests-x", "manifests-y")
