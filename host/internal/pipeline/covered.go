@@ -37,27 +37,45 @@ var walkResults = map[string]string{
 // a pair key with no commit.
 func configStateKey(configKey string) string { return pairKey(configKey, "") }
 
-// walkLocks serializes, per config, reading the last finished commit,
-// walking from it and moving it, so two deployments of one config that
-// finish together do not walk from the same base.
+// walkLocks serializes, per config, reading and moving the config's last
+// finished commit (not the listing between: a slow repository must not
+// make the deployments of one config finish one after the other), and
+// remembers the last walk that moved it.
 type walkLocks struct {
 	mu    sync.Mutex
-	locks map[string]*sync.Mutex
+	locks map[string]*configWalk
 }
 
-func (w *walkLocks) lock(key string) func() {
+// configWalk is the lock of one config and what its last walk found.
+type configWalk struct {
+	sync.Mutex
+	// last is the walk that last moved the config's last finished commit
+	// from this replica, with the first-parent chain it listed; nil when
+	// none since the start or it listed nothing.
+	last *walked
+}
+
+// walked is a walk that moved a config's last finished commit: from base
+// to head, through chain (head's first parents down to base, head
+// included, base not).
+type walked struct {
+	base, head string
+	chain      map[string]bool
+}
+
+func (w *walkLocks) lock(key string) *configWalk {
 	w.mu.Lock()
 	if w.locks == nil {
-		w.locks = map[string]*sync.Mutex{}
+		w.locks = map[string]*configWalk{}
 	}
 	l := w.locks[key]
 	if l == nil {
-		l = &sync.Mutex{}
+		l = &configWalk{}
 		w.locks[key] = l
 	}
 	w.mu.Unlock()
 	l.Lock()
-	return l.Unlock
+	return l
 }
 
 // finishCovering removes the finished job of a commit that finished on its
@@ -69,61 +87,94 @@ func (w *walkLocks) lock(key string) func() {
 // crash before the end resumes the job, which walks again: a covered commit
 // queued twice is told once, by the rule that an outcome is told once per
 // commit. Other jobs (a skipped commit's, a config that ignores skipped
-// commits) are only removed.
+// commits, a commit whose finish walked before: Flux's repeats) are only
+// removed.
+//
+// The config's lock is held while its last finished commit is read and
+// moved, not while the repository lists the commits: when another
+// deployment of the config moved it meanwhile, the walk is answered again
+// from the new one (rewalk), from the listing when it decides that.
 func (p *Pipeline) finishCovering(log *slog.Logger, rec Record, cfg config.Config, repo sdk.Repository, st *State) bool {
-	if rec.DeployedWith != "" || !rec.Finished || !cfg.TellsSkippedCommits() {
+	if rec.DeployedWith != "" || !rec.Finished || !cfg.TellsSkippedCommits() || st.Walked {
 		return p.finish(log, rec, st)
 	}
-	unlock := p.walks.lock(rec.ConfigKey)
-	defer unlock()
 	key := configStateKey(rec.ConfigKey)
-	marker, ok := p.cachedState(key)
-	if !ok && !p.persist(log, "read the config's last deployed commit", func() error {
-		var err error
-		marker, err = p.opts.Store.State(key)
-		return err
-	}) {
+	recorded := false
+	base, ok := p.lastFinished(log, rec.ConfigKey)
+	if !ok {
 		return false
 	}
-	if marker.LastFinished == rec.CommitID {
+	if base == rec.CommitID {
+		st.Walked = true // a repeat of the last deployed commit
 		return p.finish(log, rec, st)
 	}
-	if marker.LastFinished != "" {
-		// The walk asks the repository: record first that the
-		// orchestrator was told, so a crash meanwhile does not tell again.
-		if !p.persist(log, "record the delivery progress", func() error { return p.opts.Store.Progress(rec, *st) }) {
+	for {
+		walk := skipped.Walk{Config: cfg.SDK(config.RoleRepository), Base: base, Head: rec.CommitID,
+			MaxCommits: p.opts.SkippedMaxCommits, NotBefore: p.now().Add(-p.opts.MaxAge)}
+		if base != "" && !recorded {
+			// The walk asks the repository: record first that the
+			// orchestrator was told, so a crash meanwhile does not tell again.
+			if !p.persist(log, "record the delivery progress", func() error { return p.opts.Store.Progress(rec, *st) }) {
+				return false
+			}
+			p.cacheState(rec.Key(), *st)
+			recorded = true
+		}
+		var res skipped.Result
+		err := p.retry(rec, log, StepSkipped, cfg.RepositoryType, func(ctx context.Context) error {
+			var err error
+			res, err = skipped.Find(ctx, repo, walk)
+			return err
+		})
+		switch {
+		case err == nil:
+		case p.ctx.Err() != nil:
+			log.Warn("delivery interrupted by shutdown", "error", err)
+			return false
+		default:
+			// The last deployed commit stays: the next deployment walks from
+			// it and covers these commits too.
+			reason := ReasonPermanent
+			if errors.Is(err, errExpired) {
+				reason = ReasonMaxAge
+			}
+			log.Error("cannot list the commits this deployment skipped; they are not told", "error", err, "base", walk.Base)
+			p.opts.Observer.SkippedWalk(WalkFailed)
+			p.giveUp(rec, StepSkipped, "", reason, err)
+			return p.finish(log, rec, st)
+		}
+		l := p.walks.lock(rec.ConfigKey)
+		cur, ok := p.lastFinished(log, rec.ConfigKey)
+		if !ok {
+			l.Unlock()
 			return false
 		}
-		p.states.Add(rec.Key(), st.clone())
-	}
-	walk := skipped.Walk{Config: cfg.SDK(config.RoleRepository), Base: marker.LastFinished, Head: rec.CommitID,
-		MaxCommits: p.opts.SkippedMaxCommits, NotBefore: p.now().Add(-p.opts.MaxAge)}
-	var res skipped.Result
-	err := p.retry(rec, log, StepSkipped, cfg.RepositoryType, func(ctx context.Context) error {
-		var err error
-		res, err = skipped.Find(ctx, repo, walk)
-		return err
-	})
-	switch {
-	case err == nil:
-	case p.ctx.Err() != nil:
-		log.Warn("delivery interrupted by shutdown", "error", err)
-		return false
-	default:
-		// The last deployed commit stays: the next deployment walks from
-		// it and covers these commits too.
-		reason := ReasonPermanent
-		if errors.Is(err, errExpired) {
-			reason = ReasonMaxAge
+		if cur != base {
+			again, decided := rewalk(walk, res, cur, l.last)
+			if !decided {
+				l.Unlock()
+				log.Info("another deployment of the config finished during the walk; walking again from it", "base", base, "last_deployed", cur)
+				base = cur
+				continue
+			}
+			res = again
 		}
-		log.Error("cannot list the commits this deployment skipped; they are not told", "error", err, "base", walk.Base)
-		p.opts.Observer.SkippedWalk(WalkFailed)
-		p.giveUp(rec, StepSkipped, "", reason, err)
-		return p.finish(log, rec, st)
+		done := p.applyWalk(log, rec, cfg, st, res, key)
+		if done && res.Advance {
+			l.last = chainOf(walk.Base, rec.CommitID, res)
+		}
+		l.Unlock()
+		return done
 	}
+}
+
+// applyWalk queues the covered commits, removes the job and moves the
+// config's last finished commit. The config's walk lock is held.
+func (p *Pipeline) applyWalk(log *slog.Logger, rec Record, cfg config.Config, st *State, res skipped.Result, key string) bool {
 	if !p.queueCovered(log, rec, cfg, res) {
 		return false
 	}
+	st.Walked = true
 	if !p.finish(log, rec, st) {
 		return false
 	}
@@ -134,9 +185,68 @@ func (p *Pipeline) finishCovering(log *slog.Logger, rec Record, cfg config.Confi
 	if p.persist(log, "record the config's last deployed commit", func() error {
 		return p.opts.Store.Done(Record{ConfigKey: rec.ConfigKey}, &next)
 	}) {
-		p.states.Add(key, next)
+		p.cacheState(key, next)
 	}
 	return true
+}
+
+// lastFinished reads the config's last finished commit; false when
+// shutdown interrupted the read.
+func (p *Pipeline) lastFinished(log *slog.Logger, configKey string) (string, bool) {
+	key := configStateKey(configKey)
+	marker, ok := p.cachedState(key)
+	if !ok && !p.persist(log, "read the config's last deployed commit", func() error {
+		var err error
+		marker, err = p.opts.Store.State(key)
+		return err
+	}) {
+		return "", false
+	}
+	return marker.LastFinished, true
+}
+
+// rewalk answers walk again from cur, the config's last finished commit
+// that another deployment set while walk listed from walk.Base, without
+// asking the repository when what is known decides it: cur is in head's
+// first-parent chain through the listing (the commits after cur are
+// covered), or the other deployment walked from the same base, both chains
+// reached it, and head is in the other's chain (head is older: nothing) or
+// not (neither descends from the other: nothing covered, head is the
+// last). False: walk again from cur.
+func rewalk(walk skipped.Walk, res skipped.Result, cur string, last *walked) (skipped.Result, bool) {
+	if cur == walk.Head || res.List == nil {
+		return skipped.Result{}, false
+	}
+	if again := skipped.FirstParents(*res.List, cur, walk.Head, walk.NotBefore); again.Reason == skipped.ReasonNone {
+		again.List = res.List
+		return again, true
+	}
+	if _, reached := skipped.Chain(*res.List, walk.Base, walk.Head); !reached ||
+		last == nil || last.head != cur || last.base != walk.Base {
+		return skipped.Result{}, false
+	}
+	if last.chain[walk.Head] {
+		return skipped.Result{Reason: skipped.ReasonOlder, List: res.List}, true
+	}
+	return skipped.Result{Reason: skipped.ReasonNotAncestor, Advance: true, List: res.List}, true
+}
+
+// chainOf is what rewalk needs to know of a walk from base that moved the
+// last finished commit to head: head's first-parent chain down to base,
+// when its listing reached base.
+func chainOf(base, head string, res skipped.Result) *walked {
+	if res.List == nil {
+		return nil
+	}
+	chain, reached := skipped.Chain(*res.List, base, head)
+	if !reached {
+		return nil
+	}
+	w := &walked{base: base, head: head, chain: map[string]bool{}}
+	for _, c := range chain {
+		w.chain[c.ID] = true
+	}
+	return w
 }
 
 // queueCovered records and queues a job telling each covered commit the

@@ -110,7 +110,7 @@ func (p *Pipeline) decide(log *slog.Logger, e *entry, rec Record, cfg config.Con
 	if !p.persist(log, "record the open gate", func() error { return p.opts.Store.Progress(rec, *st) }) {
 		return "", false
 	}
-	p.states.Add(key, st.clone())
+	p.cacheState(key, *st)
 	e.rec = rec
 	e.gateReads++
 	delay := min(gate.Backoff(e.gateReads, p.opts.GateInitialInterval, p.opts.GateMaxInterval), deadline.Sub(p.now()))

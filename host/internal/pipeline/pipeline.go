@@ -722,7 +722,7 @@ func (p *Pipeline) deliver(e *entry) {
 			return
 		}
 		recorded = next.Next
-		p.states.Add(rec.Key(), st.clone())
+		p.cacheState(rec.Key(), st)
 	}
 	counts := []any{"posted", posted, "unchanged", unchanged, "superseded", superseded}
 	if !rec.Finished {
@@ -835,7 +835,7 @@ func (p *Pipeline) finish(log *slog.Logger, rec Record, st *State) bool {
 		return false
 	}
 	if st != nil {
-		p.states.Add(rec.Key(), st.clone())
+		p.cacheState(rec.Key(), *st)
 	}
 	return true
 }
@@ -976,6 +976,11 @@ func (p *Pipeline) cachedState(key string) (State, bool) {
 		return State{}, false
 	}
 	return p.states.Get(key)
+}
+
+// cacheState keeps the state of a pair as this replica just wrote it.
+func (p *Pipeline) cacheState(key string, st State) {
+	p.states.Add(key, st.clone())
 }
 
 // forgetPruned drops the states in memory after the store pruned n: what

@@ -66,6 +66,10 @@ type State struct {
 	// when the operator skipped it; "" when it finished on its own (an own
 	// finish keeps its outcome: a skipped-commit job does not override it).
 	DeployedWith string
+	// Walked is set once the finish of this commit looked for the commits
+	// its deployment covers (package skipped): a repeat of the finish
+	// (Flux's) does not look again.
+	Walked bool
 	// LastFinished is kept only in a config's own state (the key
 	// "<config key>@", see configStateKey): the commit of the config that
 	// finished last, where the next walk for skipped commits stops.

@@ -71,6 +71,10 @@ type Result struct {
 	// Advance is true when head becomes the commit that finished last:
 	// false only when head is base or an ancestor of it.
 	Advance bool
+	// List is what the repository listed; nil when Find asked nothing.
+	// The pipeline answers the walk again from it when another deployment
+	// moved the base meanwhile.
+	List *sdk.CommitList
 }
 
 // Find lists the commits between Base and Head through repo and returns
@@ -94,7 +98,9 @@ func Find(ctx context.Context, repo sdk.Repository, w Walk) (Result, error) {
 		}
 		return Result{}, fmt.Errorf("list the commits between %s and %s: %w", w.Base, w.Head, err)
 	}
-	return FirstParents(list, w.Base, w.Head, w.NotBefore), nil
+	res := FirstParents(list, w.Base, w.Head, w.NotBefore)
+	res.List = &list
+	return res, nil
 }
 
 // FirstParents follows head's first parents through a ListCommits answer
@@ -102,39 +108,20 @@ func Find(ctx context.Context, repo sdk.Repository, w Walk) (Result, error) {
 // oldest first, without head, dropping those committed before notBefore.
 // When the first-parent chain leaves the list at a commit other than base,
 // base is not an ancestor of head (or, when the list was truncated, that
-// cannot be told): nothing is covered then.
+// cannot be told): nothing is covered then. A base listed in the chain
+// (the answer of a walk from an older base) ends the chain there.
 func FirstParents(list sdk.CommitList, base, head string, notBefore time.Time) Result {
-	byID := make(map[string]sdk.Commit, len(list.Commits))
-	for _, c := range list.Commits {
-		byID[c.ID] = c
-	}
-	if _, ok := byID[head]; !ok {
-		return Result{Reason: ReasonOlder}
-	}
-	var chain []sdk.Commit
-	cur := head
-	for {
-		c, ok := byID[cur]
-		if !ok {
-			break
-		}
-		if cur != head {
-			chain = append(chain, c)
-		}
-		if len(c.ParentIDs) == 0 {
-			cur = ""
-			break
-		}
-		cur = c.ParentIDs[0]
-		delete(byID, c.ID) // a cycle in a bad answer ends the walk
-	}
+	chain, reached := Chain(list, base, head)
 	switch {
-	case cur == base:
+	case len(chain) == 0:
+		return Result{Reason: ReasonOlder}
+	case reached:
 	case list.Truncated:
 		return Result{Reason: ReasonTooMany, Advance: true}
 	default:
 		return Result{Reason: ReasonNotAncestor, Advance: true}
 	}
+	chain = chain[1:]
 	slices.Reverse(chain)
 	out := Result{Advance: true}
 	for _, c := range chain {
@@ -145,6 +132,30 @@ func FirstParents(list sdk.CommitList, base, head string, notBefore time.Time) R
 		out.Commits = append(out.Commits, c)
 	}
 	return out
+}
+
+// Chain follows head's first parents through list, head first, until the
+// chain reaches base (reached: base is head's first-parent ancestor; base
+// is not in chain) or leaves the list. It is empty when head is not
+// listed.
+func Chain(list sdk.CommitList, base, head string) (chain []sdk.Commit, reached bool) {
+	byID := make(map[string]sdk.Commit, len(list.Commits))
+	for _, c := range list.Commits {
+		byID[c.ID] = c
+	}
+	for cur := head; cur != base; {
+		c, ok := byID[cur]
+		if !ok {
+			return chain, false
+		}
+		chain = append(chain, c)
+		if len(c.ParentIDs) == 0 {
+			return chain, false
+		}
+		cur = c.ParentIDs[0]
+		delete(byID, c.ID) // a cycle in a bad answer ends the walk
+	}
+	return chain, len(chain) > 0
 }
 
 // ShortID is the abbreviated commit id statuses name the covering commit

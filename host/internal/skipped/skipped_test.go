@@ -60,6 +60,8 @@ func TestFirstParentsFollowsTheBranchFromHeadToBase(t *testing.T) {
 		{name: "truncated before base", list: sdk.CommitList{Commits: []sdk.Commit{c("h", 5, "c9"), c("c9", 4, "c8")}, Truncated: true}, base: "b", want: []string{}, reason: ReasonTooMany, advance: true},
 		{name: "head behind base", list: sdk.CommitList{}, base: "b", want: []string{}, reason: ReasonOlder},
 		{name: "a root commit", list: sdk.CommitList{Commits: []sdk.Commit{c("h", 1)}}, base: "b", want: []string{}, reason: ReasonNotAncestor, advance: true},
+		{name: "a newer base inside the list of a walk from an older one", list: list, base: "c2", want: []string{"m"}, advance: true},
+		{name: "a base on the side branch of that list", list: list, base: "f", want: []string{}, reason: ReasonNotAncestor, advance: true},
 		{name: "a cycle in a bad answer", list: sdk.CommitList{Commits: []sdk.Commit{c("h", 2, "a"), c("a", 1, "h")}}, base: "b", want: []string{}, reason: ReasonNotAncestor, advance: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

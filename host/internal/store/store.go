@@ -427,8 +427,9 @@ type stateJSON struct {
 	Finished bool              `json:"finished,omitempty"`
 	Posted   map[string]string `json:"posted,omitempty"`
 	Notified []string          `json:"notified,omitempty"`
-	// DeployedWith and LastFinished: see pipeline.State.
+	// DeployedWith, Walked and LastFinished: see pipeline.State.
 	DeployedWith string    `json:"deployed_with,omitempty"`
+	Walked       bool      `json:"walked,omitempty"`
 	LastFinished string    `json:"last_finished,omitempty"`
 	Updated      time.Time `json:"updated"`
 }
@@ -483,7 +484,7 @@ func DecodeJob(seq uint64, v []byte) (pipeline.Record, error) {
 // EncodeState encodes a pair's delivery state.
 func EncodeState(st pipeline.State) ([]byte, error) {
 	j := stateJSON{V: formatVersion, Finished: st.Finished, Posted: st.Posted, Updated: st.Updated.UTC(),
-		DeployedWith: st.DeployedWith, LastFinished: st.LastFinished}
+		DeployedWith: st.DeployedWith, Walked: st.Walked, LastFinished: st.LastFinished}
 	for outcome, told := range st.Notified {
 		if told {
 			j.Notified = append(j.Notified, outcome)
@@ -507,7 +508,7 @@ func DecodeState(v []byte) (pipeline.State, error) {
 		return pipeline.State{}, fmt.Errorf("format %d, this gitops-connector reads format %d", j.V, formatVersion)
 	}
 	st := pipeline.State{Finished: j.Finished, Posted: j.Posted, Notified: map[string]bool{}, Updated: j.Updated,
-		DeployedWith: j.DeployedWith, LastFinished: j.LastFinished}
+		DeployedWith: j.DeployedWith, Walked: j.Walked, LastFinished: j.LastFinished}
 	for _, o := range j.Notified {
 		st.Notified[o] = true
 	}

@@ -162,12 +162,13 @@ func done(t *testing.T, b Backend) {
 	st.Finished = true
 	st.Posted = map[string]string{"podinfo": "fp"}
 	st.Notified = map[string]bool{"success": true}
+	st.Walked = true
 	if err := s.Done(r1, &st); err != nil {
 		t.Fatal(err)
 	}
 	same(t, pending(t, s), []pipeline.Record{r2, r3})
 	got := state(t, s, r1.Key())
-	if !got.Finished || !got.Notified["success"] || got.Notified["failure"] || got.Posted["podinfo"] != "fp" {
+	if !got.Finished || !got.Notified["success"] || got.Notified["failure"] || got.Posted["podinfo"] != "fp" || !got.Walked {
 		t.Fatalf("state after Done: %+v", got)
 	}
 	// Dropped: removed without a state.
