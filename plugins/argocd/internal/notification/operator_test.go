@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
@@ -551,23 +551,7 @@ func TestValidateConfigAcceptsAnyArgoConfig(t *testing.T) {
 // commit, and checks that no context is left pending on GitHub or Azure
 // DevOps.
 func TestNoPostedContextStaysPendingAfterASuccessfulDeployment(t *testing.T) {
-	var evs []pending.Event
-	for name := range cases {
-		body, err := os.ReadFile(filepath.Join(testdata, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, err := New(nil).ParseEvent(context.Background(), sdk.ParseRequest{Body: body})
-		if err != nil || !res.Handled {
-			continue
-		}
-		e := pending.Event{Name: name, Successful: res.Successful, Owner: "Application"}
-		for _, s := range res.Statuses {
-			e.Statuses = append(e.Statuses, pending.Status{Name: s.Name, Genre: s.Genre, Pending: s.State == sdk.StatePending})
-		}
-		evs = append(evs, e)
-	}
-	slices.SortFunc(evs, func(a, b pending.Event) int { return strings.Compare(a.Name, b.Name) })
+	evs := pending.Fixtures(t, New(nil), testdata, maps.Keys(cases), func(sdk.ParseResult) string { return "Application" })
 	if len(evs) < 8 {
 		t.Fatalf("only %d handled fixtures", len(evs))
 	}
