@@ -1,14 +1,11 @@
 package notification
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 
-	"github.com/gitops-connector/gitops-connector/sdk"
+	"github.com/gitops-connector/gitops-connector/testkit/parsebench"
 )
 
 // The benchmarks of this file measure what the plugin spends on one
@@ -19,30 +16,17 @@ import (
 //	go test -run '^$' -bench . -benchmem -count 6 ./internal/notification | tee new.txt
 //	benchstat old.txt new.txt
 
-// benchBody is one benchmarked notification body.
-type benchBody struct {
-	name string
-	body []byte
-}
-
 // benchBodies are the benchmarked bodies, in the order they are reported.
-func benchBodies(b *testing.B) []benchBody {
+func benchBodies(b *testing.B) []parsebench.Body {
 	b.Helper()
-	var out []benchBody
-	for _, f := range []struct{ name, file string }{
-		{"succeeded", "succeeded-synced-healthy.json"},
-		{"running", "running-progressing.json"},
-		{"failed", "failed.json"},
-	} {
-		body, err := os.ReadFile(filepath.Join(testdata, f.file))
-		if err != nil {
-			b.Fatal(err)
-		}
-		out = append(out, benchBody{f.name, body})
-	}
+	out := parsebench.Read(b, testdata,
+		parsebench.Fixture{Name: "succeeded", File: "succeeded-synced-healthy.json"},
+		parsebench.Fixture{Name: "running", File: "running-progressing.json"},
+		parsebench.Fixture{Name: "failed", File: "failed.json"},
+	)
 	// A succeeded sync of an Application with 500 resources.
 	var large map[string]any
-	if err := json.Unmarshal(out[0].body, &large); err != nil {
+	if err := json.Unmarshal(out[0].Data, &large); err != nil {
 		b.Fatal(err)
 	}
 	resources := make([]any, 500)
@@ -55,27 +39,12 @@ func benchBodies(b *testing.B) []benchBody {
 	if err != nil {
 		b.Fatal(err)
 	}
-	return append(out, benchBody{"500-resources", body})
-}
-
-// benchEach runs one sub-benchmark of do per benchmarked body.
-func benchEach(b *testing.B, do func(body []byte) error) {
-	for _, c := range benchBodies(b) {
-		b.Run(c.name, func(b *testing.B) {
-			b.SetBytes(int64(len(c.body)))
-			b.ReportAllocs()
-			for b.Loop() {
-				if err := do(c.body); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
+	return append(out, parsebench.Body{Name: "500-resources", Data: body})
 }
 
 // BenchmarkDecode measures reading the body into a Notification.
 func BenchmarkDecode(b *testing.B) {
-	benchEach(b, func(body []byte) error {
+	parsebench.Each(b, benchBodies(b), func(body []byte) error {
 		_, err := Decode(body)
 		return err
 	})
@@ -84,13 +53,5 @@ func BenchmarkDecode(b *testing.B) {
 // BenchmarkParseEvent measures the whole of the operator's work on a body:
 // decode, statuses, outcome.
 func BenchmarkParseEvent(b *testing.B) {
-	op := New(nil)
-	ctx := context.Background()
-	benchEach(b, func(body []byte) error {
-		res, err := op.ParseEvent(ctx, sdk.ParseRequest{Body: body})
-		if err == nil && !res.Handled {
-			err = fmt.Errorf("ignored: %s", res.Reason)
-		}
-		return err
-	})
+	parsebench.ParseEvent(b, New(nil), benchBodies(b))
 }

@@ -1,14 +1,10 @@
 package event
 
 import (
-	"context"
-	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/gitops-connector/gitops-connector/sdk"
+	"github.com/gitops-connector/gitops-connector/testkit/parsebench"
 )
 
 // The benchmarks of this file measure what the plugin spends on one event
@@ -20,28 +16,15 @@ import (
 //	go test -run '^$' -bench . -benchmem -count 6 ./internal/event | tee new.txt
 //	benchstat old.txt new.txt
 
-// benchBody is one benchmarked event body.
-type benchBody struct {
-	name string
-	body []byte
-}
-
 // benchBodies are the benchmarked bodies, in the order they are reported.
-func benchBodies(b *testing.B) []benchBody {
+func benchBodies(b *testing.B) []parsebench.Body {
 	b.Helper()
-	var out []benchBody
-	for _, f := range []struct{ name, file string }{
-		{"succeeded", "kustomization-reconciliation-succeeded.json"},
-		{"progressing", "kustomization-progressing-change-set.json"},
-		{"health-check-failed", "kustomization-health-check-failed.json"},
-	} {
-		body, err := os.ReadFile(filepath.Join(testdata, f.file))
-		if err != nil {
-			b.Fatal(err)
-		}
-		out = append(out, benchBody{f.name, body})
-	}
-	return append(out, benchBody{"large-change-set", largeChangeSet(b, out[1].body)})
+	out := parsebench.Read(b, testdata,
+		parsebench.Fixture{Name: "succeeded", File: "kustomization-reconciliation-succeeded.json"},
+		parsebench.Fixture{Name: "progressing", File: "kustomization-progressing-change-set.json"},
+		parsebench.Fixture{Name: "health-check-failed", File: "kustomization-health-check-failed.json"},
+	)
+	return append(out, parsebench.Body{Name: "large-change-set", Data: largeChangeSet(b, out[1].Data)})
 }
 
 // largeChangeSet is progressing, the change-set fixture, with its message
@@ -66,24 +49,9 @@ func largeChangeSet(b *testing.B, progressing []byte) []byte {
 	return []byte(body)
 }
 
-// benchEach runs one sub-benchmark of do per benchmarked body.
-func benchEach(b *testing.B, do func(body []byte) error) {
-	for _, c := range benchBodies(b) {
-		b.Run(c.name, func(b *testing.B) {
-			b.SetBytes(int64(len(c.body)))
-			b.ReportAllocs()
-			for b.Loop() {
-				if err := do(c.body); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
-}
-
 // BenchmarkDecode measures reading the body into an Event.
 func BenchmarkDecode(b *testing.B) {
-	benchEach(b, func(body []byte) error {
+	parsebench.Each(b, benchBodies(b), func(body []byte) error {
 		_, err := Decode(body)
 		return err
 	})
@@ -92,13 +60,5 @@ func BenchmarkDecode(b *testing.B) {
 // BenchmarkParseEvent measures the whole of the operator's work on a body:
 // decode, statuses, outcome.
 func BenchmarkParseEvent(b *testing.B) {
-	op := New(nil)
-	ctx := context.Background()
-	benchEach(b, func(body []byte) error {
-		res, err := op.ParseEvent(ctx, sdk.ParseRequest{Body: body})
-		if err == nil && !res.Handled {
-			err = fmt.Errorf("ignored: %s", res.Reason)
-		}
-		return err
-	})
+	parsebench.ParseEvent(b, New(nil), benchBodies(b))
 }
