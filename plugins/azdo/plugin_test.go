@@ -20,6 +20,7 @@ import (
 	"github.com/gitops-connector/gitops-connector/sdk"
 	"github.com/gitops-connector/gitops-connector/sdk/plugintest"
 	"github.com/gitops-connector/gitops-connector/testkit/fakeazdo"
+	"github.com/gitops-connector/gitops-connector/testkit/fakeentra"
 )
 
 const (
@@ -42,6 +43,13 @@ const (
 // with its own fake Azure DevOps).
 func TestPlugin(t *testing.T) {
 	bin := plugintest.Build(t, ".")
+	// The plugin process trusts the fake Entra ID's certificate and sees
+	// its managed identity endpoint, as a pod on Azure sees Azure's.
+	entra := fakeentra.New(t, fakeentra.Options{})
+	t.Setenv("SSL_CERT_FILE", entra.CAFile(t, t.TempDir()))
+	for k, v := range entra.ManagedIdentityEnv() {
+		t.Setenv(k, v)
+	}
 	t.Run("Conformance", func(t *testing.T) { testConformance(t, bin) })
 	p := plugintest.Start(t, bin)
 	for _, tc := range []struct {
@@ -57,6 +65,8 @@ func TestPlugin(t *testing.T) {
 		{"RetriesAfterServerErrors", testRetriesAfterServerErrors},
 		{"SweepFailsTheTasksOfAbandonedPullRequestsOnce", testSweepFailsTheTasksOfAbandonedPullRequestsOnce},
 		{"AFailedSweepIsRepeatedWithoutCompletingATaskTwice", testAFailedSweepIsRepeatedWithoutCompletingATaskTwice},
+		{"EntraIdentitiesCallAzureDevOpsWithBearerTokens", withEntra(entra, testEntraIdentitiesCallAzureDevOpsWithBearerTokens)},
+		{"ACredentialEntraRefusesMakesTheConfigInvalid", withEntra(entra, testACredentialEntraRefusesMakesTheConfigInvalid)},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, p) })
 	}
@@ -167,6 +177,12 @@ func testConformance(t *testing.T, bin string) {
 			invalid("no-repositories", func(c *sdk.Config) { delete(c.Settings, "azdoGitOpsRepoName") }),
 			invalid("no-app-url", func(c *sdk.Config) { delete(c.Settings, "gitOpsAppURL") }),
 			invalid("no-token", func(c *sdk.Config) { c.Token = "" }),
+			invalid("github-app", func(c *sdk.Config) {
+				c.Token, c.Credential = "", sdk.Credential{Kind: sdk.CredentialGitHubApp, Values: map[string]string{"appId": "1", "privateKey": "x"}}
+			}),
+			invalid("service-principal-without-secret", func(c *sdk.Config) {
+				c.Token, c.Credential = "", sdk.Credential{Kind: sdk.CredentialAzureServicePrincipal, Values: map[string]string{"tenantId": "t", "clientId": "c"}}
+			}),
 		},
 		Config: func(endpoint string) sdk.Config {
 			c := configFor(f)

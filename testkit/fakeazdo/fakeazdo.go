@@ -12,7 +12,10 @@
 // api-version may come as the query parameter or, as the
 // azure-devops-go-api library sends it, in the Accept header; the service
 // accepts both. Valid requests must then carry the Basic authentication of
-// a personal access token (empty user, the PAT as password) or get 401.
+// a personal access token (empty user, the PAT as password) or, when
+// Options.Bearer is set, a Microsoft Entra ID access token
+// ("Authorization: Bearer <token>", e.g. of testkit/fakeentra), or get 401;
+// each recorded Request says who sent it.
 //
 // The fake behaves like the service where clients can tell: names of
 // organizations, projects and repositories and the literal segments of
@@ -69,6 +72,10 @@ type Options struct {
 	// resource-area discovery answers an empty list, as on-premises servers
 	// do.
 	PathPrefix string
+	// Bearer, when set, accepts Microsoft Entra ID access tokens: it
+	// returns who an access token was issued to, ok false for a token
+	// Entra ID did not issue or that expired (fakeentra.Server.Identity).
+	Bearer func(token string) (identity string, ok bool)
 }
 
 // Server is a running fake Azure DevOps.
@@ -196,6 +203,9 @@ type Request struct {
 	Route Route
 	// Status is the HTTP status of the answer.
 	Status int
+	// Identity is who sent an authenticated request: IdentityPAT or what
+	// Options.Bearer returned; empty when the request was refused before.
+	Identity string
 }
 
 // New starts a fake; it is closed when the test ends.

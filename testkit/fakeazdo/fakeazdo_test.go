@@ -174,6 +174,44 @@ func TestAuthenticationIsBasicWithAnEmptyUserAndThePAT(t *testing.T) {
 	f.AssertValid(t)
 }
 
+func TestBearerTokensAreAcceptedWhenTheirIssuerKnowsThem(t *testing.T) {
+	f := seeded(t, Options{Bearer: func(token string) (string, bool) {
+		return "client-1", token == "access-token-1"
+	}})
+	url := f.ProjectURL() + "/_apis/git/repositories/manifests/commits/" + commit
+	for _, tc := range []struct {
+		name, header string
+		want         int
+	}{
+		{"a token it issued", "Bearer access-token-1", 200},
+		{"another token", "Bearer access-token-2", 401},
+		{"no scheme", "access-token-1", 401},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		req.Header.Set("Accept", "application/json;api-version=7.1-preview.1")
+		req.Header.Set("Authorization", tc.header)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("%s: status %d, want %d", tc.name, resp.StatusCode, tc.want)
+		}
+	}
+	if got, _, _ := call(t, f, http.MethodGet, url, ""); got != 200 {
+		t.Errorf("the PAT: status %d", got)
+	}
+	var who []string
+	for _, r := range f.Requests() {
+		who = append(who, r.Identity)
+	}
+	if want := []string{"client-1", "", "", IdentityPAT}; !slices.Equal(who, want) {
+		t.Errorf("identities %q, want %q", who, want)
+	}
+	f.AssertValid(t)
+}
+
 func TestQueuedFaultsHitTheNextRequestsOfTheirRouteOnly(t *testing.T) {
 	f := seeded(t, Options{})
 	f.Fail(RouteCreateStatus, 2, Fault{Status: 503, RetryAfter: 2500 * time.Millisecond})

@@ -141,7 +141,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
 	var routed Route
 	defer func() {
-		s.log.Add(Request{Method: r.Method, Path: r.URL.EscapedPath(), RawQuery: r.URL.RawQuery, Route: routed, Status: rec.status}, nil)
+		s.log.Add(Request{Method: r.Method, Path: r.URL.EscapedPath(), RawQuery: r.URL.RawQuery, Route: routed, Status: rec.status, Identity: rec.identity}, nil)
 	}()
 
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
@@ -175,10 +175,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.reject(rec, err)
 		return
 	}
-	if user, pass, ok := r.BasicAuth(); !ok || user != "" || pass != s.opts.Token {
+	identity, ok := s.authenticate(r)
+	if !ok {
 		writeError(rec, http.StatusUnauthorized, "TF400813: The user is not authorized to access this resource.")
 		return
 	}
+	rec.identity = identity
 	var f Fault
 	fault := s.faults.Next(routed, routed)
 	faulted := fault != nil
@@ -296,7 +298,8 @@ func checkByHand(m *match, r *http.Request, body []byte) error {
 // recorder keeps the status written.
 type recorder struct {
 	http.ResponseWriter
-	status int
+	status   int
+	identity string
 }
 
 func (r *recorder) WriteHeader(code int) {
@@ -310,3 +313,20 @@ type discard struct{ header http.Header }
 func (d *discard) Header() http.Header         { return d.header }
 func (d *discard) Write(b []byte) (int, error) { return len(b), nil }
 func (d *discard) WriteHeader(int)             {}
+
+// IdentityPAT is Request.Identity of a request authenticated with the PAT.
+const IdentityPAT = "PAT"
+
+// authenticate returns who sent r: IdentityPAT for the Basic
+// authentication of the PAT (empty user, the PAT as password), or what
+// Options.Bearer says of an "Authorization: Bearer" access token.
+func (s *Server) authenticate(r *http.Request) (string, bool) {
+	if user, pass, ok := r.BasicAuth(); ok {
+		return IdentityPAT, user == "" && pass == s.opts.Token
+	}
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || s.opts.Bearer == nil {
+		return "", false
+	}
+	return s.opts.Bearer(strings.TrimSpace(token))
+}

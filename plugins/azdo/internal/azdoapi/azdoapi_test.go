@@ -33,7 +33,16 @@ func settingsFor(t *testing.T, projectURL, token string) config.Settings {
 func clientFor(t *testing.T, f *fakeazdo.Server, timeout time.Duration) *Client {
 	t.Helper()
 	cs := &Clients{Timeout: timeout}
-	return cs.For(sdk.Config{}, settingsFor(t, f.ProjectURL(), f.Token()))
+	return mustFor(t, cs, sdk.Config{}, settingsFor(t, f.ProjectURL(), f.Token()))
+}
+
+func mustFor(t *testing.T, cs *Clients, cfg sdk.Config, s config.Settings) *Client {
+	t.Helper()
+	c, err := cs.For(cfg, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 func TestGitErrorsAreClassifiedForRetries(t *testing.T) {
@@ -63,7 +72,7 @@ func TestGitErrorsAreClassifiedForRetries(t *testing.T) {
 			if tc.token != "" {
 				token = tc.token
 			}
-			c := (&Clients{}).For(sdk.Config{}, settingsFor(t, f.ProjectURL(), token))
+			c := mustFor(t, &Clients{}, sdk.Config{}, settingsFor(t, f.ProjectURL(), token))
 			repo := "manifests"
 			if tc.repo != "" {
 				repo = tc.repo
@@ -130,7 +139,7 @@ func TestPipelineErrorsAreClassifiedForRetries(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			s := statusServer(t, tc.status, tc.contentType, tc.body, tc.header)
-			c := (&Clients{}).For(sdk.Config{}, settingsFor(t, s.URL+"/org/project", "pat"))
+			c := mustFor(t, &Clients{}, sdk.Config{}, settingsFor(t, s.URL+"/org/project", "pat"))
 			_, err := c.Plan(context.Background(), PlanRef{CollectionURL: s.URL + "/org/", ProjectID: projectID, PlanID: planID})
 			if err == nil {
 				t.Fatal("no error")
@@ -171,7 +180,7 @@ func TestAnUnreachableServerIsRetried(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	c := (&Clients{}).For(sdk.Config{}, settingsFor(t, "http://"+addr+"/org/project", "pat"))
+	c := mustFor(t, &Clients{}, sdk.Config{}, settingsFor(t, "http://"+addr+"/org/project", "pat"))
 	err = c.PostStatus(context.Background(), "manifests", commit, git.GitStatus{})
 	if sdk.KindOf(err) != sdk.KindRetryable {
 		t.Errorf("err = %v, want retryable", err)
@@ -213,13 +222,13 @@ func TestPlanReferencesOutsideTheOrganizationAreRefused(t *testing.T) {
 		{"https://dev.azure.com/myorg", "$(System.CollectionUri)", false},
 	}
 	for _, tc := range cases {
-		c := newClient(tc.org, "project", "pat", time.Second, http.DefaultTransport)
+		c := mustNewClient(t, tc.org)
 		err := c.CheckPlanRef(PlanRef{CollectionURL: tc.collection, ProjectID: projectID, PlanID: planID})
 		if (err == nil) != tc.ok {
 			t.Errorf("org %s, planurl %s: %v, want ok=%v", tc.org, tc.collection, err, tc.ok)
 		}
 	}
-	c := newClient("https://dev.azure.com/myorg", "project", "pat", time.Second, http.DefaultTransport)
+	c := mustNewClient(t, "https://dev.azure.com/myorg")
 	if err := c.CheckPlanRef(PlanRef{CollectionURL: "https://dev.azure.com/myorg/", ProjectID: "project", PlanID: planID}); err == nil {
 		t.Error("a project name as projectid was accepted")
 	}
@@ -261,23 +270,40 @@ func TestPullRequestsArePagedUntilAShortPageOrTheVisitorStops(t *testing.T) {
 	f.AssertValid(t)
 }
 
-func TestClientsAreCachedByRevision(t *testing.T) {
+func mustNewClient(t *testing.T, org string) *Client {
+	t.Helper()
+	c, err := newClient(config.Settings{OrganizationURL: org, Project: "project", Token: "pat"}, time.Second, http.DefaultTransport)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestClientsAreCachedByRevisionAndCredential(t *testing.T) {
 	cs := &Clients{}
 	s := config.Settings{OrganizationURL: "https://dev.azure.com/o", Project: "p", Token: "t"}
-	a := cs.For(sdk.Config{Revision: "r1"}, s)
-	if cs.For(sdk.Config{Revision: "r1"}, s) != a {
+	a := mustFor(t, cs, sdk.Config{Revision: "r1"}, s)
+	if mustFor(t, cs, sdk.Config{Revision: "r1"}, s) != a {
 		t.Error("same revision, new client")
 	}
-	if cs.For(sdk.Config{Revision: "r2"}, s) == a {
+	if mustFor(t, cs, sdk.Config{Revision: "r2"}, s) == a {
 		t.Error("new revision, same client")
 	}
+	// The repository and the orchestrator of one config (one revision)
+	// may have different credentials.
+	other := s
+	other.Token = ""
+	other.Credential = sdk.Credential{Kind: sdk.CredentialAzureManagedIdentity, Values: map[string]string{}}
+	if mustFor(t, cs, sdk.Config{Revision: "r1"}, other) == a {
+		t.Error("another credential, same client")
+	}
 	for i := range maxCachedClients + 1 {
-		cs.For(sdk.Config{Revision: strings.Repeat("x", i+3)}, s)
+		mustFor(t, cs, sdk.Config{Revision: strings.Repeat("x", i+3)}, s)
 	}
 	if len(cs.byKey) > maxCachedClients {
 		t.Errorf("%d cached clients, want at most %d", len(cs.byKey), maxCachedClients)
 	}
-	if cs.For(sdk.Config{Revision: "r1"}, s) == a {
+	if mustFor(t, cs, sdk.Config{Revision: "r1"}, s) == a {
 		t.Error("the oldest client was not evicted")
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gitops-connector/gitops-connector/plugins/azdo/internal/entra"
 	"github.com/gitops-connector/gitops-connector/sdk"
 	"github.com/microsoft/azure-devops-go-api/azuredevops/v7"
 )
@@ -22,6 +23,9 @@ type note struct {
 	mu         sync.Mutex
 	status     int
 	retryAfter time.Duration
+	// entra is set when the request carried an Entra ID access token
+	// rather than a PAT.
+	entra bool
 }
 
 type noteKey struct{}
@@ -33,17 +37,21 @@ func withNote(ctx context.Context) (context.Context, *note) {
 	return context.WithValue(ctx, noteKey{}, n), n
 }
 
-func (n *note) get() (int, time.Duration) {
+func (n *note) get() (int, time.Duration, bool) {
 	if n == nil {
-		return 0, 0
+		return 0, 0, false
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return n.status, n.retryAfter
+	return n.status, n.retryAfter, n.entra
 }
 
-// noteTransport fills the note of a request's context.
-type noteTransport struct{ base http.RoundTripper }
+// noteTransport fills the note of a request's context. entra says that
+// base authenticates with Entra ID.
+type noteTransport struct {
+	base  http.RoundTripper
+	entra bool
+}
 
 func (t *noteTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := t.base.RoundTrip(req)
@@ -51,19 +59,29 @@ func (t *noteTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		n.mu.Lock()
 		n.status = resp.StatusCode
 		_, n.retryAfter = sdk.ClassifyHTTP(resp)
+		n.entra = t.entra
 		n.mu.Unlock()
 	}
 	return resp, err
 }
 
-// PAT scopes the plugin needs, named as in the Azure DevOps token dialog.
-const scopeHint = "the personal access token needs the scopes Code (Read & status) and Build (Read & execute)"
+// What the credential needs, for the messages of refused calls.
+const (
+	// scopeHint: PAT scopes, named as in the Azure DevOps token dialog.
+	scopeHint = "the personal access token needs the scopes Code (Read & status) and Build (Read & execute)"
+	// entraHint: what a service principal or managed identity needs (see
+	// the README's "Microsoft Entra ID").
+	entraHint = "the service principal or managed identity must be a user of the organization (access level Basic) " +
+		"with Contribute on the repositories and Queue builds on the pipeline"
+)
 
 // classify wraps the error of one call (what names it) with its kind for the
 // host's retry policy:
 //
 //	429, 408, 5xx                          retryable, after Retry-After
 //	timeout, connection failure            retryable
+//	Entra ID refused an access token       permission denied (see entra.TokenError)
+//	Entra ID gave no access token          retryable
 //	401, 203 (a sign-in page)              permission denied: token missing, expired or revoked
 //	403                                    permission denied: a scope is missing
 //	404                                    not found: organization, project, repository or object
@@ -77,18 +95,26 @@ func classify(ctx context.Context, what string, err error, n *note) error {
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return fmt.Errorf("%s: %w", what, ctxErr)
 	}
-	noted, retryAfter := n.get()
+	var te *entra.TokenError
+	if errors.As(err, &te) {
+		return te.Classified(what)
+	}
+	noted, retryAfter, byEntra := n.get()
 	status := noted
 	if code, ok := statusOf(err); ok {
 		status = code
+	}
+	credential, hint := "personal access token", scopeHint
+	if byEntra {
+		credential, hint = "Microsoft Entra ID access token", entraHint
 	}
 	switch {
 	case status == http.StatusTooManyRequests || status == http.StatusRequestTimeout || status >= 500:
 		return sdk.Retryable(fmt.Errorf("%s: HTTP %d: %w", what, status, err), retryAfter)
 	case status == http.StatusUnauthorized || status == http.StatusNonAuthoritativeInfo:
-		return sdk.PermissionDenied(fmt.Errorf("%s: HTTP %d: Azure DevOps did not accept the personal access token: it is missing, expired or revoked (%s): %w", what, status, scopeHint, err))
+		return sdk.PermissionDenied(fmt.Errorf("%s: HTTP %d: Azure DevOps did not accept the %s: it is missing, expired or revoked, or the identity is not a user of the organization (%s): %w", what, status, credential, hint, err))
 	case status == http.StatusForbidden:
-		return sdk.PermissionDenied(fmt.Errorf("%s: HTTP 403: the personal access token lacks a permission: %s: %w", what, scopeHint, err))
+		return sdk.PermissionDenied(fmt.Errorf("%s: HTTP 403: the %s lacks a permission: %s: %w", what, credential, hint, err))
 	case status == http.StatusNotFound:
 		return sdk.NotFound(fmt.Errorf("%s: HTTP 404: check azdoOrgUrl (organization and project) and the repository name; Azure DevOps also answers 404 when the token cannot see the project: %w", what, err))
 	case status >= 400:

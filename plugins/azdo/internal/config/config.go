@@ -11,6 +11,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/gitops-connector/gitops-connector/plugins/azdo/internal/entra"
 	"github.com/gitops-connector/gitops-connector/sdk"
 )
 
@@ -23,6 +24,9 @@ const (
 	// FieldToken is where a config's token comes from (PAT in single
 	// instance mode).
 	FieldToken = "secretRef"
+	// FieldCredential names a credential that cannot work, whatever field
+	// or variable gave it.
+	FieldCredential = "credential"
 )
 
 // Settings are a config's Azure DevOps settings.
@@ -40,8 +44,12 @@ type Settings struct {
 	PRRepo string
 	// AppURL is the link shown with every commit status.
 	AppURL string
-	// Token is the personal access token. Never log it.
-	Token         string
+	// Token is the personal access token; "" with an Entra ID credential.
+	// Never log it.
+	Token string
+	// Credential is the config's credential for Azure DevOps: a token, or
+	// an Entra ID identity (package entra). Never log its values.
+	Credential    sdk.Credential
 	StatusContext string
 }
 
@@ -74,6 +82,7 @@ func Parse(cfg sdk.Config, need Need) (Settings, []sdk.FieldError) {
 		PRRepo:        cfg.Setting(FieldPRRepo),
 		AppURL:        cfg.Setting(FieldAppURL),
 		Token:         strings.TrimSpace(cfg.Token),
+		Credential:    cfg.Credential,
 		StatusContext: strings.TrimSpace(cfg.StatusContext),
 	}
 	var errs []sdk.FieldError
@@ -86,8 +95,14 @@ func Parse(cfg sdk.Config, need Need) (Settings, []sdk.FieldError) {
 	} else {
 		s.OrganizationURL, s.Project = org, project
 	}
-	if s.Token == "" {
-		add(FieldToken, "no personal access token: set PAT (single instance) or secretRef; it needs the scopes Code (Read & status) and Build (Read & execute)")
+	switch kind := cfg.Credential.Kind; {
+	case kind == "" || kind == sdk.CredentialToken:
+		if s.Token == "" {
+			add(FieldToken, "no credential: set PAT (single instance) or secretRef to a personal access token with the scopes Code (Read & status) and Build (Read & execute), or give a Microsoft Entra ID service principal, workload identity or managed identity")
+		}
+	case entra.Kinds(kind):
+	default:
+		add(FieldCredential, fmt.Sprintf("a %s credential cannot authenticate to Azure DevOps: give a personal access token or a Microsoft Entra ID service principal, workload identity or managed identity", kind))
 	}
 
 	if s.ManifestsRepo == "" {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 
@@ -75,7 +76,7 @@ func TestParseDefaultsThePRRepositoryToTheManifestsRepository(t *testing.T) {
 		OrganizationURL: "https://dev.azure.com/myorg", Project: "MyProject", ManifestsRepo: "manifests", PRRepo: "manifests",
 		AppURL: "https://argocd.example.com/app", Token: "pat-value-1234", StatusContext: "dev",
 	}
-	if s != want {
+	if !reflect.DeepEqual(s, want) {
 		t.Errorf("Parse = %+v, want %+v", s, want)
 	}
 	s, _ = Parse(cfg(map[string]string{FieldOrgURL: "https://dev.azure.com/o/p", FieldManifestsRepo: "manifests", FieldPRRepo: "hld"}), ForOrchestrator)

@@ -49,10 +49,13 @@ func New(clients *azdoapi.Clients) *Orchestrator {
 }
 
 // ValidateConfig reports the problems of a config for completing pipeline
-// tasks.
-func (o *Orchestrator) ValidateConfig(_ context.Context, cfg sdk.Config) ([]sdk.FieldError, error) {
-	_, errs := config.Parse(cfg, config.ForOrchestrator)
-	return errs, nil
+// tasks. A credential Entra ID refuses is one.
+func (o *Orchestrator) ValidateConfig(ctx context.Context, cfg sdk.Config) ([]sdk.FieldError, error) {
+	s, errs := config.Parse(cfg, config.ForOrchestrator)
+	if len(errs) > 0 {
+		return errs, nil
+	}
+	return o.clients.CheckCredential(ctx, cfg, s), nil
 }
 
 // NotifyCompletion completes the task of the pipeline that opened the pull
@@ -126,7 +129,10 @@ func (o *Orchestrator) complete(ctx context.Context, cfg sdk.Config, s config.Se
 	if reason != "" {
 		return skip(reason), nil
 	}
-	client := o.clients.For(cfg, s)
+	client, err := o.clients.For(cfg, s)
+	if err != nil {
+		return sdk.NotifyResult{}, err
+	}
 	ref := cb.PlanRef()
 	if err := client.CheckPlanRef(ref); err != nil {
 		return skip(fmt.Sprintf("the callback of pull request %d is not used: %v (the connector sends its token only to the organization of azdoOrgUrl)", number, err)), nil

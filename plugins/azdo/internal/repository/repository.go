@@ -29,9 +29,13 @@ var _ sdk.Repository = (*Repository)(nil)
 func New(clients *azdoapi.Clients) *Repository { return &Repository{clients: clients} }
 
 // ValidateConfig reports the problems of a config for posting statuses.
-func (r *Repository) ValidateConfig(_ context.Context, cfg sdk.Config) ([]sdk.FieldError, error) {
-	_, errs := config.Parse(cfg, config.ForRepository)
-	return errs, nil
+// A credential Entra ID refuses is one.
+func (r *Repository) ValidateConfig(ctx context.Context, cfg sdk.Config) ([]sdk.FieldError, error) {
+	s, errs := config.Parse(cfg, config.ForRepository)
+	if len(errs) > 0 {
+		return errs, nil
+	}
+	return r.clients.CheckCredential(ctx, cfg, s), nil
 }
 
 // reader returns the client of a read and the repository it reads: name,
@@ -45,7 +49,8 @@ func (r *Repository) reader(cfg sdk.Config, name string) (*azdoapi.Client, strin
 	if err != nil {
 		return nil, "", err
 	}
-	return r.clients.For(cfg, s), repo, nil
+	c, err := r.clients.For(cfg, s)
+	return c, repo, err
 }
 
 var states = map[sdk.State]git.GitStatusState{
@@ -93,7 +98,11 @@ func (r *Repository) PostStatus(ctx context.Context, req sdk.PostStatusRequest) 
 	if st.Genre != "" {
 		status.Context.Genre = &st.Genre
 	}
-	return r.clients.For(req.Config, s).PostStatus(ctx, s.ManifestsRepo, commit, status)
+	c, err := r.clients.For(req.Config, s)
+	if err != nil {
+		return err
+	}
+	return c.PostStatus(ctx, s.ManifestsRepo, commit, status)
 }
 
 // TargetURL returns appURL with the query parameter noop=<name> added.
