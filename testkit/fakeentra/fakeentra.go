@@ -231,6 +231,18 @@ func (s *Server) Issued(clientID string) int {
 	return s.counts[clientID]
 }
 
+// Tokens are the access tokens issued so far, for tests that check no log
+// shows one.
+func (s *Server) Tokens() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.tokens))
+	for tok := range s.tokens {
+		out = append(out, tok)
+	}
+	return out
+}
+
 // Identity returns the client an unexpired access token was issued to.
 func (s *Server) Identity(token string) (string, bool) {
 	s.mu.Lock()

@@ -23,7 +23,7 @@ import (
 // at the end of the suite against every secret registered by then.
 
 // secretEnv are the environment variables whose values are secrets.
-var secretEnv = []string{"PAT", "GIT_REPOSITORY_PAT", "CICD_ORCHESTRATOR_PAT", "GITHUB_APP_PRIVATE_KEY", "AZURE_CLIENT_SECRET",
+var secretEnv = []string{"PAT", "GIT_REPOSITORY_PAT", "CICD_ORCHESTRATOR_PAT", "GITHUB_APP_PRIVATE_KEY", "AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PASSWORD",
 	"GITOPS_CONNECTOR_WEBHOOK_HMAC_SECRET", "GITOPS_CONNECTOR_WEBHOOK_BEARER_TOKEN"}
 
 var secrets = struct {
