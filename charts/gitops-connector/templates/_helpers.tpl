@@ -79,7 +79,7 @@ Name of the Secret the chart creates for the tokens given inline.
 Whether the chart creates its Secret: "true" when any token is given inline.
 */}}
 {{- define "gitops-connector.createSecret" -}}
-{{- if or .Values.orchestratorPAT .Values.webhookAuth.hmacSecret .Values.webhookAuth.bearerToken }}true{{ end }}
+{{- if or .Values.orchestratorPAT .Values.webhookAuth.hmacSecret .Values.webhookAuth.bearerToken (include "gitops-connector.credentialsInSecret" .) }}true{{ end }}
 {{- end }}
 
 {{/*
@@ -196,6 +196,9 @@ at once, each naming the value to set.
 {{- $hint = "\nTo configure GitOpsConfig resources instead of a single instance, set singleInstance: null." }}
 {{- end }}
 {{- end }}
+{{- range include "gitops-connector.credentialErrors" . | splitList "\n" }}
+{{- if . }}{{ $errs = append $errs . }}{{ end }}
+{{- end }}
 {{- if and .Values.orchestratorPAT .Values.existingSecret }}
 {{- $errs = append $errs "orchestratorPAT and existingSecret are both set: set one of them" }}
 {{- end }}
@@ -235,6 +238,7 @@ Secrets, then the user's env (which may override them).
       name: {{ include "gitops-connector.secretName" . }}
       key: PAT
 {{- end }}
+{{- include "gitops-connector.credentialEnv" . }}
 {{- with .Values.webhookAuth }}
 {{- if .existingSecret }}
 - name: GITOPS_CONNECTOR_WEBHOOK_HMAC_SECRET
