@@ -95,14 +95,18 @@ func New(c sdk.Credential, transport policy.Transporter) (*Credential, error) {
 				ClientOptions: opts, DisableInstanceDiscovery: !discover,
 			})
 		default:
+			// The password opens PKCS#12 only: given a password,
+			// azidentity would not read PEM at all.
 			var pass []byte
-			if p := c.Values["clientCertificatePassword"]; p != "" {
+			if p := c.Values["clientCertificatePassword"]; p != "" && !strings.Contains(pem, "-----BEGIN") {
 				pass = []byte(p)
 			}
 			certs, key, perr := azidentity.ParseCertificates([]byte(pem), pass)
 			if perr != nil {
 				// The library's message may quote the input: say what to fix instead.
-				return nil, fmt.Errorf("the client certificate of service principal %s does not parse: it must be PEM holding the certificate and its unencrypted private key, or a PKCS#12 file with clientCertificatePassword", client)
+				// PKCS#12 cannot pass: credential values cross the plugin
+				// protocol as UTF-8 strings.
+				return nil, fmt.Errorf("the client certificate of service principal %s does not parse: it must be PEM holding the certificate and its unencrypted private key (clientCertificate, AZURE_CLIENT_CERTIFICATE_PATH)", client)
 			}
 			out.cred, err = azidentity.NewClientCertificateCredential(tenant, client, certs, key, &azidentity.ClientCertificateCredentialOptions{
 				ClientOptions: opts, DisableInstanceDiscovery: !discover,
