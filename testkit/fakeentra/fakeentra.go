@@ -56,6 +56,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gitops-connector/gitops-connector/testkit/fakeapi"
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -111,8 +112,10 @@ type Server struct {
 	refused   map[string]bool
 	tokens    map[string]issued
 	counts    map[string]int
-	errs      []error
 	seq       int
+	// log holds what was wrong with the requests (the fake keeps no
+	// request log: tests count tokens with Issued).
+	log fakeapi.Log[struct{}]
 }
 
 // New starts a fake; it is closed when the test ends.
@@ -255,18 +258,12 @@ func (s *Server) Identity(token string) (string, bool) {
 }
 
 // Errors are the requests the fake found invalid.
-func (s *Server) Errors() []error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.errs)
-}
+func (s *Server) Errors() []error { return s.log.Errors() }
 
 // AssertValid fails t for every invalid request the fake received.
 func (s *Server) AssertValid(t testing.TB) {
 	t.Helper()
-	for _, err := range s.Errors() {
-		t.Errorf("fakeentra: invalid request: %v", err)
-	}
+	s.log.AssertValid(t, "fakeentra: invalid request: ")
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
@@ -468,9 +465,7 @@ func (s *Server) issue(id string) (string, time.Duration) {
 }
 
 func (s *Server) reject(w http.ResponseWriter, err error) {
-	s.mu.Lock()
-	s.errs = append(s.errs, err)
-	s.mu.Unlock()
+	s.log.AddError(err)
 	writeOAuthError(w, http.StatusBadRequest, "invalid_request", "AADSTS900144: "+err.Error())
 }
 

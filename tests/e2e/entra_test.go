@@ -3,7 +3,6 @@ package e2e
 import (
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/gitops-connector/gitops-connector/testkit/events"
@@ -174,14 +173,7 @@ func TestAServicePrincipalEntraIDRefusesKeepsTheConfigFromServing(t *testing.T) 
 	env["AZURE_CLIENT_SECRET"] = entraSPSecret
 	env["AZURE_AUTHORITY_HOST"] = entra.AuthorityHost()
 	h := launchHost(t, hostOptions{Env: env}.proc())
-	eventually(t, "the log to give Entra ID's reason", func() string {
-		for _, l := range h.Log.Messages("config invalid; it receives no events") {
-			if msg, _ := l["message"].(string); strings.Contains(msg, "AADSTS7000215") {
-				return ""
-			}
-		}
-		return "no such line yet"
-	})
+	waitInvalid(t, h, "AADSTS7000215")
 	revision := "main@sha1:" + sha
 	if a := h.Post(t, "", events.Flux("Kustomization", "ReconciliationSucceeded", "Applied revision: "+revision, revision, "")); a.Code == 202 {
 		t.Errorf("answer %+v: the invalid config took the event", a)

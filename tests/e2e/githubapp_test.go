@@ -3,7 +3,6 @@ package e2e
 import (
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/gitops-connector/gitops-connector/testkit/events"
@@ -65,14 +64,7 @@ func TestAGitHubAppNotInstalledKeepsTheConfigFromServing(t *testing.T) {
 	env["GITHUB_APP_ID"] = "4242"
 	env["GITHUB_APP_PRIVATE_KEY"] = app.PrivateKeyPEM()
 	h := launchHost(t, hostOptions{Env: env}.proc())
-	eventually(t, "the log to say the app is not installed", func() string {
-		for _, l := range h.Log.Messages("config invalid; it receives no events") {
-			if msg, _ := l["message"].(string); strings.Contains(msg, "the app is not installed there (404)") {
-				return ""
-			}
-		}
-		return "no such line yet"
-	})
+	waitInvalid(t, h, "the app is not installed there (404)")
 	revision := "main@sha1:" + sha
 	a := h.Post(t, "", events.Flux("Kustomization", "ReconciliationSucceeded", "Applied revision: "+revision, revision, ""))
 	if a.Code == 202 || len(fake.Statuses(owner, manifests, sha)) != 0 {
