@@ -5,6 +5,7 @@
 package natsserver
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -110,8 +111,27 @@ func (c *Cluster) URLs() string {
 // They are stopped when the test ends.
 func NewCluster(t testing.TB, size int) *Cluster {
 	t.Helper()
-	dir := t.TempDir()
-	client, routes := freePorts(t, size), freePorts(t, size)
+	c, err := StartCluster(t.TempDir(), size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Stop)
+	return c
+}
+
+// StartCluster starts size nodes on loopback, each storing its JetStream
+// files under dir, and waits until JetStream is ready on every one; Stop
+// stops them. It is NewCluster outside a test (the load benchmark runs a
+// cluster of its own).
+func StartCluster(dir string, size int) (*Cluster, error) {
+	client, err := freePorts(size)
+	if err != nil {
+		return nil, err
+	}
+	routes, err := freePorts(size)
+	if err != nil {
+		return nil, err
+	}
 	var urls []*url.URL
 	for _, p := range routes {
 		urls = append(urls, &url.URL{Scheme: "nats-route", Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(p))})
@@ -132,33 +152,46 @@ func NewCluster(t testing.TB, size int) *Cluster {
 	}
 	wg.Wait()
 	for i, n := range c.Nodes {
-		if errs[i] != nil {
-			t.Fatal(errs[i])
-		}
 		n.server = servers[i]
 	}
-	t.Cleanup(func() {
-		for _, n := range c.Nodes {
-			if n.Running() {
-				n.Stop()
-			}
+	if err := errors.Join(errs...); err != nil {
+		c.Stop()
+		return nil, err
+	}
+	if err := c.waitReady(60 * time.Second); err != nil {
+		c.Stop()
+		return nil, err
+	}
+	return c, nil
+}
+
+// Stop stops every node that runs.
+func (c *Cluster) Stop() {
+	for _, n := range c.Nodes {
+		if n.server != nil && n.Running() {
+			n.Stop()
 		}
-	})
-	c.WaitReady(t)
-	return c
+	}
 }
 
 // WaitReady waits until every node runs and is current with JetStream's
 // meta leader, which has them all as peers.
 func (c *Cluster) WaitReady(t testing.TB) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
+	if err := c.waitReady(60 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (c *Cluster) waitReady(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
 	for !c.ready() {
 		if time.Now().After(deadline) {
-			t.Fatalf("the JetStream cluster did not form")
+			return errors.New("the JetStream cluster did not form")
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	return nil
 }
 
 // ready reports whether a node leads JetStream's meta group with every node
@@ -177,20 +210,21 @@ func (c *Cluster) ready() bool {
 }
 
 // freePorts returns n ports free on loopback now.
-func freePorts(t testing.TB, n int) []int {
-	t.Helper()
+func freePorts(n int) ([]int, error) {
 	var ports []int
 	var lns []net.Listener
+	defer func() {
+		for _, ln := range lns {
+			_ = ln.Close()
+		}
+	}()
 	for range n {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
-			t.Fatal(err)
+			return nil, fmt.Errorf("find a free port: %w", err)
 		}
 		lns = append(lns, ln)
 		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
 	}
-	for _, ln := range lns {
-		_ = ln.Close()
-	}
-	return ports
+	return ports, nil
 }

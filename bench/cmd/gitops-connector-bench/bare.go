@@ -65,56 +65,75 @@ func serveBare(args []string) error {
 
 // bareServer is the running baseline process.
 type bareServer struct {
-	URL  string
-	cmd  *exec.Cmd
-	done chan struct{}
+	*child
+	URL string
 }
 
 // startBare runs this binary's bare-handler mode on a free loopback port
 // and returns once it listens.
 func startBare(ctx context.Context) (*bareServer, error) {
+	c, addr, err := startChild(ctx, "the bare handler", bareCommand, "-listen", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	return &bareServer{child: c, URL: "http://" + addr}, nil
+}
+
+// child is a process of this binary in another mode (the bare handler, the
+// NATS cluster), measured apart from the benchmark's own process.
+type child struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// startChild runs this binary with args and returns once the process
+// printed its first line (the address it serves), with that line.
+func startChild(ctx context.Context, what string, args ...string) (*child, string, error) {
 	exe, err := os.Executable()
 	if err != nil {
-		return nil, fmt.Errorf("find this binary: %w", err)
+		return nil, "", fmt.Errorf("find this binary: %w", err)
 	}
-	cmd := exec.Command(exe, bareCommand, "-listen", "127.0.0.1:0")
+	cmd := exec.Command(exe, args...)
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, fmt.Errorf("start the bare handler: %w", err)
+		return nil, "", fmt.Errorf("start %s: %w", what, err)
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start the bare handler: %w", err)
+		return nil, "", fmt.Errorf("start %s: %w", what, err)
 	}
-	b := &bareServer{cmd: cmd, done: make(chan struct{})}
-	addr := make(chan string, 1)
+	c := &child{cmd: cmd, done: make(chan struct{})}
+	first := make(chan string, 1)
 	go func() {
 		line, _ := bufio.NewReader(stdout).ReadString('\n')
-		addr <- strings.TrimSpace(line)
+		first <- strings.TrimSpace(line)
 		_, _ = io.Copy(io.Discard, stdout)
 		_ = cmd.Wait()
-		close(b.done)
+		close(c.done)
 	}()
 	select {
-	case a := <-addr:
-		if a == "" {
-			b.stop()
-			return nil, fmt.Errorf("the bare handler exited at start")
+	case line := <-first:
+		if line == "" {
+			c.stop()
+			return nil, "", fmt.Errorf("%s exited at start", what)
 		}
-		b.URL = "http://" + a
-		return b, nil
+		return c, line, nil
 	case <-ctx.Done():
-		b.stop()
-		return nil, fmt.Errorf("the bare handler did not listen: %w", ctx.Err())
+		c.stop()
+		return nil, "", fmt.Errorf("%s did not start: %w", what, ctx.Err())
 	}
 }
 
-func (b *bareServer) stop() {
-	_ = b.cmd.Process.Signal(syscall.SIGTERM)
+// pid is the child's process id.
+func (c *child) pid() int { return c.cmd.Process.Pid }
+
+// stop ends the child with SIGTERM, then SIGKILL after 5 s.
+func (c *child) stop() {
+	_ = c.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-b.done:
+	case <-c.done:
 	case <-time.After(5 * time.Second):
-		_ = b.cmd.Process.Kill()
-		<-b.done
+		_ = c.cmd.Process.Kill()
+		<-c.done
 	}
 }

@@ -65,14 +65,22 @@ type bench struct {
 	bins  harness.Binaries
 	fake  *fakegh.Server
 
-	host    *harness.Host
-	tail    *harness.LogTail
+	// hosts are the hosts the phases send events to (the main host, or
+	// the replicas), each with its log and its process tree's sampler.
+	hosts    []*harness.Host
+	tails    []*harness.LogTail
+	samplers []*procmem.Sampler
+	// sampler is the main host's.
 	sampler *procmem.Sampler
+	// nats is the NATS cluster's process while the replicas run, queue
+	// what reads its streams.
+	nats  *child
+	queue *queueWatch
 	// group is the main host's memory cgroup (nil when none could be
 	// made), watch its footprint.
 	group *cgroup.Group
 	watch *memWatch
-	// accepted counts the 202 answers of the main host: every one must be
+	// accepted counts the 202 answers of the hosts: every one must be
 	// delivered (a log line) before the next phase.
 	accepted int
 	bare     *bareServer
@@ -88,19 +96,23 @@ type results struct {
 	// binarySizes are the binaries' sizes by process name ("host",
 	// "flux", ...).
 	binarySizes map[string]int64
-	hostPID     int
-	started     time.Time
-	elapsed     time.Duration
-	machine     machine
-	fsType      string
-	syncs       stats.Summary
-	syncErr     error
-	starts      []time.Duration
-	startErr    error
-	intake      []intakeResult
-	e2e         e2eResult
-	mix         mixResult
-	slow        slowResult
+	// hostPIDs are the pids of the hosts measured (one, or the replicas).
+	hostPIDs []int
+	started  time.Time
+	elapsed  time.Duration
+	machine  machine
+	fsType   string
+	syncs    stats.Summary
+	syncErr  error
+	starts   []time.Duration
+	startErr error
+	intake   []intakeResult
+	e2e      e2eResult
+	mix      mixResult
+	slow     slowResult
+	// replicas is the run of several replicas on JetStream (nil when
+	// -replicas 0 or not run).
+	replicas *replicaRun
 	// mem is the footprint of the main host (the default config), all that
 	// of a host whose configs use every bundled plugin.
 	mem, all footprint
@@ -125,6 +137,8 @@ type intakeResult struct {
 }
 
 type e2eResult struct {
+	// rate is the events sent per second.
+	rate           float64
 	sent, accepted int
 	// latency is from the moment an event was due until the fake received
 	// its status.
@@ -150,10 +164,13 @@ type phaseCPU struct {
 	name   string
 	events int
 	wall   time.Duration
-	// byProcess is by process name: the host, each plugin.
+	// byProcess is by process name: the host, each plugin (summed over
+	// the replicas when there are several).
 	byProcess map[string]float64
 	bench     float64
 	bare      float64
+	// nats is the NATS cluster's process (replicas only).
+	nats float64
 }
 
 func (b *bench) logf(format string, args ...any) {
@@ -244,15 +261,16 @@ func (b *bench) measure(ctx context.Context) {
 		b.accepted = 0
 		stopSampling := b.sampleMemory()
 		stopWatch := b.watch.every(100 * time.Millisecond)
-		b.intake(ctx)
-		b.endToEnd(ctx)
-		b.mixPhase(ctx)
+		b.intake(ctx, true)
+		b.endToEnd(ctx, b.opts.e2eRate)
+		b.mixPhase(ctx, b.opts.mixRate, b.opts.mixTime)
 		b.slowAPI(ctx)
 		b.res.mem = stopWatch()
 		stopSampling()
 		b.stopMainHost()
 		b.allPlugins(ctx)
 	}
+	b.replicas(ctx)
 }
 
 func (b *bench) workDir() (string, func(), error) {
@@ -358,8 +376,9 @@ func (b *bench) startMainHost(ctx context.Context) error {
 	readyCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	_, err = h.WaitReady(readyCtx, 5*time.Millisecond)
+	var tail *harness.LogTail
 	if err == nil {
-		b.tail, err = harness.NewLogTail(logPath)
+		tail, err = harness.NewLogTail(logPath)
 	}
 	if err == nil {
 		b.sampler, err = procmem.NewSampler(procfsMount, h.PID())
@@ -368,8 +387,8 @@ func (b *bench) startMainHost(ctx context.Context) error {
 		_ = h.Stop(10 * time.Second)
 		return fmt.Errorf("%w (log %s; -keep keeps it)", err, logPath)
 	}
-	b.host = h
-	b.res.hostPID = h.PID()
+	b.hosts, b.tails, b.samplers = []*harness.Host{h}, []*harness.LogTail{tail}, []*procmem.Sampler{b.sampler}
+	b.res.hostPIDs = []int{h.PID()}
 	b.logf("host ready at %s (pid %d, data directory %s)", h.URL, h.PID(), dir)
 	time.Sleep(settle)
 	b.watch = newMemWatch(g, note, b.sampler)
@@ -413,10 +432,8 @@ func (b *bench) sampleMemory() func() {
 }
 
 func (b *bench) stopMainHost() {
-	if err := b.tail.Update(); err == nil {
-		b.res.hostErrors, b.res.firstErrors = b.tail.Errors, b.tail.FirstErrors
-	}
-	if err := b.host.Stop(60 * time.Second); err != nil {
+	b.countErrors()
+	if err := b.hosts[0].Stop(60 * time.Second); err != nil {
 		b.fail("host shutdown", err)
 	}
 	if b.group != nil {
@@ -432,33 +449,56 @@ type cpuMark struct {
 	byProcess map[string]float64
 	bench     float64
 	bare      float64
+	nats      float64
+}
+
+// countErrors reads the ERROR lines of the hosts' logs into the results.
+func (b *bench) countErrors() {
+	for _, t := range b.tails {
+		if err := t.Update(); err == nil {
+			b.res.hostErrors += t.Errors
+			b.res.firstErrors = append(b.res.firstErrors, t.FirstErrors...)
+		}
+	}
 }
 
 func (b *bench) markCPU() cpuMark {
 	m := cpuMark{at: time.Now(), byProcess: map[string]float64{}}
-	if err := b.sampler.Sample(); err == nil {
-		for _, p := range b.sampler.Processes() {
-			m.byProcess[b.res.nameOf(p)] += p.CPUSeconds
+	for _, s := range b.samplers {
+		if err := s.Sample(); err == nil {
+			for _, p := range s.Processes() {
+				m.byProcess[b.res.nameOf(p)] += p.CPUSeconds
+			}
 		}
 	}
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
 		m.bench = time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 	}
+	m.bare = cpuSeconds(b.bare.pid())
+	if b.nats != nil {
+		m.nats = cpuSeconds(b.nats.pid())
+	}
+	return m
+}
+
+// cpuSeconds is the processor time a process used so far; 0 when it
+// cannot be read.
+func cpuSeconds(pid int) float64 {
 	if fs, err := procfsFS(); err == nil {
-		if p, err := fs.Proc(b.bare.cmd.Process.Pid); err == nil {
+		if p, err := fs.Proc(pid); err == nil {
 			if st, err := p.Stat(); err == nil {
-				m.bare = st.CPUTime()
+				return st.CPUTime()
 			}
 		}
 	}
-	return m
+	return 0
 }
 
 func (b *bench) recordCPU(name string, events int, from cpuMark) {
 	to := b.markCPU()
 	c := phaseCPU{name: name, events: events, wall: to.at.Sub(from.at), byProcess: map[string]float64{},
-		bench: to.bench - from.bench, bare: to.bare - from.bare}
+		bench: to.bench - from.bench, bare: to.bare - from.bare, nats: to.nats - from.nats}
 	for p, s := range to.byProcess {
 		c.byProcess[p] = s - from.byProcess[p]
 	}
@@ -466,13 +506,23 @@ func (b *bench) recordCPU(name string, events int, from cpuMark) {
 }
 
 // waitDelivered waits until the host logged the end of the delivery of
-// every event it accepted.
+// every event it accepted; replicas, until their work queues are empty.
 func (b *bench) waitDelivered(ctx context.Context) error {
+	if b.queue != nil {
+		return b.waitFor(ctx, 50*time.Millisecond, drainTimeout, func() (bool, string, error) {
+			n, err := b.queue.pending(ctx)
+			return n == 0, fmt.Sprintf("%d events in the JetStream work queues", n), err
+		})
+	}
 	return b.waitFor(ctx, 50*time.Millisecond, drainTimeout, func() (bool, string, error) {
-		if err := b.tail.Update(); err != nil {
-			return false, "", fmt.Errorf("reading the host log: %w", err)
+		delivered := 0
+		for _, t := range b.tails {
+			if err := t.Update(); err != nil {
+				return false, "", fmt.Errorf("reading the host log: %w", err)
+			}
+			delivered += t.Delivered
 		}
-		return b.tail.Delivered >= b.accepted, fmt.Sprintf("%d of %d accepted events delivered", b.tail.Delivered, b.accepted), nil
+		return delivered >= b.accepted, fmt.Sprintf("%d of %d accepted events delivered", delivered, b.accepted), nil
 	})
 }
 
@@ -496,9 +546,14 @@ func (b *bench) waitFor(ctx context.Context, every, timeout time.Duration, check
 		if err != nil || done {
 			return err
 		}
+		for _, h := range b.hosts {
+			select {
+			case <-h.Exited():
+				return fmt.Errorf("the host (pid %d) exited", h.PID())
+			default:
+			}
+		}
 		select {
-		case <-b.host.Exited():
-			return fmt.Errorf("the host exited")
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(every):
@@ -509,14 +564,24 @@ func (b *bench) waitFor(ctx context.Context, every, timeout time.Duration, check
 	}
 }
 
-func (b *bench) phaseURL() string { return b.host.URL + "/gitopsphase" }
+// phaseURLs are the hosts' Flux endpoints, which the events take in turn.
+func (b *bench) phaseURLs() []string {
+	var urls []string
+	for _, h := range b.hosts {
+		urls = append(urls, h.URL+"/gitopsphase")
+	}
+	return urls
+}
 
 // intake measures the host and the bare handler at each concurrency. The
 // events are what Flux sends most: ReconciliationSucceeded repeated every
 // interval for commits already deployed, which post nothing, so the
 // figures are those of the intake path with its durable write, not of the
 // API calls behind it.
-func (b *bench) intake(ctx context.Context) {
+//
+// withBare measures the bare handler first at each concurrency (the
+// baseline of the single host's targets).
+func (b *bench) intake(ctx context.Context, withBare bool) {
 	commits := make([]string, b.opts.commits)
 	bodies := make([][]byte, len(commits))
 	for i := range commits {
@@ -526,7 +591,7 @@ func (b *bench) intake(ctx context.Context) {
 	body := func(i int) []byte { return bodies[i%len(bodies)] }
 
 	b.logf("intake: deploying %d commits first, so the measured events are repeats", len(commits))
-	warm := load.Closed{Client: load.NewClient(8), URL: b.phaseURL(), Concurrency: 8, Duration: time.Minute,
+	warm := load.Closed{Client: load.NewClient(8), URLs: b.phaseURLs(), Concurrency: 8, Duration: time.Minute,
 		MaxRequests: len(commits), Body: body}.Run(ctx)
 	b.accepted += warm.Answered[http.StatusAccepted]
 	if err := errors.Join(expectAll(warm, len(commits)), b.waitFake(ctx, len(commits), len(commits), drainTimeout), b.waitDelivered(ctx)); err != nil {
@@ -537,20 +602,22 @@ func (b *bench) intake(ctx context.Context) {
 
 	for _, c := range b.opts.conc {
 		r := intakeResult{conc: c}
-		run := func(url string) load.Result {
-			return load.Closed{Client: load.NewClient(c), URL: url, Concurrency: c, Warmup: b.opts.warmup,
+		run := func(urls []string) load.Result {
+			return load.Closed{Client: load.NewClient(c), URLs: urls, Concurrency: c, Warmup: b.opts.warmup,
 				Duration: b.opts.duration, Body: body}.Run(ctx)
 		}
-		mark := b.markCPU()
-		r.bare = run(b.bare.URL)
-		b.recordCPU(fmt.Sprintf("intake, concurrency %d (bare handler)", c), r.bare.Answered[http.StatusAccepted], mark)
-		r.bareLat = stats.Summarize(r.bare.Latencies(http.StatusAccepted))
-		b.logf("intake, concurrency %d: bare handler %.0f req/s, p50 %s, p99 %s", c, r.bare.Rate(http.StatusAccepted),
-			stats.Millis(r.bareLat.P50), stats.Millis(r.bareLat.P99))
+		if withBare {
+			mark := b.markCPU()
+			r.bare = run([]string{b.bare.URL})
+			b.recordCPU(fmt.Sprintf("intake, concurrency %d (bare handler)", c), r.bare.Answered[http.StatusAccepted], mark)
+			r.bareLat = stats.Summarize(r.bare.Latencies(http.StatusAccepted))
+			b.logf("intake, concurrency %d: bare handler %.0f req/s, p50 %s, p99 %s", c, r.bare.Rate(http.StatusAccepted),
+				stats.Millis(r.bareLat.P50), stats.Millis(r.bareLat.P99))
+		}
 
-		mark = b.markCPU()
+		mark := b.markCPU()
 		profiled := b.profile(ctx, fmt.Sprintf("intake-c%d", c), b.opts.warmup+b.opts.duration)
-		r.host = run(b.phaseURL())
+		r.host = run(b.phaseURLs())
 		profiled()
 		b.accepted += r.host.Answered[http.StatusAccepted]
 		r.hostLat = stats.Summarize(r.host.Latencies(http.StatusAccepted))
@@ -590,20 +657,21 @@ func onlyAccepted(r load.Result) error {
 // endToEnd sends events at a fixed rate, each for a commit of its own, and
 // times each from the moment it was due until the fake received its
 // status.
-func (b *bench) endToEnd(ctx context.Context) {
-	n := int(b.opts.e2eRate * b.opts.e2eTime.Seconds())
+func (b *bench) endToEnd(ctx context.Context, rate float64) {
+	n := int(rate * b.opts.e2eTime.Seconds())
 	r := &b.res.e2e
 	r.sent = n
 	bodies := make([][]byte, n)
 	for i := range bodies {
 		bodies[i] = flux.Event(flux.ReasonDependencyNotReady, dependencyMessage, flux.Commit(phaseE2E, i))
 	}
-	b.logf("end-to-end: %d events at %.0f/s", n, b.opts.e2eRate)
+	r.rate = rate
+	b.logf("end-to-end: %d events at %.0f/s", n, rate)
 	b.fake.Reset()
 	conns := b.fake.Connections()
 	mark := b.markCPU()
 	profiled := b.profile(ctx, "e2e", b.opts.e2eTime)
-	res := load.Open{Client: load.NewClient(256), URL: b.phaseURL(), Rate: b.opts.e2eRate, Count: n,
+	res := load.Open{Client: load.NewClient(256), URLs: b.phaseURLs(), Rate: rate, Count: n,
 		Body: func(i int) []byte { return bodies[i] }}.Run(ctx)
 	profiled()
 	r.accepted = res.Answered[http.StatusAccepted]
@@ -632,7 +700,7 @@ func (b *bench) endToEnd(ctx context.Context) {
 	r.latency = stats.Summarize(lat)
 	r.conns = b.fake.Connections() - conns
 	r.err = errors.Join(r.err, b.waitDelivered(ctx))
-	b.recordCPU(fmt.Sprintf("end-to-end, %.0f events/s", b.opts.e2eRate), r.accepted, mark)
+	b.recordCPU(fmt.Sprintf("end-to-end, %.0f events/s", rate), r.accepted, mark)
 	if r.err != nil {
 		b.fail("end-to-end", r.err)
 		return
@@ -668,7 +736,7 @@ func (b *bench) slowAPI(ctx context.Context) {
 	// Eight clients send the 2n events in order: a commit's
 	// ReconciliationSucceeded leaves only after its Progressing was
 	// answered, n ≥ 8 places behind.
-	res := load.Closed{Client: load.NewClient(8), URL: b.phaseURL(), Concurrency: 8, Duration: 10 * time.Minute,
+	res := load.Closed{Client: load.NewClient(8), URLs: b.phaseURLs(), Concurrency: 8, Duration: 10 * time.Minute,
 		MaxRequests: 2 * n, Body: func(i int) []byte { return bodies[i] }}.Run(ctx)
 	b.accepted += res.Answered[http.StatusAccepted]
 	r.err = errors.Join(expectAll(res, 2*n), b.waitFake(ctx, n*perCommit, n, 5*time.Minute))
@@ -742,14 +810,14 @@ func joinMillis(ds []time.Duration) string {
 // -cpuprofile it does nothing. A profile that cannot be taken is reported,
 // not a failure of the phase.
 func (b *bench) profile(ctx context.Context, name string, d time.Duration) (wait func()) {
-	if b.opts.cpuprofile == "" {
+	if b.opts.cpuprofile == "" || b.hosts[0].PprofURL == "" {
 		return func() {}
 	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		path := filepath.Join(b.opts.cpuprofile, "host-"+name+".pprof")
-		if err := fetchProfile(ctx, b.host.PprofURL, d, path); err != nil {
+		if err := fetchProfile(ctx, b.hosts[0].PprofURL, d, path); err != nil {
 			b.logf("CPU profile %s: %v", name, err)
 			return
 		}

@@ -153,6 +153,8 @@ func (w *memWatch) every(d time.Duration) func() footprint {
 
 // mixResult is the phase of new commits with the realistic Flux mix.
 type mixResult struct {
+	// rate is the events sent per second.
+	rate                 float64
 	sent, accepted       int
 	statuses, dispatches int
 	window               time.Duration
@@ -162,8 +164,8 @@ type mixResult struct {
 // newCommits sends n events of the realistic mix (flux.Mix), each for a
 // commit of its own, at -mix-rate, to url, and waits until the fake holds
 // every status and dispatch they cause.
-func (b *bench) newCommits(ctx context.Context, url string, phase uint32, n int) mixResult {
-	r := mixResult{sent: n}
+func (b *bench) newCommits(ctx context.Context, urls []string, phase uint32, n int, rate float64) mixResult {
+	r := mixResult{sent: n, rate: rate}
 	bodies := make([][]byte, n)
 	for i := range bodies {
 		m := flux.Mix(flux.Commit(phase, i), i)
@@ -173,7 +175,7 @@ func (b *bench) newCommits(ctx context.Context, url string, phase uint32, n int)
 	}
 	b.fake.Reset()
 	start := time.Now()
-	res := load.Open{Client: load.NewClient(256), URL: url, Rate: b.opts.mixRate, Count: n,
+	res := load.Open{Client: load.NewClient(256), URLs: urls, Rate: rate, Count: n,
 		Body: func(i int) []byte { return bodies[i] }}.Run(ctx)
 	r.accepted = res.Answered[http.StatusAccepted]
 	r.err = errors.Join(onlyAccepted(res), b.waitFake(ctx, r.statuses, r.dispatches, drainTimeout))
@@ -184,17 +186,18 @@ func (b *bench) newCommits(ctx context.Context, url string, phase uint32, n int)
 // mixEvents is the number of events of the new-commit phase.
 func (o options) mixEvents() int { return int(o.mixRate * o.mixTime.Seconds()) }
 
-// mixPhase measures the main host on new commits.
-func (b *bench) mixPhase(ctx context.Context) {
-	n := b.opts.mixEvents()
-	b.logf("new commits: %d events of the Flux mix at %.0f/s, each for a commit of its own", n, b.opts.mixRate)
+// mixPhase measures the hosts on new commits: rate events per second for
+// d.
+func (b *bench) mixPhase(ctx context.Context, rate float64, d time.Duration) {
+	n := int(rate * d.Seconds())
+	b.logf("new commits: %d events of the Flux mix at %.0f/s, each for a commit of its own", n, rate)
 	mark := b.markCPU()
-	profiled := b.profile(ctx, "mix", b.opts.mixTime)
-	r := b.newCommits(ctx, b.phaseURL(), phaseMix, n)
+	profiled := b.profile(ctx, "mix", d)
+	r := b.newCommits(ctx, b.phaseURLs(), phaseMix, n, rate)
 	profiled()
 	b.accepted += r.accepted
 	r.err = errors.Join(r.err, b.waitDelivered(ctx))
-	b.recordCPU(fmt.Sprintf("new commits, Flux mix, %.0f events/s", b.opts.mixRate), r.accepted, mark)
+	b.recordCPU(fmt.Sprintf("new commits, Flux mix, %.0f events/s", rate), r.accepted, mark)
 	b.res.mix = r
 	if r.err != nil {
 		b.fail("new commits", r.err)
@@ -295,12 +298,12 @@ func (b *bench) allPlugins(ctx context.Context) {
 	w := newMemWatch(g, note, sampler)
 	w.idle()
 	stop := w.every(100 * time.Millisecond)
-	main := b.host
-	b.host = h // waitFor watches this host
+	main := b.hosts
+	b.hosts = []*harness.Host{h} // waitFor watches this host
 	n := b.opts.mixEvents() / 2
 	b.logf("all plugins in use: %d events of the Flux mix at %.0f/s", n, b.opts.mixRate)
-	mix := b.newCommits(ctx, h.URL+"/gitopsphase/default", phaseMixAll, n)
-	b.host = main
+	mix := b.newCommits(ctx, []string{h.URL + "/gitopsphase/default"}, phaseMixAll, n, b.opts.mixRate)
+	b.hosts = main
 	*r = stop()
 	if r.err == nil {
 		r.err = mix.err

@@ -25,7 +25,13 @@
 //     through phases 2 to 5, and the processor time of the whole tree per
 //     event of each phase;
 //  7. all plugins: a second host whose configs use every bundled plugin,
-//     its footprint idle and through half the new-commit phase.
+//     its footprint idle and through half the new-commit phase;
+//  8. replicas: -replicas hosts with --queue on a 3-node JetStream cluster
+//     (nats-server in a process of this binary's own), the events spread
+//     over them in turn: intake, end-to-end at -replica-e2e-rate, new
+//     commits at -replica-mix-rate; the processor time of every host tree
+//     and of the NATS servers, the working set of each replica. The
+//     targets are a single replica's and do not judge these figures.
 //
 // With -count N every phase runs N times in one invocation, on fresh hosts
 // each time, and the table gives each figure as the median of the runs
@@ -60,6 +66,13 @@ import (
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == bareCommand {
 		if err := serveBare(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "gitops-connector-bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if len(os.Args) > 1 && os.Args[1] == natsCommand {
+		if err := serveNATS(os.Args[2:]); err != nil {
 			fmt.Fprintln(os.Stderr, "gitops-connector-bench:", err)
 			os.Exit(1)
 		}
@@ -100,6 +113,11 @@ type options struct {
 	slowWait time.Duration
 	mixRate  float64
 	mixTime  time.Duration
+	// replicas is the number of hosts of the JetStream run (0: none),
+	// which gets events at its own rates.
+	replicas       int
+	replicaE2ERate float64
+	replicaMixRate float64
 	// cpuprofile is a directory for the host's CPU profiles, one per phase.
 	cpuprofile string
 	// env is added to the host's environment; its plugins inherit it.
@@ -127,6 +145,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.e2eTime, "e2e-duration", 10*time.Second, "end-to-end: time events are sent for")
 	fs.Float64Var(&o.mixRate, "mix-rate", 200, "new commits: events per second of the Flux mix (Progressing 2 : ReconciliationSucceeded 1 : GitRepository 1)")
 	fs.DurationVar(&o.mixTime, "mix-duration", 10*time.Second, "new commits: time events are sent for (half of it with every plugin in use)")
+	fs.IntVar(&o.replicas, "replicas", 3, "replicas: hosts of the run on a 3-node JetStream cluster (0 skips it)")
+	fs.Float64Var(&o.replicaE2ERate, "replica-e2e-rate", 100, "replicas: end-to-end events per second, over all replicas")
+	fs.Float64Var(&o.replicaMixRate, "replica-mix-rate", 50, "replicas: new-commit events per second, over all replicas")
 	fs.IntVar(&o.slowN, "slow-commits", 200, "slow API: distinct commits, each deployed with a Progressing and a ReconciliationSucceeded event")
 	fs.DurationVar(&o.slowWait, "slow-delay", 200*time.Millisecond, "slow API: time the fake GitHub takes to answer each call")
 	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the host for each measured phase into this directory (go tool pprof DIR/host-e2e.pprof), and one of each plugin over the whole run (DIR/<plugin>-<pid>.pprof)")
@@ -161,6 +182,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return options{}, fmt.Errorf("-intake-commits and -slow-commits must be at least 1")
 	case o.e2eRate <= 0 || o.e2eTime <= 0 || o.duration <= 0:
 		return options{}, fmt.Errorf("-e2e-rate, -e2e-duration and -intake-duration must be positive")
+	case o.replicas < 0 || o.replicas > 0 && (o.replicaE2ERate <= 0 || o.replicaMixRate <= 0):
+		return options{}, fmt.Errorf("-replicas must not be negative, and the replicas' rates must be positive")
 	case o.mixEvents() < 8:
 		return options{}, fmt.Errorf("-mix-rate × -mix-duration must make at least 8 events")
 	}

@@ -75,8 +75,8 @@ func accepted(n int, window time.Duration) load.Result {
 
 func TestRowsJudgeEachFigureAgainstItsTarget(t *testing.T) {
 	r := &results{
-		opts:    options{e2eRate: 1000, slowWait: 200 * time.Millisecond},
-		hostPID: 10,
+		opts:     options{e2eRate: 1000, slowWait: 200 * time.Millisecond},
+		hostPIDs: []int{10},
 		intake: []intakeResult{
 			{conc: 8, bare: accepted(10000, time.Second), host: accepted(6000, time.Second),
 				hostLat: stats.Summary{N: 6000, P50: time.Millisecond, P99: 4 * time.Millisecond}},
@@ -237,5 +237,49 @@ func TestFetchProfileSavesTheProfileForTheRoundedUpDuration(t *testing.T) {
 	err := fetchProfile(context.Background(), srv.URL+"/debug/pprof", 0, path+"2")
 	if err == nil || !strings.Contains(err.Error(), "400") || !strings.Contains(err.Error(), "bad seconds") {
 		t.Errorf("err = %v, want the answer's status and message", err)
+	}
+}
+
+func TestTheReplicasFiguresAreInTheTableWithoutTargets(t *testing.T) {
+	run := &replicaRun{replicas: 3, results: &results{
+		opts:   options{replicaE2ERate: 100, replicaMixRate: 50},
+		intake: []intakeResult{{conc: 8, host: accepted(900, time.Second), hostLat: stats.Summary{N: 900, P50: 9 * time.Millisecond, P99: 40 * time.Millisecond}}},
+		e2e:    e2eResult{sent: 10, latency: stats.Summary{N: 10, P50: 20 * time.Millisecond, P99: 90 * time.Millisecond}},
+		cpu: []phaseCPU{
+			{name: "end-to-end, 100 events/s", events: 1000, nats: 1.5, byProcess: map[string]float64{"host": 1.2, "github": 0.6, "flux": 0.3}},
+			{name: "new commits, Flux mix, 50 events/s", events: 500, nats: 2, byProcess: map[string]float64{"host": 1, "github": 1}},
+		},
+	}, mem: []footprint{
+		{source: "cgroup v1", processes: 3, idle: 30 << 20, peak: 55 << 20},
+		{source: "cgroup v1", processes: 3, idle: 15 << 20, peak: 35 << 20},
+	}}
+	r := &results{opts: options{e2eRate: 1000}, replicas: run}
+	byFigure := map[string]report.Row{}
+	for _, row := range r.rows() {
+		byFigure[row.Figure] = row
+	}
+	want := map[string]string{
+		"3 replicas on JetStream: intake throughput, concurrency 8":                                    "900 req/s",
+		"3 replicas on JetStream: intake latency, concurrency 8":                                       "p50 9.00 ms, p99 40.00 ms",
+		"3 replicas on JetStream: end-to-end, at 100 events/s":                                         "p50 20.00 ms, p99 90.00 ms",
+		"3 replicas on JetStream: processor time per event, 3 host trees, 100 events/s of one status":  "2.10 ms (the NATS servers: 1.50 ms more)",
+		"3 replicas on JetStream: processor time per event, 3 host trees, new-commit Flux mix at 50/s": "4.00 ms (the NATS servers: 4.00 ms more)",
+		"3 replicas on JetStream: working set of a replica, idle and peak (the largest of 3)":          "idle 30.0 MiB, peak 55.0 MiB (cgroup v1)",
+	}
+	for figure, measured := range want {
+		row, ok := byFigure[figure]
+		if !ok {
+			t.Errorf("no row %q", figure)
+			continue
+		}
+		if row.Measured != measured || row.Verdict != report.Info || row.Target != "" {
+			t.Errorf("%s: %q %v (target %q), want %q without target", figure, row.Measured, row.Verdict, row.Target, measured)
+		}
+	}
+	run.e2e.err = errors.New("the host (pid 12) exited")
+	for _, row := range r.rows() {
+		if row.Figure == "3 replicas on JetStream: end-to-end, at 100 events/s" && row.Verdict != report.Failed {
+			t.Errorf("a failed replicas' phase: %v", row.Verdict)
+		}
 	}
 }

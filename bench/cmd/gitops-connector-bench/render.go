@@ -50,12 +50,11 @@ func (c phaseCPU) treeSeconds() float64 {
 // treePerEvent is the tree's processor time per event of the phase whose
 // name starts with prefix; ok is false when there is none.
 func (r *results) treePerEvent(prefix string) (d time.Duration, ok bool) {
-	for _, c := range r.cpu {
-		if strings.HasPrefix(c.name, prefix) && c.events > 0 {
-			return time.Duration(c.treeSeconds() / float64(c.events) * float64(time.Second)), true
-		}
+	c, ok := r.phase(prefix)
+	if !ok {
+		return 0, false
 	}
-	return 0, false
+	return time.Duration(c.treeSeconds() / float64(c.events) * float64(time.Second)), true
 }
 
 // footprintRow is the row of a working-set figure.
@@ -151,6 +150,9 @@ func (r *results) rows() []report.Row {
 	rows = append(rows, report.Measure(fmt.Sprintf("start-to-ready, default config (median of %d)", len(r.starts)),
 		"< "+stats.Millis(targetReady), "%s", []report.Value{msValue(stats.Median(r.starts))},
 		below(millis(targetReady), false), len(r.starts) > 0, r.startErr))
+	if r.replicas != nil {
+		rows = append(rows, r.replicas.tableRows()...)
+	}
 	return rows
 }
 
@@ -250,7 +252,7 @@ func details(r *results) string {
 	e := r.e2e
 	if e.sent > 0 {
 		fmt.Fprintf(&b, "\n### End-to-end\n\n%d Flux `DependencyNotReady` events at %.0f/s (open loop), each for a commit of its own: one status each, no notification. Latency from the moment an event was due until the fake GitHub received its status.\n\n",
-			e.sent, r.opts.e2eRate)
+			e.sent, e.rate)
 		b.WriteString("| | n | p50 | p90 | p99 | max |\n|---|---|---|---|---|---|\n")
 		fmt.Fprintf(&b, "| event → status received by GitHub | %d | %s | %s | %s | %s |\n", e.latency.N,
 			stats.Millis(e.latency.P50), stats.Millis(e.latency.P90), stats.Millis(e.latency.P99), stats.Millis(e.latency.Max))
@@ -265,7 +267,7 @@ func details(r *results) string {
 
 	if x := r.mix; x.sent > 0 {
 		fmt.Fprintf(&b, "\n### New commits\n\n%d Flux events at %.0f/s (open loop), each for a commit of its own, in the mix Kustomization `Progressing` (a change set: 5 statuses) 2 : `ReconciliationSucceeded` (1 status, the commit read, 1 `repository_dispatch`) 1 : GitRepository `Succeeded` (1 status) 1 — 3 statuses per event. %d of %d accepted; %d statuses and %d dispatches arrived %s after the first event was sent.\n",
-			x.sent, r.opts.mixRate, x.accepted, x.sent, x.statuses, x.dispatches, x.window.Round(time.Millisecond))
+			x.sent, x.rate, x.accepted, x.sent, x.statuses, x.dispatches, x.window.Round(time.Millisecond))
 		if x.err != nil {
 			fmt.Fprintf(&b, "\nFailed: %v\n", x.err)
 		}
@@ -304,22 +306,7 @@ func details(r *results) string {
 
 	if len(r.cpu) > 0 {
 		b.WriteString("\n### Processor time per phase\n\nCPU seconds used by each process during the phase (user + system), and per accepted event those of the host and of the whole tree (host and plugins). The load generator and the fake GitHub run in the benchmark's process.\n\n")
-		names := r.processNames()
-		fmt.Fprintf(&b, "| phase | events | wall | %s | host ms/event | tree ms/event | benchmark | bare handler |\n|---|---|---|%s---|---|---|---|\n",
-			strings.Join(names, " | "), strings.Repeat("---|", len(names)))
-		for _, c := range r.cpu {
-			var cells []string
-			for _, n := range names {
-				cells = append(cells, fmt.Sprintf("%.2f", c.byProcess[n]))
-			}
-			perEvent, tree := "—", "—"
-			if c.events > 0 && !strings.Contains(c.name, "bare") {
-				perEvent = fmt.Sprintf("%.3f", 1000*c.byProcess[hostName]/float64(c.events))
-				tree = fmt.Sprintf("%.3f", 1000*c.treeSeconds()/float64(c.events))
-			}
-			fmt.Fprintf(&b, "| %s | %d | %s | %s | %s | %s | %.2f | %.2f |\n", c.name, c.events, c.wall.Round(10*time.Millisecond),
-				strings.Join(cells, " | "), perEvent, tree, c.bench, c.bare)
-		}
+		b.WriteString(cpuTable(r, "bare handler", func(c phaseCPU) float64 { return c.bare }))
 	}
 
 	if len(r.procs) > 0 {
@@ -333,6 +320,10 @@ func details(r *results) string {
 	}
 	if r.memErr != nil {
 		fmt.Fprintf(&b, "\nMemory sampling failed: %v\n", r.memErr)
+	}
+
+	if r.replicas != nil {
+		b.WriteString(r.replicas.details())
 	}
 
 	if len(r.starts) > 0 {
@@ -360,6 +351,30 @@ func details(r *results) string {
 	return b.String()
 }
 
+// cpuTable is the table of processor time per phase: a column per
+// process name, the host's and the tree's per event, the benchmark's
+// process and one more process outside the tree (other).
+func cpuTable(r *results, other string, otherSeconds func(phaseCPU) float64) string {
+	var b strings.Builder
+	names := r.processNames()
+	fmt.Fprintf(&b, "| phase | events | wall | %s | host ms/event | tree ms/event | benchmark | %s |\n|---|---|---|%s---|---|---|---|\n",
+		strings.Join(names, " | "), other, strings.Repeat("---|", len(names)))
+	for _, c := range r.cpu {
+		var cells []string
+		for _, n := range names {
+			cells = append(cells, fmt.Sprintf("%.2f", c.byProcess[n]))
+		}
+		perEvent, tree := "—", "—"
+		if c.events > 0 && !strings.Contains(c.name, "bare") {
+			perEvent = fmt.Sprintf("%.3f", 1000*c.byProcess[hostName]/float64(c.events))
+			tree = fmt.Sprintf("%.3f", 1000*c.treeSeconds()/float64(c.events))
+		}
+		fmt.Fprintf(&b, "| %s | %d | %s | %s | %s | %s | %.2f | %.2f |\n", c.name, c.events, c.wall.Round(10*time.Millisecond),
+			strings.Join(cells, " | "), perEvent, tree, c.bench, otherSeconds(c))
+	}
+	return b.String()
+}
+
 // processNames lists the names of the processes sampled, the host first.
 func (r *results) processNames() []string {
 	names := []string{hostName}
@@ -368,7 +383,16 @@ func (r *results) processNames() []string {
 			names = append(names, n)
 		}
 	}
-	return names
+	var more []string
+	for _, c := range r.cpu {
+		for n := range c.byProcess {
+			if !slices.Contains(names, n) && !slices.Contains(more, n) {
+				more = append(more, n)
+			}
+		}
+	}
+	slices.Sort(more)
+	return append(names, more...)
 }
 
 // hostName names the host process in the report.
@@ -385,7 +409,7 @@ func (r *results) binarySize(p procmem.Process) string {
 
 // nameOf names a process: "host", or the plugin's binary name.
 func (r *results) nameOf(p procmem.Process) string {
-	if p.PID == r.hostPID {
+	if slices.Contains(r.hostPIDs, p.PID) {
 		return hostName
 	}
 	return p.Name

@@ -92,8 +92,12 @@ func goBuild(ctx context.Context, dir, pkg, out string) error {
 // HostOptions configure a host process.
 type HostOptions struct {
 	Binaries Binaries
-	// DataDir is the event store's directory (--data-dir).
+	// DataDir is the event store's directory (--data-dir), unless Queue
+	// is set; it holds the subscribers directory either way.
 	DataDir string
+	// Queue, when set, is the NATS JetStream the host shares with other
+	// replicas (--queue URLS) instead of a data directory.
+	Queue string
 	// LogPath receives the host's output (JSON logs).
 	LogPath string
 	// Env is added to a minimal PATH and HOME.
@@ -137,12 +141,16 @@ func StartHost(o HostOptions) (*Host, error) {
 		return nil, fmt.Errorf("open the host log: %w", err)
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	store := []string{"--data-dir", o.DataDir}
+	if o.Queue != "" {
+		store = []string{"--queue", o.Queue}
+	}
 	cmd := exec.Command(o.Binaries.Host, "serve",
 		"--listen", addr,
 		"--plugin-dir", o.Binaries.PluginDir,
-		"--data-dir", o.DataDir,
 		"--subscribers-dir", filepath.Join(o.DataDir, "no-subscribers"),
 	)
+	cmd.Args = append(cmd.Args, store...)
 	cmd.Args = append(cmd.Args, o.Args...)
 	var pprofURL string
 	if o.Pprof {

@@ -117,10 +117,22 @@ func post(ctx context.Context, c *http.Client, url string, body []byte) (int, er
 	return res.StatusCode, nil
 }
 
+// target is the URL of the i-th request: urls round robin (several
+// replicas behind no balancer), else url.
+func target(url string, urls []string, i int) string {
+	if len(urls) == 0 {
+		return url
+	}
+	return urls[i%len(urls)]
+}
+
 // Closed is a closed-loop run.
 type Closed struct {
 	Client *http.Client
 	URL    string
+	// URLs, when set, take the requests in turn instead of URL: request i
+	// goes to URLs[i%len(URLs)].
+	URLs []string
 	// Concurrency is the number of clients.
 	Concurrency int
 	// Warmup is sent first and not measured.
@@ -159,7 +171,7 @@ func (c Closed) Run(ctx context.Context) Result {
 				if c.MaxRequests > 0 && i >= c.MaxRequests {
 					return
 				}
-				code, err := post(ctx, c.Client, c.URL, c.Body(i))
+				code, err := post(ctx, c.Client, target(c.URL, c.URLs, i), c.Body(i))
 				done := time.Now()
 				if err == nil {
 					answered[w][code]++
@@ -205,8 +217,11 @@ func storeMax(v *atomic.Int64, n int64) {
 type Open struct {
 	Client *http.Client
 	URL    string
-	Rate   float64
-	Count  int
+	// URLs, when set, take the requests in turn instead of URL: request i
+	// goes to URLs[i%len(URLs)].
+	URLs  []string
+	Rate  float64
+	Count int
 	// MaxInFlight bounds the requests waiting for an answer; the sender
 	// waits (and falls behind) when it is reached. Default 1024.
 	MaxInFlight int
@@ -254,7 +269,7 @@ func (o Open) Run(ctx context.Context) Result {
 		go func() {
 			defer wg.Done()
 			defer func() { <-slots }()
-			code, err := post(ctx, o.Client, o.URL, o.Body(i))
+			code, err := post(ctx, o.Client, target(o.URL, o.URLs, i), o.Body(i))
 			samples[i] = Sample{Index: i, Due: due, Latency: time.Since(due), Code: code, Err: err}
 		}()
 	}

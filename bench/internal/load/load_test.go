@@ -123,3 +123,30 @@ func TestUnansweredRequestsAreErrorsNotCodes(t *testing.T) {
 		t.Errorf("errors %d (%v), codes %v; want 6 errors", res.Errors, res.FirstError, res.Codes)
 	}
 }
+
+func TestRequestsTakeTheURLsInTurn(t *testing.T) {
+	// 24 requests of a loop: body(i) tells i apart below 26.
+	var recs [3]*recorder
+	var urls []string
+	for i := range recs {
+		recs[i] = &recorder{}
+		srv := httptest.NewServer(recs[i])
+		defer srv.Close()
+		urls = append(urls, srv.URL)
+	}
+	closed := Closed{Client: NewClient(2), URLs: urls, Concurrency: 2, Duration: time.Minute, MaxRequests: 24, Body: body}.Run(context.Background())
+	open := Open{Client: NewClient(2), URLs: urls, Rate: 1000, Count: 24, Body: body}.Run(context.Background())
+	if closed.Count(http.StatusAccepted) != 24 || open.Count(http.StatusAccepted) != 24 {
+		t.Fatalf("answers %v, %v", closed.Codes, open.Codes)
+	}
+	for i, r := range recs {
+		if len(r.bodies) != 16 {
+			t.Errorf("server %d received %d requests, want 16", i, len(r.bodies))
+		}
+		for _, b := range r.bodies {
+			if (b[0]-'a')%3 != byte(i) {
+				t.Errorf("server %d received request %q, meant for server %d", i, b, (b[0]-'a')%3)
+			}
+		}
+	}
+}
