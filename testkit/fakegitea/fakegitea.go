@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/gitops-connector/gitops-connector/testkit/apispec"
+	"github.com/gitops-connector/gitops-connector/testkit/commitgraph"
 	"github.com/gitops-connector/gitops-connector/testkit/fakeapi"
 )
 
@@ -107,19 +108,11 @@ type Request struct {
 
 type repoKey struct{ owner, repo string }
 
-type commit struct {
-	sha, message string
-	parents      []string
-	date         time.Time
-	seq          int
-}
-
 type repository struct {
-	commits    map[string]*commit
+	commits    commitgraph.Graph
 	statuses   map[string][]Status
 	workflows  map[string]bool
 	dispatches []Dispatch
-	seq        int
 }
 
 // Server is a running fake. Create it with Start or New.
@@ -212,13 +205,7 @@ func (s *Server) SetCommit(owner, repo, sha, message string, parents ...string) 
 func (s *Server) SetCommitAt(owner, repo, sha, message string, date time.Time, parents ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r := s.repo(owner, repo)
-	r.seq++
-	ps := make([]string, len(parents))
-	for i, p := range parents {
-		ps[i] = strings.ToLower(p)
-	}
-	r.commits[strings.ToLower(sha)] = &commit{sha: strings.ToLower(sha), message: message, parents: ps, date: date.UTC(), seq: r.seq}
+	s.repo(owner, repo).commits.Set(sha, message, date, parents...)
 }
 
 // AddWorkflow gives a repository a workflow file (e.g. "sync-success.yaml")
@@ -239,7 +226,7 @@ func (s *Server) Statuses(owner, repo, sha string) []Status {
 		return nil
 	}
 	if c := r.resolve(sha); c != nil {
-		sha = c.sha
+		sha = c.ID
 	}
 	return slices.Clone(r.statuses[strings.ToLower(sha)])
 }
@@ -305,7 +292,7 @@ func (s *Server) repo(owner, name string) *repository {
 	k := repoKey{owner, name}
 	r, ok := s.repos[k]
 	if !ok {
-		r = &repository{commits: map[string]*commit{}, statuses: map[string][]Status{}, workflows: map[string]bool{}}
+		r = &repository{statuses: map[string][]Status{}, workflows: map[string]bool{}}
 		s.repos[k] = r
 	}
 	return r
@@ -313,22 +300,4 @@ func (s *Server) repo(owner, name string) *repository {
 
 // resolve finds a commit by its id or a unique prefix of at least 7
 // characters; nil when none or several match.
-func (r *repository) resolve(ref string) *commit {
-	ref = strings.ToLower(ref)
-	if c, ok := r.commits[ref]; ok {
-		return c
-	}
-	if len(ref) < 7 {
-		return nil
-	}
-	var found *commit
-	for sha, c := range r.commits {
-		if strings.HasPrefix(sha, ref) {
-			if found != nil {
-				return nil
-			}
-			found = c
-		}
-	}
-	return found
-}
+func (r *repository) resolve(ref string) *commitgraph.Commit { return r.commits.Resolve(ref, 7) }

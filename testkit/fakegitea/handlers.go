@@ -162,19 +162,19 @@ func (s *Server) createStatus(rt route, repo *repository, body []byte) answer {
 	}
 	s.nextID++
 	st := Status{
-		ID: s.nextID, Index: int64(len(repo.statuses[c.sha]) + 1), Owner: rt.owner, Repo: rt.repo, SHA: c.sha,
+		ID: s.nextID, Index: int64(len(repo.statuses[c.ID]) + 1), Owner: rt.owner, Repo: rt.repo, SHA: c.ID,
 		State: in.State, Description: in.Description, TargetURL: in.TargetURL, Context: in.Context, CreatedAt: time.Now().UTC(),
 	}
-	repo.statuses[c.sha] = append(repo.statuses[c.sha], st)
+	repo.statuses[c.ID] = append(repo.statuses[c.ID], st)
 	return answer{Status: http.StatusCreated, Body: statusJSON(st)}
 }
 
 // listStatuses answers one page of a commit's statuses. Gitea answers an
 // empty list for a commit it does not know.
-func listStatuses(r *http.Request, c *commit, repo *repository) answer {
+func listStatuses(r *http.Request, c *commitgraph.Commit, repo *repository) answer {
 	var all []Status
 	if c != nil {
-		all = slices.Clone(repo.statuses[c.sha])
+		all = slices.Clone(repo.statuses[c.ID])
 	}
 	q := r.URL.Query()
 	if sort := q.Get("sort"); sort != "oldest" && sort != "leastindex" && sort != "leastupdate" {
@@ -223,29 +223,14 @@ func (s *Server) compare(rt route, repo *repository) answer {
 	if bc == nil || hc == nil {
 		return notFound
 	}
-	lookup := func(id string) (commitgraph.Node, bool) {
-		c, ok := repo.commits[id]
-		if !ok {
-			return commitgraph.Node{}, false
-		}
-		return commitgraph.Node{ID: c.sha, Parents: c.parents, Date: c.date, Seq: c.seq}, true
-	}
-	from := bc.sha
+	from := bc.ID
 	if !direct {
-		// The merge base: the newest commit of base's history that head
-		// reaches.
-		from = ""
-		for _, id := range commitgraph.Range(lookup, "", bc.sha) {
-			if commitgraph.Reachable(lookup, id, hc.sha) {
-				from = id
-				break
-			}
-		}
+		from = commitgraph.MergeBase(repo.commits.Lookup, bc.ID, hc.ID)
 	}
-	ids := commitgraph.Range(lookup, from, hc.sha)
+	ids := commitgraph.Range(repo.commits.Lookup, from, hc.ID)
 	commits := make([]any, 0, len(ids))
 	for _, id := range ids {
-		commits = append(commits, commitJSON(s.URL, rt, repo.commits[id]))
+		commits = append(commits, commitJSON(s.URL, rt, repo.commits.Get(id)))
 	}
 	return answer{Status: http.StatusOK, Body: map[string]any{"total_commits": len(ids), "commits": commits}}
 }
@@ -269,18 +254,18 @@ func statusJSON(st Status) map[string]any {
 	}
 }
 
-func commitJSON(base string, rt route, c *commit) map[string]any {
-	apiURL := fmt.Sprintf("%s%s/repos/%s/%s/git/commits/%s", base, APIPrefix, rt.owner, rt.repo, c.sha)
-	who := map[string]any{"name": "Fake Bot", "email": "fake-bot@example.com", "date": c.date.Format(time.RFC3339)}
-	parents := make([]any, 0, len(c.parents))
-	for _, p := range c.parents {
+func commitJSON(base string, rt route, c *commitgraph.Commit) map[string]any {
+	apiURL := fmt.Sprintf("%s%s/repos/%s/%s/git/commits/%s", base, APIPrefix, rt.owner, rt.repo, c.ID)
+	who := map[string]any{"name": "Fake Bot", "email": "fake-bot@example.com", "date": c.Date.Format(time.RFC3339)}
+	parents := make([]any, 0, len(c.Parents))
+	for _, p := range c.Parents {
 		parents = append(parents, map[string]any{"sha": p, "url": fmt.Sprintf("%s%s/repos/%s/%s/git/commits/%s", base, APIPrefix, rt.owner, rt.repo, p)})
 	}
 	return map[string]any{
-		"sha": c.sha, "url": apiURL, "html_url": fmt.Sprintf("%s/%s/%s/commit/%s", base, rt.owner, rt.repo, c.sha),
-		"created": c.date.Format(time.RFC3339),
+		"sha": c.ID, "url": apiURL, "html_url": fmt.Sprintf("%s/%s/%s/commit/%s", base, rt.owner, rt.repo, c.ID),
+		"created": c.Date.Format(time.RFC3339),
 		"commit": map[string]any{
-			"url": apiURL, "message": c.message, "author": who, "committer": who,
+			"url": apiURL, "message": c.Message, "author": who, "committer": who,
 			"tree": map[string]any{"sha": strings.Repeat("0", 40), "url": ""},
 		},
 		"author": fakeUser, "committer": fakeUser, "parents": parents,

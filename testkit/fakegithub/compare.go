@@ -25,15 +25,9 @@ func compare(base string, r *http.Request, rt route, repo *repository) answer {
 	if bc == nil || hc == nil {
 		return answer{Status: http.StatusNotFound, Body: errorBody("Not Found", "https://docs.github.com/rest/commits/commits#compare-two-commits")}
 	}
-	lookup := func(id string) (commitgraph.Node, bool) {
-		c, ok := repo.commits[id]
-		if !ok {
-			return commitgraph.Node{}, false
-		}
-		return commitgraph.Node{ID: c.sha, Parents: c.parents, Date: c.date, Seq: c.seq}, true
-	}
-	ahead := commitgraph.Range(lookup, bc.sha, hc.sha)
-	behind := commitgraph.Range(lookup, hc.sha, bc.sha)
+	lookup := repo.commits.Lookup
+	ahead := commitgraph.Range(lookup, bc.ID, hc.ID)
+	behind := commitgraph.Range(lookup, hc.ID, bc.ID)
 	slices.Reverse(ahead) // chronological
 	status := "diverged"
 	switch {
@@ -56,17 +50,12 @@ func compare(base string, r *http.Request, rt route, repo *repository) answer {
 	}
 	commits := make([]any, 0, len(page))
 	for _, id := range page {
-		commits = append(commits, repoCommitJSON(base, rt, repo.commits[id]))
+		commits = append(commits, repoCommitJSON(base, rt, repo.commits.Get(id)))
 	}
 	mergeBase := bc
 	if status == "diverged" {
-		// The newest common ancestor: the first commit of base's history
-		// that head reaches.
-		for _, id := range commitgraph.Range(lookup, "", bc.sha) {
-			if commitgraph.Reachable(lookup, id, hc.sha) {
-				mergeBase = repo.commits[id]
-				break
-			}
+		if id := commitgraph.MergeBase(lookup, bc.ID, hc.ID); id != "" {
+			mergeBase = repo.commits.Get(id)
 		}
 	}
 	url := fmt.Sprintf("%s/repos/%s/%s/compare/%s", base, rt.owner, rt.repo, rt.ref)

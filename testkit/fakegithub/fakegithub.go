@@ -38,6 +38,7 @@ import (
 	"time"
 
 	"github.com/gitops-connector/gitops-connector/testkit/apispec"
+	"github.com/gitops-connector/gitops-connector/testkit/commitgraph"
 	"github.com/gitops-connector/gitops-connector/testkit/fakeapi"
 )
 
@@ -148,21 +149,11 @@ type Request struct {
 
 type repoKey struct{ owner, repo string }
 
-type commit struct {
-	sha     string
-	message string
-	parents []string
-	// date is the committer date; seq the order the commit was set in.
-	date time.Time
-	seq  int
-}
-
 type repository struct {
-	commits    map[string]*commit
+	commits    commitgraph.Graph
 	statuses   map[string][]Status
 	pulls      map[string][]PullRequest
 	dispatches []Dispatch
-	seq        int
 }
 
 // Server is a running fake. Create it with Start or New.
@@ -283,19 +274,7 @@ func (s *Server) SetCommit(owner, repo, sha, message string, parents ...string) 
 func (s *Server) SetCommitAt(owner, repo, sha, message string, date time.Time, parents ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r := s.repo(owner, repo)
-	r.seq++
-	r.commits[strings.ToLower(sha)] = &commit{
-		sha: strings.ToLower(sha), message: message, parents: lower(parents), date: date.UTC(), seq: r.seq,
-	}
-}
-
-func lower(ids []string) []string {
-	out := make([]string, len(ids))
-	for i, id := range ids {
-		out[i] = strings.ToLower(id)
-	}
-	return out
+	s.repo(owner, repo).commits.Set(sha, message, date, parents...)
 }
 
 // SetPullRequests sets the pull requests associated with a commit (GET
@@ -318,7 +297,7 @@ func (s *Server) Statuses(owner, repo, sha string) []Status {
 		return nil
 	}
 	if c := r.resolve(sha); c != nil {
-		sha = c.sha
+		sha = c.ID
 	}
 	return slices.Clone(r.statuses[strings.ToLower(sha)])
 }
@@ -385,7 +364,6 @@ func (s *Server) repo(owner, name string) *repository {
 	r, ok := s.repos[k]
 	if !ok {
 		r = &repository{
-			commits:  map[string]*commit{},
 			statuses: map[string][]Status{},
 			pulls:    map[string][]PullRequest{},
 		}
@@ -396,22 +374,4 @@ func (s *Server) repo(owner, name string) *repository {
 
 // resolve finds a commit by its id or a unique prefix of at least 4
 // characters, as GitHub resolves refs; nil when none or several match.
-func (r *repository) resolve(ref string) *commit {
-	ref = strings.ToLower(ref)
-	if c, ok := r.commits[ref]; ok {
-		return c
-	}
-	if len(ref) < 4 {
-		return nil
-	}
-	var found *commit
-	for sha, c := range r.commits {
-		if strings.HasPrefix(sha, ref) {
-			if found != nil {
-				return nil
-			}
-			found = c
-		}
-	}
-	return found
-}
+func (r *repository) resolve(ref string) *commitgraph.Commit { return r.commits.Resolve(ref, 4) }

@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/gitops-connector/gitops-connector/testkit/commitgraph"
 	"github.com/gitops-connector/gitops-connector/testkit/fakeapi"
 )
 
@@ -171,7 +172,7 @@ func (s *Server) handle(rt route, r *http.Request, body []byte) answer {
 		return answer{Status: http.StatusOK, Body: repoCommitJSON(s.baseURL(r), rt, c)}
 	case OpGitGetCommit:
 		c := repo.resolve(rt.ref)
-		if c == nil || c.sha != strings.ToLower(rt.ref) {
+		if c == nil || c.ID != strings.ToLower(rt.ref) {
 			return answer{Status: http.StatusNotFound, Body: errorBody("Not Found", "https://docs.github.com/rest/git/commits#get-a-commit-object")}
 		}
 		return answer{Status: http.StatusOK, Body: gitCommitJSON(c)}
@@ -180,7 +181,7 @@ func (s *Server) handle(rt route, r *http.Request, body []byte) answer {
 		if c == nil {
 			return answer{Status: http.StatusNotFound, Body: errorBody("No commit found for the ref "+rt.ref, "https://docs.github.com/rest/commits/statuses#get-the-combined-status-for-a-specific-reference")}
 		}
-		return answer{Status: http.StatusOK, Body: combinedJSON(c.sha, repo.statuses[c.sha])}
+		return answer{Status: http.StatusOK, Body: combinedJSON(c.ID, repo.statuses[c.ID])}
 	case OpListStatuses:
 		return listStatuses(r, rt, repo)
 	case OpPullsOfCommit:
@@ -218,7 +219,7 @@ func (s *Server) createStatus(rt route, repo *repository, body []byte) answer {
 	if err := json.Unmarshal(body, &in); err != nil {
 		return answer{Status: http.StatusBadRequest, Body: errorBody("Problems parsing JSON", "")}
 	}
-	st := Status{Owner: rt.owner, Repo: rt.repo, SHA: c.sha, State: in.State, Context: "default", CreatedAt: time.Now().UTC()}
+	st := Status{Owner: rt.owner, Repo: rt.repo, SHA: c.ID, State: in.State, Context: "default", CreatedAt: time.Now().UTC()}
 	if in.TargetURL != nil {
 		st.TargetURL = *in.TargetURL
 	}
@@ -238,14 +239,14 @@ func (s *Server) createStatus(rt route, repo *repository, body []byte) answer {
 	}
 	s.nextID++
 	st.ID = s.nextID
-	repo.statuses[c.sha] = append(repo.statuses[c.sha], st)
+	repo.statuses[c.ID] = append(repo.statuses[c.ID], st)
 	return answer{Status: http.StatusCreated, Body: statusJSON(st)}
 }
 
 func pullsOfCommit(r *http.Request, rt route, repo *repository) answer {
 	sha := strings.ToLower(rt.ref)
 	if c := repo.resolve(rt.ref); c != nil {
-		sha = c.sha
+		sha = c.ID
 	}
 	prs, ok := repo.pulls[sha]
 	if !ok && repo.resolve(rt.ref) == nil {
@@ -264,7 +265,7 @@ func pullsOfCommit(r *http.Request, rt route, repo *repository) answer {
 func listStatuses(r *http.Request, rt route, repo *repository) answer {
 	var all []Status
 	if c := repo.resolve(rt.ref); c != nil {
-		all = slices.Clone(repo.statuses[c.sha])
+		all = slices.Clone(repo.statuses[c.ID])
 	}
 	slices.Reverse(all)
 	lo, hi, h := paginate(r, len(all))
@@ -339,20 +340,20 @@ func signature(date time.Time) map[string]any {
 	return map[string]any{"name": "Fake Bot", "email": "fake-bot@example.com", "date": date.UTC().Format(time.RFC3339)}
 }
 
-func parentsJSON(c *commit) []any {
-	out := make([]any, 0, len(c.parents))
-	for _, p := range c.parents {
+func parentsJSON(c *commitgraph.Commit) []any {
+	out := make([]any, 0, len(c.Parents))
+	for _, p := range c.Parents {
 		out = append(out, map[string]any{"sha": p})
 	}
 	return out
 }
 
-func repoCommitJSON(base string, rt route, c *commit) map[string]any {
+func repoCommitJSON(base string, rt route, c *commitgraph.Commit) map[string]any {
 	return map[string]any{
-		"sha": c.sha, "node_id": "C_" + c.sha,
-		"url": fmt.Sprintf("%s/repos/%s/%s/commits/%s", base, rt.owner, rt.repo, c.sha),
+		"sha": c.ID, "node_id": "C_" + c.ID,
+		"url": fmt.Sprintf("%s/repos/%s/%s/commits/%s", base, rt.owner, rt.repo, c.ID),
 		"commit": map[string]any{
-			"message": c.message, "author": signature(c.date), "committer": signature(c.date),
+			"message": c.Message, "author": signature(c.Date), "committer": signature(c.Date),
 			"tree": map[string]any{"sha": strings.Repeat("0", 40)}, "comment_count": 0,
 		},
 		"author": fakeUser, "committer": fakeUser,
@@ -361,10 +362,10 @@ func repoCommitJSON(base string, rt route, c *commit) map[string]any {
 	}
 }
 
-func gitCommitJSON(c *commit) map[string]any {
+func gitCommitJSON(c *commitgraph.Commit) map[string]any {
 	return map[string]any{
-		"sha": c.sha, "node_id": "C_" + c.sha, "message": c.message,
-		"author": signature(c.date), "committer": signature(c.date),
+		"sha": c.ID, "node_id": "C_" + c.ID, "message": c.Message,
+		"author": signature(c.Date), "committer": signature(c.Date),
 		"tree":    map[string]any{"sha": strings.Repeat("0", 40)},
 		"parents": parentsJSON(c),
 	}
