@@ -44,18 +44,6 @@ func config(fake *fakegitea.Server) sdk.Config {
 	}
 }
 
-// hostRepository stands in for the repository the host serves an
-// orchestrator over the go-plugin broker.
-type hostRepository struct {
-	sdk.UnimplementedRepository
-	asked chan sdk.GetCommitRequest
-}
-
-func (h hostRepository) GetCommit(_ context.Context, req sdk.GetCommitRequest) (sdk.Commit, error) {
-	h.asked <- req
-	return sdk.Commit{ID: req.CommitID, Message: "Merge pull request 'x' (#40) from deploy/9001/" + source + " into main"}, nil
-}
-
 // giteaFixtures are Gitea's answers to the plugin's reads of commit, for the
 // conformance kit's shape checks.
 func giteaFixtures() map[string]string {
@@ -161,14 +149,15 @@ func TestPluginBinary(t *testing.T) {
 	})
 
 	t.Run("orchestrator reads the commit through the host's repository", func(t *testing.T) {
-		host := hostRepository{asked: make(chan sdk.GetCommitRequest, 1)}
+		asked := make(chan sdk.GetCommitRequest, 1)
+		host := plugintest.HostRepository{Message: "Merge pull request 'x' (#40) from deploy/9001/" + source + " into main", Asked: asked}
 		prod := cfg
 		prod.StatusContext = "prod"
 		res, err := c.Orchestrator.NotifyCompletion(ctx, sdk.Completion{Config: prod, CommitID: commit, Successful: true}, host)
 		if err != nil || !res.Notified {
 			t.Fatalf("NotifyCompletion = %+v, %v", res, err)
 		}
-		if req := <-host.asked; req.CommitID != commit || req.Repository != "" || req.Config.Token != cfg.Token {
+		if req := <-asked; req.CommitID != commit || req.Repository != "" || req.Config.Token != cfg.Token {
 			t.Errorf("the host was asked for %+v", req)
 		}
 		if n := len(fake.Calls(fakegitea.OpGetCommit)); n != 0 {

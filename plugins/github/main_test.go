@@ -41,20 +41,6 @@ func config(fake *fakegithub.Server, orgURL string) sdk.Config {
 	}
 }
 
-// hostRepository stands in for the repository the host serves an
-// orchestrator: the SDK serves it to the plugin process over the go-plugin
-// broker.
-type hostRepository struct {
-	sdk.UnimplementedRepository
-	message string
-	asked   chan sdk.GetCommitRequest
-}
-
-func (h hostRepository) GetCommit(_ context.Context, req sdk.GetCommitRequest) (sdk.Commit, error) {
-	h.asked <- req
-	return sdk.Commit{ID: req.CommitID, Message: h.message}, nil
-}
-
 // kitBase is the parent of commit in the answers githubFixtures gives the
 // conformance kit.
 var kitBase = strings.Repeat("b", 40)
@@ -153,14 +139,15 @@ func TestPluginBinary(t *testing.T) {
 	})
 
 	t.Run("orchestrator reads the commit through the host's repository", func(t *testing.T) {
-		host := hostRepository{message: "Merge pull request #40 from kaizentm/deploy/9001/" + source, asked: make(chan sdk.GetCommitRequest, 1)}
+		asked := make(chan sdk.GetCommitRequest, 1)
+		host := plugintest.HostRepository{Message: "Merge pull request #40 from kaizentm/deploy/9001/" + source, Asked: asked}
 		prod := cfg
 		prod.StatusContext = "prod"
 		res, err := c.Orchestrator.NotifyCompletion(ctx, sdk.Completion{Config: prod, CommitID: commit, Successful: true}, host)
 		if err != nil || !res.Notified {
 			t.Fatalf("NotifyCompletion = %+v, %v", res, err)
 		}
-		req := <-host.asked
+		req := <-asked
 		if req.CommitID != commit || req.Repository != "" || req.Config.Name != "default" || req.Config.Token != cfg.Token {
 			t.Errorf("the host was asked for %+v", req)
 		}

@@ -110,28 +110,26 @@ func TestPanicInPluginIsAPermanentErrorAndThePluginLives(t *testing.T) {
 	}
 }
 
-// hostRepository is the repository the host offers an orchestrator.
-type hostRepository struct{ sdk.UnimplementedRepository }
-
-func (hostRepository) GetCommit(_ context.Context, req sdk.GetCommitRequest) (sdk.Commit, error) {
-	return sdk.Commit{ID: req.CommitID, Message: "Merged PR 7: from the host (" + req.Repository + ", " + req.Config.Name + ")"}, nil
-}
-
 func TestOrchestratorReachesTheHostRepositoryThroughTheBroker(t *testing.T) {
 	c := plugintest.Start(t, plugintest.Build(t, "testdata/echo"))
 	ctx := context.Background()
+	asked := make(chan sdk.GetCommitRequest, 1)
+	host := plugintest.HostRepository{Message: "Merged PR 7: from the host", Asked: asked}
 	for i := 0; i < 3; i++ { // a new broker stream per call
 		res, err := c.Orchestrator.NotifyCompletion(ctx, sdk.Completion{
 			Config: sdk.Config{Name: "prod"}, CommitID: "abcdef0", Successful: true,
-		}, hostRepository{})
+		}, host)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := "Merged PR 7: from the host (manifests, prod)"; !res.Notified || res.Reason != want {
-			t.Fatalf("NotifyCompletion = %+v, want notified with reason %q", res, want)
+		if !res.Notified || res.Reason != host.Message {
+			t.Fatalf("NotifyCompletion = %+v, want notified with the host's message as reason", res)
+		}
+		if req := <-asked; req.Repository != "manifests" || req.Config.Name != "prod" || req.CommitID != "abcdef0" {
+			t.Fatalf("the host was asked for %+v, want commit abcdef0 of manifests for config prod", req)
 		}
 	}
-	if _, err := c.Orchestrator.Sweep(ctx, sdk.SweepRequest{}, hostRepository{}); sdk.KindOf(err) != sdk.KindUnimplemented {
+	if _, err := c.Orchestrator.Sweep(ctx, sdk.SweepRequest{}, host); sdk.KindOf(err) != sdk.KindUnimplemented {
 		t.Errorf("Sweep: %v, want unimplemented", err)
 	}
 }
@@ -167,11 +165,11 @@ func TestCommitListsStatusesAndDeployedWithCrossTheProcessBoundary(t *testing.T)
 
 	res, err := c.Orchestrator.NotifyCompletion(ctx, sdk.Completion{
 		Config: sdk.Config{Name: "prod"}, CommitID: "abcdef0", Successful: true, DeployedWith: head,
-	}, hostRepository{})
+	}, plugintest.HostRepository{Message: "Merged PR 7"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasSuffix(res.Reason, " with "+head) {
+	if res.Reason != "Merged PR 7 with "+head {
 		t.Errorf("NotifyCompletion reason %q does not carry DeployedWith", res.Reason)
 	}
 }
