@@ -21,6 +21,7 @@ import (
 	"github.com/gitops-connector/gitops-connector/host/internal/dryrun"
 	"github.com/gitops-connector/gitops-connector/host/internal/intake"
 	"github.com/gitops-connector/gitops-connector/host/internal/jsstore"
+	"github.com/gitops-connector/gitops-connector/host/internal/memlimit"
 	"github.com/gitops-connector/gitops-connector/host/internal/metrics"
 	"github.com/gitops-connector/gitops-connector/host/internal/pipeline"
 	"github.com/gitops-connector/gitops-connector/host/internal/pluginhost"
@@ -144,6 +145,9 @@ func Serve(ctx context.Context, opts Options) error {
 		return err
 	}
 	defer plugins.Close()
+	if err := memlimit.Apply(opts.getenv(), len(plugins.Descriptions()), log); err != nil {
+		return err
+	}
 	plugins.Observe(measures)
 	measures.Plugins(plugins.Running)
 	plugins.Start(ctx)
