@@ -208,6 +208,9 @@ at once, each naming the value to set.
 {{- if and .Values.persistence.enabled (not .Values.persistence.existingClaim) (not .Values.persistence.size) }}
 {{- $errs = append $errs "persistence.size is required when persistence.enabled is true and persistence.existingClaim is empty" }}
 {{- end }}
+{{- with include "gitops-connector.natsErrors" . }}
+{{- $errs = concat $errs (splitList "\n" .) }}
+{{- end }}
 {{- $pluginNames := dict }}
 {{- range $i, $p := .Values.plugins.extra }}
 {{- if hasKey $pluginNames $p.name }}
@@ -268,6 +271,12 @@ Secrets, then the user's env (which may override them).
       name: {{ include "gitops-connector.secretName" $ }}
       key: WEBHOOK_BEARER_TOKEN
 {{- end }}
+{{- end }}
+{{- with include "gitops-connector.natsEnv" . }}
+{{ . }}
+{{- end }}
+{{- with include "gitops-connector.memoryEnv" . }}
+{{ . }}
 {{- end }}
 {{- if .Values.plugins.checksums }}
 - name: GITOPS_CONNECTOR_PLUGIN_CHECKSUMS

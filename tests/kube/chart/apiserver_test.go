@@ -274,6 +274,12 @@ spec:
 		}
 	})
 
+	t.Run("three replicas on NATS install", func(t *testing.T) {
+		installReplicas(t, srv)
+		t.Run("the ServiceAccount may hold the sweep's Lease and no other", func(t *testing.T) { leaseAccess(t, srv) })
+		t.Run("replicas hand the sweep's Lease over with the chart's RBAC", func(t *testing.T) { leaseFailover(t, srv) })
+	})
+
 	t.Run("the Deployment passed server validation", func(t *testing.T) {
 		d, err := srv.Kube.AppsV1().Deployments("gitops").Get(ctx, "gitops-connector", metav1.GetOptions{})
 		if err != nil {

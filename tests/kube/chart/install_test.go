@@ -373,8 +373,8 @@ func TestInvalidValuesFailNamingTheValue(t *testing.T) {
 		{
 			name:   "unknown top-level value",
 			files:  []string{githubValues},
-			values: "replicaCount: 2\n",
-			want:   []string{"additional properties 'replicaCount' not allowed"},
+			values: "replicas: 2\n",
+			want:   []string{"additional properties 'replicas' not allowed"},
 		},
 		{
 			name:   "misspelt single-instance value",

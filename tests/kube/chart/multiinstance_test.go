@@ -203,7 +203,7 @@ func TestMultipleInstancesRBAC(t *testing.T) {
 func rulesEqual(a, b []rbacv1.PolicyRule) bool {
 	return slices.EqualFunc(a, b, func(x, y rbacv1.PolicyRule) bool {
 		return slices.Equal(x.APIGroups, y.APIGroups) && slices.Equal(x.Resources, y.Resources) &&
-			slices.Equal(x.Verbs, y.Verbs) && len(x.ResourceNames) == 0 && len(x.NonResourceURLs) == 0
+			slices.Equal(x.Verbs, y.Verbs) && slices.Equal(x.ResourceNames, y.ResourceNames) && len(x.NonResourceURLs) == 0
 	})
 }
 

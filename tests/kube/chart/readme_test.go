@@ -286,7 +286,7 @@ func TestReadmeValueExamplesInstall(t *testing.T) {
 		}
 		render(t, install{files: files, values: values})
 	}
-	if n != 4 {
-		t.Errorf("installed %d README value examples, want 4", n)
+	if n != 5 {
+		t.Errorf("installed %d README value examples, want 5", n)
 	}
 }

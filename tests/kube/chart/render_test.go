@@ -289,7 +289,8 @@ func (r rendered) connector(t *testing.T) corev1.Container {
 // environment resolves the connector container's environment as the kubelet
 // does: envFrom sources in order, then env. Values from the release's
 // ConfigMaps are resolved; Secret references read "secret:<name>/<key>", with
-// a trailing "?" when optional.
+// a trailing "?" when optional; downward API references read
+// "field:<path>" and "resource:<resource>/<divisor>".
 func (r rendered) environment(t *testing.T) map[string]string {
 	t.Helper()
 	c := r.connector(t)
@@ -314,6 +315,11 @@ func (r rendered) environment(t *testing.T) map[string]string {
 				v += "?"
 			}
 			env[e.Name] = v
+		case e.ValueFrom.FieldRef != nil:
+			env[e.Name] = "field:" + e.ValueFrom.FieldRef.FieldPath
+		case e.ValueFrom.ResourceFieldRef != nil:
+			ref := e.ValueFrom.ResourceFieldRef
+			env[e.Name] = "resource:" + ref.Resource + "/" + ref.Divisor.String()
 		case e.ValueFrom.ConfigMapKeyRef != nil:
 			ref := e.ValueFrom.ConfigMapKeyRef
 			env[e.Name] = find[*corev1.ConfigMap](t, r, ref.Name).Data[ref.Key]
