@@ -6,12 +6,15 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
 	yamlv3 "gopkg.in/yaml.v3"
+	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 )
 
@@ -288,5 +291,61 @@ func TestReadmeValueExamplesInstall(t *testing.T) {
 	}
 	if n != 5 {
 		t.Errorf("installed %d README value examples, want 5", n)
+	}
+}
+
+// connectorReadme is the connector's README; its section "Chart values for
+// each way to authenticate" shows the credential values of the chart.
+const connectorReadme = "../../../README.md"
+
+// The connector's README shows, for each way to authenticate, values that
+// install on top of the README's example (the GitHub example; the Azure
+// DevOps one for Azure) and give the connector that credential.
+func TestConnectorReadmeCredentialValuesInstall(t *testing.T) {
+	readme := string(readFile(t, connectorReadme))
+	_, section, ok := strings.Cut(readme, "\n### Chart values for each way to authenticate\n")
+	if !ok {
+		t.Fatal("the README has no section \"Chart values for each way to authenticate\"")
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	path := filepath.Join(t.TempDir(), "README.md")
+	if err := os.WriteFile(path, []byte(section), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, block := range codeBlocks(t, path, "yaml") {
+		in := install{files: []string{githubValues}, values: "orchestratorPAT: ''\n" + block}
+		if strings.Contains(block, "azure:") {
+			in = install{files: []string{azdoValues}, values: "existingSecret: ''\n" + block}
+		}
+		r := render(t, in)
+		env := credentialEnv(r.environment(t))
+		switch {
+		case env["GIT_REPOSITORY_PAT"] == "secret:gitea-token/PAT" && env["CICD_ORCHESTRATOR_PAT"] == "secret:github-token/PAT":
+			got = append(got, "token per integration")
+		case env["GITHUB_APP_PRIVATE_KEY_FILE"] != "":
+			got = append(got, "GitHub App")
+		case env["AZURE_CLIENT_SECRET"] == "secret:azdo-sp/clientSecret":
+			got = append(got, "service principal with a secret")
+		case env["AZURE_CLIENT_CERTIFICATE_PATH"] != "":
+			got = append(got, "service principal with a certificate")
+		case r.deployment(t).Spec.Template.Labels["azure.workload.identity/use"] == "true":
+			got = append(got, "workload identity")
+			// The federated credential below trusts this account.
+			if sa := find[*corev1.ServiceAccount](t, r, "gitops-connector"); sa.Annotations["azure.workload.identity/client-id"] == "" {
+				t.Errorf("ServiceAccount annotations %v", sa.Annotations)
+			}
+		case env["AZURE_IDENTITY"] == "managed":
+			got = append(got, "managed identity")
+		default:
+			t.Errorf("this example gives the connector no credential (%v):\n%s", env, block)
+		}
+	}
+	want := []string{"token per integration", "GitHub App", "service principal with a secret", "service principal with a certificate", "workload identity", "managed identity"}
+	if !slices.Equal(got, want) {
+		t.Errorf("the README's credential examples are %v, want %v", got, want)
+	}
+	if !strings.Contains(section, "--subject system:serviceaccount:gitops-connector:gitops-connector") {
+		t.Error("the federated credential does not trust the ServiceAccount of release gitops-connector in gitops-connector")
 	}
 }
