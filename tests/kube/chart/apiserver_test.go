@@ -297,4 +297,36 @@ spec:
 			t.Errorf("service = %s %q", svc.Spec.Type, svc.Spec.ClusterIP)
 		}
 	})
+
+	t.Run("a release with a GitHub App and Azure workload identity is accepted", func(t *testing.T) {
+		srv.CreateNamespace(t, "gitops-creds")
+		r := render(t, install{name: "creds", namespace: "gitops-creds", files: []string{githubValues}, values: `orchestratorPAT: ''
+singleInstance: {ciCdOrchestratorType: AZDO, gitHubGitOpsRepoName: '', azdoOrgUrl: 'https://dev.azure.com/myorg/MyProject'}
+githubApp: {appId: 123456, privateKey: ` + quoteYAML(testPEM) + `}
+azure: {clientId: 00000000-0000-0000-0000-0000000000c1, workloadIdentity: {enabled: true}}
+`})
+		_, objects := r.split(t)
+		srv.Apply(t, "gitops-creds", objects)
+		d, err := srv.Kube.AppsV1().Deployments("gitops-creds").Get(ctx, "creds-gitops-connector", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Spec.Template.Labels["azure.workload.identity/use"] != "true" {
+			t.Errorf("stored pod labels %v", d.Spec.Template.Labels)
+		}
+		sa, err := srv.Kube.CoreV1().ServiceAccounts("gitops-creds").Get(ctx, d.Spec.Template.Spec.ServiceAccountName, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sa.Annotations["azure.workload.identity/client-id"] != "00000000-0000-0000-0000-0000000000c1" {
+			t.Errorf("stored ServiceAccount annotations %v", sa.Annotations)
+		}
+		secret, err := srv.Kube.CoreV1().Secrets("gitops-creds").Get(ctx, "creds-gitops-connector", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(secret.Data["githubAppPrivateKey"]) != testPEM {
+			t.Error("the stored Secret does not hold the app's private key")
+		}
+	})
 }
