@@ -35,7 +35,12 @@ func azdoEnv(fake *fakeazdo.Server, operator string) map[string]string {
 // which merged sha into the manifests repository. When the test ends it
 // fails the test for every request outside the API description.
 func newAzureDevOps(t *testing.T) *fakeazdo.Server {
-	fake := fakeazdo.New(t, fakeazdo.Options{})
+	return newAzureDevOpsWith(t, fakeazdo.Options{})
+}
+
+// newAzureDevOpsWith is newAzureDevOps with the fake's options.
+func newAzureDevOpsWith(t *testing.T, opts fakeazdo.Options) *fakeazdo.Server {
+	fake := fakeazdo.New(t, opts)
 	t.Cleanup(func() { fake.AssertValid(t) })
 	fake.AddRepository(azdoRepo)
 	fake.AddCommit(azdoRepo, fakeazdo.Commit{ID: sha, Comment: fmt.Sprintf("Merged PR %d: Deploy az-vote 1.2.3", azdoPR)})

@@ -34,6 +34,15 @@ func newEntraID(t *testing.T) (*fakeentra.Server, string) {
 	return e, ca
 }
 
+// servicePrincipalEnv gives a single instance's AZDO integrations without
+// their own token the service principal entraSPClient of e.
+func servicePrincipalEnv(env map[string]string, e *fakeentra.Server) {
+	env["AZURE_TENANT_ID"] = e.Tenant()
+	env["AZURE_CLIENT_ID"] = entraSPClient
+	env["AZURE_CLIENT_SECRET"] = entraSPSecret
+	env["AZURE_AUTHORITY_HOST"] = e.AuthorityHost()
+}
+
 // newAzureDevOpsFor is newAzureDevOps taking the access tokens of e.
 func newAzureDevOpsFor(t *testing.T, e *fakeentra.Server, comment string) *fakeazdo.Server {
 	fake := fakeazdo.New(t, fakeazdo.Options{Bearer: e.Identity})
@@ -132,10 +141,7 @@ func TestAGitHubRepositoryWithAnAzurePipelinesServicePrincipal(t *testing.T) {
 	env["CICD_ORCHESTRATOR_TYPE"] = "AZDO"
 	env["AZDO_ORG_URL"] = azdo.ProjectURL()
 	env["AZDO_PR_REPO_NAME"] = azdoRepo
-	env["AZURE_TENANT_ID"] = entra.Tenant()
-	env["AZURE_CLIENT_ID"] = entraSPClient
-	env["AZURE_CLIENT_SECRET"] = entraSPSecret
-	env["AZURE_AUTHORITY_HOST"] = entra.AuthorityHost()
+	servicePrincipalEnv(env, entra)
 	h := startHost(t, hostOptions{Env: env})
 
 	revision := "main@sha1:" + sha
@@ -168,10 +174,7 @@ func TestAServicePrincipalEntraIDRefusesKeepsTheConfigFromServing(t *testing.T) 
 	env := azdoEnv(azdo, "FLUX")
 	env["SSL_CERT_FILE"] = ca
 	delete(env, "PAT")
-	env["AZURE_TENANT_ID"] = entra.Tenant()
-	env["AZURE_CLIENT_ID"] = entraSPClient
-	env["AZURE_CLIENT_SECRET"] = entraSPSecret
-	env["AZURE_AUTHORITY_HOST"] = entra.AuthorityHost()
+	servicePrincipalEnv(env, entra)
 	h := launchHost(t, hostOptions{Env: env}.proc())
 	waitInvalid(t, h, "AADSTS7000215")
 	revision := "main@sha1:" + sha
@@ -180,6 +183,48 @@ func TestAServicePrincipalEntraIDRefusesKeepsTheConfigFromServing(t *testing.T) 
 	}
 	if n := len(azdo.Requests()); n != 0 {
 		t.Errorf("Azure DevOps received %d requests", n)
+	}
+	checkNoSecrets(t, "the host's log", h.Log.String())
+}
+
+// One Azure DevOps plugin serves both integrations of a config with two
+// credentials: the repository's PAT and the orchestrator's service
+// principal. Statuses and the reads the orchestrator makes through the
+// repository go with the PAT, the pipeline calls with the service
+// principal's access tokens.
+func TestAzureReposWithAPATAndAzurePipelinesWithAServicePrincipal(t *testing.T) {
+	entra, ca := newEntraID(t)
+	entra.AddSecret(entraSPClient, entraSPSecret)
+	azdo := newAzureDevOpsWith(t, fakeazdo.Options{Bearer: entra.Identity})
+	env := azdoEnv(azdo, "FLUX")
+	env["SSL_CERT_FILE"] = ca
+	delete(env, "PAT")
+	env["GIT_REPOSITORY_PAT"] = azdo.Token()
+	servicePrincipalEnv(env, entra)
+	h := startHost(t, hostOptions{Env: env})
+
+	revision := "main@sha1:" + sha
+	h.Accept(t, "", events.Flux("Kustomization", "ReconciliationSucceeded", "Applied revision: "+revision, revision, ""))
+	h.Settle(t, 1)
+	checkStatuses(t, "statuses", azdoContexts(azdo), []string{"Status=succeeded"})
+	if ev := azdo.Events(); len(ev) != 1 || ev[0].Result != "succeeded" {
+		t.Fatalf("plan events %+v, want one TaskCompleted succeeded", ev)
+	}
+	byRoute := map[fakeazdo.Route]string{
+		fakeazdo.RouteCreateStatus: fakeazdo.IdentityPAT, fakeazdo.RouteGetCommit: fakeazdo.IdentityPAT,
+		fakeazdo.RoutePullRequestProperties: fakeazdo.IdentityPAT,
+		fakeazdo.RouteGetPlan:               entraSPClient, fakeazdo.RouteGetTimeline: entraSPClient, fakeazdo.RoutePostEvent: entraSPClient,
+	}
+	for route, want := range byRoute {
+		reqs := azdo.RequestsTo(route)
+		if len(reqs) == 0 {
+			t.Errorf("%s: no request", route)
+		}
+		for _, r := range reqs {
+			if r.Identity != want {
+				t.Errorf("%s %s by %q, want by %s", r.Method, r.Path, r.Identity, want)
+			}
+		}
 	}
 	checkNoSecrets(t, "the host's log", h.Log.String())
 }
