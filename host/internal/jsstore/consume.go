@@ -2,6 +2,7 @@ package jsstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -40,7 +41,7 @@ func (s *Store) Consume(ctx context.Context, add func(pipeline.Record) bool) err
 			return events.CreateOrUpdateConsumer(cctx, jetstream.ConsumerConfig{
 				Durable:        name,
 				Description:    "gitops-connector: delivers the events of one partition, from one replica at a time",
-				FilterSubject:  fmt.Sprintf("%s.%d", s.subject, p),
+				FilterSubject:  fmt.Sprintf("%s.%d.*", s.subject, p),
 				AckPolicy:      jetstream.AckExplicitPolicy,
 				AckWait:        s.opts.AckWait,
 				MaxDeliver:     -1,
@@ -102,7 +103,7 @@ func (s *Store) take(m jetstream.Msg, add func(pipeline.Record) bool) {
 	if again {
 		return
 	}
-	_, states, err := s.ready()
+	events, states, err := s.ready()
 	var e entry
 	if err == nil {
 		ctx, cancel := s.ctx()
@@ -114,8 +115,7 @@ func (s *Store) take(m jetstream.Msg, add func(pipeline.Record) bool) {
 		s.release(seq, m)
 		return
 	}
-	switch {
-	case e.Done >= seq:
+	if e.Done >= seq {
 		ctx, cancel := s.ctx()
 		defer cancel()
 		_ = m.DoubleAck(ctx)
@@ -123,11 +123,58 @@ func (s *Store) take(m jetstream.Msg, add func(pipeline.Record) bool) {
 		delete(s.held, seq)
 		s.mu.Unlock()
 		return
-	case e.Job == seq:
+	}
+	ctx, cancel := s.ctx()
+	older, err := s.olderElsewhere(ctx, events, seq, m.Subject(), e.Done)
+	cancel()
+	if err != nil {
+		log.Warn("cannot tell whether an older event of the commit is still to be delivered; the job is handed out again", "event", r.ID, "error", err)
+		s.release(seq, m)
+		return
+	}
+	if older != 0 {
+		log.Debug("an older event of the commit is still to be delivered; the job waits for it", "event", r.ID, "sequence", seq, "older", older)
+		s.release(seq, m)
+		return
+	}
+	if e.Job == seq {
 		r.Next = e.Next
 	}
 	if !add(r) {
 		s.release(seq, m)
+	}
+}
+
+// olderElsewhere returns the sequence of an older job of the message's
+// pair that is still in the stream and not held by this replica, or 0.
+// Such a job is held by another replica (alive, cut off or dead, until
+// AckWait hands it out again) or was handed back by one that stopped: the
+// pair's jobs finish in stream order, so this one waits until that one is
+// done. The stream is the truth here: work-queue retention removes a job
+// once acknowledged, which is after its state was recorded, and a pair's
+// jobs share one subject. The jobs up to done, the pair's last finished
+// one, need not be read. The read goes to the stream's leader (the stream
+// does not allow direct gets, which a lagging follower could answer).
+func (s *Store) olderElsewhere(ctx context.Context, events jetstream.Stream, seq uint64, subject string, done uint64) (uint64, error) {
+	from := done + 1
+	for {
+		m, err := events.GetMsg(ctx, from, jetstream.WithGetMsgSubject(subject))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return 0, nil
+		}
+		if err != nil {
+			return 0, fmt.Errorf("read the older jobs of %s: %w", subject, err)
+		}
+		if m.Sequence >= seq {
+			return 0, nil
+		}
+		s.mu.Lock()
+		_, mine := s.held[m.Sequence]
+		s.mu.Unlock()
+		if !mine {
+			return m.Sequence, nil
+		}
+		from = m.Sequence + 1 // queued here before this one
 	}
 }
 
@@ -153,8 +200,9 @@ func (s *Store) renew() {
 	}
 }
 
-// handBack releases the jobs not done: they are redelivered, first, to
-// the replica pinned to their partition next (after PinnedTTL).
+// handBack releases the jobs not done: they are redelivered at once to
+// the replica pinned to their partition next, which delivers the newer
+// jobs of their pairs only after them (olderElsewhere).
 func (s *Store) handBack() {
 	s.mu.Lock()
 	held := s.held

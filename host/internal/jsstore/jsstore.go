@@ -12,15 +12,17 @@
 // Delivery: one durable pull consumer per partition, with the priority
 // policy pinned_client: every replica pulls from every partition, the
 // server hands a partition's messages to one of them (the pinned one) and
-// pins another when that one stops pulling for PinnedTTL. One active
-// reader per partition keeps the jobs of a pair in order; the pipeline
-// delivers the pairs of its partitions in parallel. A replica holds the
-// messages it was handed (in progress, renewed every AckWait/3) until
-// their job is done, when it acknowledges them; a replica that dies stops
-// renewing, and after AckWait its messages are redelivered, before newer
-// ones, to the replica pinned next. PinnedTTL is longer than AckWait so
-// that a new replica is pinned only once the dead one's messages can be
-// redelivered to it first.
+// pins another when that one stops pulling for PinnedTTL or leaves. The
+// pipeline delivers the pairs of its partitions in parallel. A replica
+// holds the messages it was handed (in progress, renewed every AckWait/3)
+// until their job is done, when it acknowledges them; a replica that dies
+// stops renewing, and after AckWait its messages are redelivered to the
+// replica pinned next. Order per pair: the jobs of a pair share a subject,
+// and a replica handed a job delivers it only when no older job of the
+// pair is left in the stream that it does not hold itself; else it hands
+// it back for a while (olderElsewhere). A pinned reader alone does not
+// keep the order: a replica that leaves or stalls loses its pin before its
+// messages are redelivered.
 //
 // State: the delivery state of every pair lives in a key-value bucket,
 // with the progress of the pair's job in flight and the sequence of its
@@ -40,7 +42,6 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -73,8 +74,9 @@ type Options struct {
 	// before another one is pinned. A dead replica pulled last up to one
 	// pull's expiry (AckWait/3, at least 1 s) before it died and renewed
 	// its messages until it died, so PinnedTTL is at least AckWait + that
-	// expiry + 1 s: the next replica is pinned only once the dead one's
-	// messages are due again, and gets them before newer ones. Default
+	// expiry + 1 s: the next replica is pinned about when the dead one's
+	// messages are due again, rather than find the newer jobs of their
+	// pairs waiting for them (order does not depend on it). Default
 	// AckWait + 2 expiries + 1 s (52 s for the default AckWait).
 	PinnedTTL time.Duration
 	// Duplicates is the window in which a notification sent again is
@@ -238,12 +240,14 @@ func (s *Store) ready() (jetstream.Stream, jetstream.KeyValue, error) {
 	events, err := s.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        s.stream,
 		Description: "gitops-connector: accepted events waiting for delivery",
-		Subjects:    []string{s.subject + ".*"},
+		Subjects:    []string{s.subject + ".*.*"},
 		Retention:   jetstream.WorkQueuePolicy,
 		Storage:     jetstream.FileStorage,
 		Replicas:    s.opts.Replicas,
 		Duplicates:  s.opts.Duplicates,
-		AllowDirect: true,
+		// Reads go to the leader: a follower behind it could miss an older
+		// job of a pair (see olderElsewhere).
+		AllowDirect: false,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("create the JetStream stream %s: %w", s.stream, err)
@@ -305,6 +309,16 @@ func (s *Store) partition(key string) int {
 	return int(h.Sum32() % uint32(s.opts.Partitions))
 }
 
+// pairSubject returns the subject of a pair's jobs:
+// <name>.events.<partition>.<hash of the pair>. The pair's own subject lets
+// a replica find the older jobs of a pair still in the stream (a hash
+// shared by two pairs only makes one wait for the other's older job).
+func (s *Store) pairSubject(key string) string {
+	h := fnv.New64a()
+	h.Write([]byte(key))
+	return fmt.Sprintf("%s.%d.%016x", s.subject, s.partition(key), h.Sum64())
+}
+
 // Add publishes a job and returns its stream sequence once JetStream
 // acknowledged it; a retry of a notification recorded already returns the
 // sequence of the first.
@@ -317,7 +331,7 @@ func (s *Store) Add(r pipeline.Record) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	msg := nats.NewMsg(s.subject + "." + strconv.Itoa(s.partition(r.Key())))
+	msg := nats.NewMsg(s.pairSubject(r.Key()))
 	msg.Data = data
 	if r.DedupID != "" {
 		msg.Header.Set(jetstream.MsgIDHeader, r.DedupID)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -50,11 +51,29 @@ type replicaPlugins struct {
 	api    *api
 	frozen chan struct{}
 	once   sync.Once
+	calls  atomic.Int64 // calls that returned
+
+	mu         sync.Mutex
+	unrecorded map[string]bool // commits with a call that returned and whose state was not written since
 }
 
 func (p *replicaPlugins) freeze() { p.once.Do(func() { close(p.frozen) }) }
 
-func (p *replicaPlugins) call(ctx context.Context) error {
+// recorded notes that a commit's state was written.
+func (p *replicaPlugins) recorded(commit string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.unrecorded, commit)
+}
+
+// settled reports whether every call that returned was recorded.
+func (p *replicaPlugins) settled() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.unrecorded) == 0
+}
+
+func (p *replicaPlugins) call(ctx context.Context, commit string) error {
 	select {
 	case <-p.frozen:
 		<-ctx.Done()
@@ -66,12 +85,16 @@ func (p *replicaPlugins) call(ctx context.Context) error {
 		<-ctx.Done()
 		return sdk.Retryable(ctx.Err(), 0)
 	default:
+		p.calls.Add(1)
+		p.mu.Lock()
+		p.unrecorded[commit] = true
+		p.mu.Unlock()
 		return nil
 	}
 }
 
 func (p *replicaPlugins) PostStatus(ctx context.Context, r sdk.PostStatusRequest) error {
-	if err := p.call(ctx); err != nil {
+	if err := p.call(ctx, r.CommitID); err != nil {
 		return err
 	}
 	p.api.mu.Lock()
@@ -81,7 +104,7 @@ func (p *replicaPlugins) PostStatus(ctx context.Context, r sdk.PostStatusRequest
 }
 
 func (p *replicaPlugins) NotifyCompletion(ctx context.Context, c sdk.Completion, _ sdk.Repository) (sdk.NotifyResult, error) {
-	if err := p.call(ctx); err != nil {
+	if err := p.call(ctx, c.CommitID); err != nil {
 		return sdk.NotifyResult{}, err
 	}
 	p.api.mu.Lock()
@@ -97,6 +120,34 @@ func (p *replicaPlugins) ValidateConfig(context.Context, sdk.Config) ([]sdk.Fiel
 func (p *replicaPlugins) Repository(string) (sdk.Repository, error)     { return p, nil }
 func (p *replicaPlugins) Orchestrator(string) (sdk.Orchestrator, error) { return p, nil }
 
+// startReplicas starts three replicas on a server of their own.
+func startReplicas(t *testing.T, name string, a *api) []*replica {
+	t.Helper()
+	srv := natsserver.Single(t)
+	var replicas []*replica
+	for range 3 {
+		replicas = append(replicas, startReplica(t, srv.URL(), name, a))
+	}
+	return replicas
+}
+
+// trackedStore is a replica's store that tells its plugins when the state
+// of a commit was written after their calls.
+type trackedStore struct {
+	*Store
+	plugins *replicaPlugins
+}
+
+func (s trackedStore) Progress(r pipeline.Record, st pipeline.State) error {
+	defer s.plugins.recorded(r.CommitID)
+	return s.Store.Progress(r, st)
+}
+
+func (s trackedStore) Done(r pipeline.Record, st *pipeline.State) error {
+	defer s.plugins.recorded(r.CommitID)
+	return s.Store.Done(r, st)
+}
+
 type replica struct {
 	store   *Store
 	pipe    *pipeline.Pipeline
@@ -107,9 +158,9 @@ type replica struct {
 func startReplica(t *testing.T, url, name string, a *api) *replica {
 	t.Helper()
 	s := open(t, url, name)
-	plugins := &replicaPlugins{api: a, frozen: make(chan struct{})}
+	plugins := &replicaPlugins{api: a, frozen: make(chan struct{}), unrecorded: map[string]bool{}}
 	p, err := pipeline.New(pipeline.Options{
-		Plugins: plugins, Store: s, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Plugins: plugins, Store: trackedStore{Store: s, plugins: plugins}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Resolve:        func(string) (config.Config, error) { return replicaConfig, nil },
 		InitialBackoff: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, CallTimeout: time.Minute,
 	})
@@ -123,13 +174,30 @@ func startReplica(t *testing.T, url, name string, a *api) *replica {
 }
 
 // kill freezes a replica and cuts it from NATS: its calls in flight never
-// return, it renews nothing and writes nothing more.
+// return, it renews nothing, hands nothing back and writes nothing more.
+// It dies after recording the calls that returned before: a replica killed
+// between a call and its record makes that call again
+// (docs/reliability.md), which is not what this test is about.
 func (r *replica) kill() {
 	r.plugins.freeze()
+	for deadline := time.Now().Add(10 * time.Second); !r.plugins.settled() && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
 	_ = r.store.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 	defer cancel()
 	_ = r.pipe.Close(ctx)
+}
+
+// stop shuts a replica down as the host does on SIGTERM: the deliveries in
+// flight finish, the jobs it holds and has not started are handed back,
+// then its connection closes.
+func (r *replica) stop() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = r.pipe.Close(ctx)
+	r.plugins.freeze()
+	_ = r.store.Close()
 }
 
 // events returns the events of commits commits, steps each; the last
@@ -152,13 +220,9 @@ func events(commits, steps int) [][]pipeline.Job {
 }
 
 // waitDelivered waits until every commit was notified, then checks that each
-// was notified once and its statuses posted once each, in order.
-// ordered asks that each commit's statuses were posted in order. A replica
-// that stops gracefully (Close) unpins its partitions at once, so another
-// replica may deliver a newer event of a commit before the stopped one's
-// handed-out event is due again: order after a fail-over is not yet kept
-// (docs/reliability.md), and the fail-over test checks only the outcome.
-func waitDelivered(t *testing.T, a *api, all [][]pipeline.Job, steps int, ordered bool) {
+// was notified once and its statuses posted in order, ending with the last
+// (a status superseded while a replica took over may be skipped).
+func waitDelivered(t *testing.T, a *api, all [][]pipeline.Job, steps int) {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
@@ -185,7 +249,7 @@ func waitDelivered(t *testing.T, a *api, all [][]pipeline.Job, steps int, ordere
 		// Superseded statuses may be skipped after a fail-over; what is
 		// posted is in order, once, and ends with the last.
 		got := posted[commit]
-		if len(got) == 0 || got[len(got)-1] != want[len(want)-1] || (ordered && !sorted(got)) {
+		if len(got) == 0 || got[len(got)-1] != want[len(want)-1] || !sorted(got) {
 			t.Errorf("commit %s: statuses posted %v, want a subsequence of %v ending with the last", commit[:7], got, want)
 		}
 	}
@@ -251,15 +315,11 @@ func submit(t *testing.T, all [][]pipeline.Job, replicas []*replica, during func
 }
 
 func TestReplicasDeliverEveryEventInOrderPerCommitAndNotifyOnce(t *testing.T) {
-	srv := natsserver.Single(t)
 	a := newAPI()
-	var replicas []*replica
-	for range 3 {
-		replicas = append(replicas, startReplica(t, srv.URL(), "replicas", a))
-	}
+	replicas := startReplicas(t, "replicas", a)
 	all := events(12, 4)
 	submit(t, all, replicas, nil)
-	waitDelivered(t, a, all, 4, true)
+	waitDelivered(t, a, all, 4)
 	posted, _ := a.snapshot()
 	for _, jobs := range all {
 		if got := posted[jobs[0].CommitID]; len(got) != 4 {
@@ -269,39 +329,56 @@ func TestReplicasDeliverEveryEventInOrderPerCommitAndNotifyOnce(t *testing.T) {
 	waitEmpty(t, replicas[0].store)
 }
 
+// Each way a replica leaves while it delivers: it dies (frozen and cut from
+// NATS: its jobs are handed out again after AckWait) or it shuts down
+// (it hands the jobs it holds back at once and its partitions are pinned
+// to another replica at once). Either way the replica taking over must
+// not deliver a newer event of a commit before an older one still held or
+// handed back.
 func TestWhenTheReplicaDeliveringDiesAnotherDeliversItsEvents(t *testing.T) {
-	t.Skip("known defect, docs/reliability.md: after a replica stops, a newer event of a commit can be delivered before its older ones, so the commit may end in an older state")
-	srv := natsserver.Single(t)
-	a := newAPI()
-	var replicas []*replica
-	for range 3 {
-		replicas = append(replicas, startReplica(t, srv.URL(), "failover", a))
+	for _, leave := range []struct {
+		name string
+		do   func(*replica)
+	}{
+		{"killed", (*replica).kill},
+		{"shut down", (*replica).stop},
+	} {
+		t.Run(leave.name, func(t *testing.T) {
+			a := newAPI()
+			replicas := startReplicas(t, "failover", a)
+			all := events(12, 4)
+			// A partition's events go to one replica at a time: twice,
+			// mid-stream, the replica that delivers leaves.
+			submit(t, all, replicas, func(i int) {
+				if i == len(all) || i == 2*len(all) {
+					leave.do(delivering(t, replicas))
+				}
+			})
+			waitDelivered(t, a, all, 4)
+			for _, r := range replicas {
+				if !isFrozen(r) {
+					waitEmpty(t, r.store)
+				}
+			}
+		})
 	}
-	all := events(12, 4)
-	// Every partition is pinned to one replica: kill each replica that
-	// delivered something, mid-stream, until one is left.
-	killed := 0
-	submit(t, all, replicas, func(i int) {
-		if i%15 != 0 || killed == 2 {
-			return
-		}
+}
+
+// delivering waits until a live replica has delivered something and
+// returns it.
+func delivering(t *testing.T, replicas []*replica) *replica {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
 		for _, r := range replicas {
-			if r.pipe.Pending() > 0 && !isFrozen(r) {
-				r.kill()
-				killed++
-				return
+			if !isFrozen(r) && r.plugins.calls.Load() > 0 {
+				return r
 			}
 		}
-	})
-	if killed == 0 {
-		t.Fatal("no replica was delivering when the events were submitted")
+		time.Sleep(5 * time.Millisecond)
 	}
-	waitDelivered(t, a, all, 4, false)
-	for _, r := range replicas {
-		if !isFrozen(r) {
-			waitEmpty(t, r.store)
-		}
-	}
+	t.Fatal("no live replica delivers")
+	return nil
 }
 
 func isFrozen(r *replica) bool {
