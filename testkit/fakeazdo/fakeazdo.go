@@ -92,6 +92,7 @@ type Server struct {
 	prs    map[int]*PullRequest
 	plans  map[string]*Plan // by lower-case id
 	events []Event
+	held   map[Route]int // requests a fault's Delay holds back now
 }
 
 type repository struct {

@@ -3,6 +3,7 @@ package fakeazdo
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -275,18 +276,42 @@ func TestRandomFaultsAreReproducibleForASeed(t *testing.T) {
 	}
 }
 
-func TestADelayEndsWhenTheClientGivesUp(t *testing.T) {
+func TestADelayIsHeldUntilTheClientGivesUp(t *testing.T) {
 	f := seeded(t, Options{})
 	f.Fail(RouteGetCommit, 1, Fault{Delay: time.Hour})
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, f.ProjectURL()+"/_apis/git/repositories/manifests/commits/"+commit+"?api-version=7.1", nil)
 	req.SetBasicAuth("", f.Token())
-	if resp, err := http.DefaultClient.Do(req); err == nil {
-		resp.Body.Close()
-		t.Fatalf("status %d, want the client to give up", resp.StatusCode)
+	answered := make(chan error, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			err = fmt.Errorf("status %d, want the client to give up", resp.StatusCode)
+		} else {
+			err = nil
+		}
+		answered <- err
+	}()
+	for f.Held(RouteGetCommit) != 1 {
+		select {
+		case err := <-answered:
+			t.Fatalf("answered before it was held: %v", err)
+		case <-time.After(time.Millisecond):
+		}
+	}
+	if n := f.Held(RouteGetTimeline); n != 0 {
+		t.Errorf("%d timeline requests held, want 0", n)
+	}
+	cancel()
+	if err := <-answered; err != nil {
+		t.Fatal(err)
 	}
 	f.Close() // returns only once the delayed handler has ended
+	if n := f.Held(RouteGetCommit); n != 0 {
+		t.Errorf("%d requests held after the client gave up, want 0", n)
+	}
 }
 
 func TestPullRequestsAreFilteredByStatusAndTimeAndPagedNewestFirst(t *testing.T) {

@@ -1,6 +1,7 @@
 package fakeazdo
 
 import (
+	"context"
 	"net/http"
 	"slices"
 	"strconv"
@@ -79,4 +80,36 @@ func writeFault(w http.ResponseWriter, f Fault) {
 		w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
 	}
 	writeError(w, f.Status, "fakeazdo: injected fault")
+}
+
+// hold holds a request of route back for d, counting it as held; false
+// when the client gave up first.
+func (s *Server) hold(ctx context.Context, route Route, d time.Duration) bool {
+	s.mu.Lock()
+	if s.held == nil {
+		s.held = map[Route]int{}
+	}
+	s.held[route]++
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.held[route]--
+		s.mu.Unlock()
+	}()
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-timer.C:
+		return true
+	}
+}
+
+// Held returns how many requests of route a fault's Delay holds back now:
+// a test waits for a client to be in the middle of a call.
+func (s *Server) Held(route Route) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.held[route]
 }

@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"time"
 )
 
 // Route names one operation of the fake: the operationId of the API
@@ -187,14 +186,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if faulted {
 		f = *fault
 	}
-	if faulted && f.Delay > 0 {
-		timer := time.NewTimer(f.Delay)
-		select {
-		case <-r.Context().Done():
-			timer.Stop()
-			return
-		case <-timer.C:
-		}
+	if faulted && f.Delay > 0 && !s.hold(r.Context(), routed, f.Delay) {
+		return
 	}
 	if faulted && f.Status != 0 && !f.Applied {
 		writeFault(rec, f)

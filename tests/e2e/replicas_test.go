@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gitops-connector/gitops-connector/testkit/fakeazdo"
 	"github.com/gitops-connector/gitops-connector/testkit/fakegithub"
 	"github.com/gitops-connector/gitops-connector/testkit/natsserver"
 	"github.com/nats-io/nats.go"
@@ -104,6 +105,26 @@ func runReplicas(t *testing.T, kill func(*testing.T, []*host, *natsserver.Cluste
 		return ""
 	})
 	checkDelivered(t, fake, hosts, replicaCommits)
+	checkInOrder(t, fake, replicaCommits)
+}
+
+// checkInOrder fails when a commit's context went back to pending after it
+// was finished: a Progressing event delivered after the commit's
+// ReconciliationSucceeded.
+func checkInOrder(t *testing.T, fake *fakegithub.Server, commits int) {
+	t.Helper()
+	for i := range commits {
+		finished := map[string]bool{}
+		var states []string
+		for _, s := range fake.Statuses(owner, manifests, streamSHA(i)) {
+			states = append(states, s.Context+"="+s.State)
+			if s.State == "pending" && finished[s.Context] {
+				t.Errorf("commit %d: statuses out of order: %v", i, states)
+				break
+			}
+			finished[s.Context] = s.State != "pending"
+		}
+	}
 }
 
 // send posts an event as a sender does: again while the replica answers
@@ -148,3 +169,97 @@ func streamMessages(t *testing.T, cluster *natsserver.Cluster) uint64 {
 	}
 	return info.State.Msgs
 }
+
+// The sweep runs on the replica holding the JetStream lock. Azure
+// Pipelines' agentless tasks waiting on abandoned pull requests are what
+// it completes (failed), so each task completed is one plan event the
+// fake recorded.
+func TestReplicasSweepOnOneAndAnotherTakesOverWhenTheLeaderIsKilled(t *testing.T) {
+	cluster := natsserver.NewCluster(t, 3)
+	fake := fakeazdo.New(t, fakeazdo.Options{})
+	t.Cleanup(func() { fake.AssertValid(t) })
+	fake.AddRepository(azdoRepo)
+	abandon := func(from, to int) {
+		for i := from; i < to; i++ {
+			fake.AddPlan(fakeazdo.Plan{ID: sweptPlan(i), BuildID: 3000 + i, Jobs: map[string]string{jobID: fakeazdo.StateInProgress}})
+			fake.AddPullRequest(fakeazdo.PullRequest{
+				ID: 200 + i, Repository: azdoRepo, Title: "Deploy az-vote", Status: fakeazdo.PullRequestAbandoned,
+				ClosedDate: time.Now(), Properties: map[string]string{"callback-task-id": fake.Callback(sweptPlan(i), jobID, taskID, 200+i)},
+			})
+		}
+	}
+	completed := func(n int) func() string {
+		return func() string {
+			if got := len(fake.Events()); got < n {
+				return fmt.Sprintf("%d of %d tasks completed", got, n)
+			}
+			return ""
+		}
+	}
+	leading := func(hosts []*host) []*host {
+		var out []*host
+		for _, h := range hosts {
+			if len(h.Log.Messages("this replica leads: it runs the periodic work")) > 0 {
+				out = append(out, h)
+			}
+		}
+		return out
+	}
+	opts := groupOptions{hostOptions: hostOptions{Env: azdoEnv(fake, "FLUX"),
+		Args: []string{"--queue", cluster.URLs(), "--sweep-interval", "1s"}}}
+	hosts := []*host{startGroupHost(t, opts), startGroupHost(t, opts), startGroupHost(t, opts)}
+
+	abandon(0, 4)
+	eventually(t, "the leader's sweep", completed(4))
+	leaders := leading(hosts)
+	if len(leaders) != 1 {
+		t.Fatalf("%d replicas led, want 1", len(leaders))
+	}
+	leader := leaders[0]
+	// The leader is killed in the middle of a sweep: Azure DevOps holds
+	// its completion of the next task, which never happens.
+	fake.Fail(fakeazdo.RoutePostEvent, 1, fakeazdo.Fault{Delay: time.Hour})
+	abandon(4, 8)
+	eventually(t, "the leader's sweep to wait on a task completion", func() string {
+		if fake.Held(fakeazdo.RoutePostEvent) == 0 {
+			return "no completion held"
+		}
+		return ""
+	})
+	leader.kill(t)
+	var live []*host
+	for _, h := range hosts {
+		if h != leader {
+			live = append(live, h)
+		}
+	}
+	// The lock expires and another replica sweeps: from the start, so it
+	// meets the tasks the dead leader completed, and leaves them alone.
+	eventually(t, "the new leader's sweep", completed(8))
+	if leaders := leading(live); len(leaders) != 1 {
+		t.Fatalf("%d live replicas led after the kill, want 1", len(leaders))
+	}
+	sweeps := len(fake.RequestsTo(fakeazdo.RouteListPullRequests))
+	eventually(t, "two more sweeps", func() string {
+		if n := len(fake.RequestsTo(fakeazdo.RouteListPullRequests)) - sweeps; n < 2 {
+			return fmt.Sprintf("%d sweeps", n)
+		}
+		return ""
+	})
+	perPlan := map[string]int{}
+	for _, e := range fake.Events() {
+		if e.Name != "TaskCompleted" || e.JobID != jobID || e.TaskID != taskID || e.Result != "failed" {
+			t.Errorf("plan event %+v, want the task failed", e)
+		}
+		perPlan[e.PlanID]++
+	}
+	for i := range 8 {
+		if n := perPlan[sweptPlan(i)]; n != 1 {
+			t.Errorf("the task of pull request %d completed %d times, want exactly once", 200+i, n)
+		}
+	}
+}
+
+// sweptPlan is the plan of the pipeline run waiting on abandoned pull
+// request 200+i.
+func sweptPlan(i int) string { return fmt.Sprintf("5a3e%04x-0c1d-4e2f-8a3b-%012x", i, i) }
