@@ -254,6 +254,24 @@ func TestARefusedCredentialIsReportedWithoutItsSecret(t *testing.T) {
 	}
 }
 
+func TestAnIdentityAzureDevOpsDoesNotKnowIsPermissionDenied(t *testing.T) {
+	e := fakeentra.New(t, fakeentra.Options{})
+	e.AddSecret(spClient, spSecret)
+	// An organization the service principal was not added to.
+	a := fakeazdo.New(t, fakeazdo.Options{})
+	a.AddCommit("manifests", fakeazdo.Commit{ID: commit, Comment: "Merged PR 1: x"})
+	cs := &Clients{Transport: e.HTTPClient().Transport}
+	s := settingsFor(t, a.ProjectURL(), "")
+	s.Credential = entraSetup{entra: e}.servicePrincipal(map[string]string{"clientId": spClient, "clientSecret": spSecret})
+	err := postStatus(context.Background(), mustFor(t, cs, sdk.Config{Revision: "r1"}, s))
+	if sdk.KindOf(err) != sdk.KindPermissionDenied || !strings.Contains(err.Error(), "Microsoft Entra ID access token") || !strings.Contains(err.Error(), "user of the organization") {
+		t.Errorf("PostStatus = %v (kind %v), want permission denied naming the Entra ID token", err, sdk.KindOf(err))
+	}
+	if n := len(a.Requests()); n != 1 || a.Requests()[0].Status != 401 {
+		t.Errorf("Azure DevOps received %+v, want one refused request", a.Requests())
+	}
+}
+
 func TestAnUnreachableEntraIDIsRetriedAndNotReported(t *testing.T) {
 	e := newEntraSetup(t)
 	e.entra.AddSecret(spClient, spSecret)

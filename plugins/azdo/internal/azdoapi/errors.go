@@ -72,7 +72,7 @@ const (
 	// entraHint: what a service principal or managed identity needs (see
 	// the README's "Microsoft Entra ID").
 	entraHint = "the service principal or managed identity must be a user of the organization (access level Basic) " +
-		"with Contribute on the repositories and Queue builds on the pipeline"
+		"with Contribute on the repositories and Queue builds on the pipeline; Azure DevOps Server takes no Entra ID tokens: give it a PAT"
 )
 
 // classify wraps the error of one call (what names it) with its kind for the
