@@ -31,7 +31,7 @@ func elect(opts Options, source config.Source, events pipeline.Store, log *slog.
 	done := make(chan struct{})
 	stop := func() { cancel(); <-done }
 	if kube, ok := source.(*kubesource.Source); ok && getenv("POD_NAMESPACE") != "" {
-		client, err := kube.Clientset()
+		client, err := kube.Leases()
 		if err != nil {
 			cancel()
 			return nil, nil, err

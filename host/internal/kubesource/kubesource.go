@@ -47,7 +47,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
+	coordinationv1 "k8s.io/client-go/kubernetes/typed/coordination/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
@@ -152,13 +152,15 @@ func New(opts Options) (*Source, error) {
 	return s, nil
 }
 
-// Clientset returns a typed client of the source's API server (for the
-// Lease of the leader election).
-func (s *Source) Clientset() (kubernetes.Interface, error) {
+// Leases returns a client of the source's API server's Leases, for the
+// leader election. It is the coordination/v1 client alone: the whole typed
+// clientset would link every API group into the host and more than double
+// the binary, whose mapped pages every replica's working set carries.
+func (s *Source) Leases() (coordinationv1.CoordinationV1Interface, error) {
 	if s.rest == nil {
 		return nil, errors.New("no Kubernetes client configuration")
 	}
-	c, err := kubernetes.NewForConfig(s.rest)
+	c, err := coordinationv1.NewForConfig(s.rest)
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes client: %w", err)
 	}

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
+	coordinationv1 "k8s.io/client-go/kubernetes/typed/coordination/v1"
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 )
@@ -15,7 +15,8 @@ import (
 // Lease is a Kubernetes Lease held with client-go's leader election, for
 // replicas that run in Kubernetes mode (the chart grants the Role).
 type Lease struct {
-	Client kubernetes.Interface
+	// Client is the coordination/v1 client (kubesource.Source.Leases).
+	Client coordinationv1.LeasesGetter
 	// Namespace and Name name the Lease; Identity is this replica's (the
 	// pod's name).
 	Namespace, Name, Identity string
@@ -32,7 +33,7 @@ func (l *Lease) Leading() bool { return l.leading.Load() }
 func (l *Lease) Run(ctx context.Context) {
 	lock := &resourcelock.LeaseLock{
 		LeaseMeta:  metav1.ObjectMeta{Namespace: l.Namespace, Name: l.Name},
-		Client:     l.Client.CoordinationV1(),
+		Client:     l.Client,
 		LockConfig: resourcelock.ResourceLockConfig{Identity: l.Identity},
 	}
 	log := l.Logger.With("lease", l.Namespace+"/"+l.Name, "identity", l.Identity)
