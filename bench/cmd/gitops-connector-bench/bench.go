@@ -20,6 +20,7 @@ import (
 	"github.com/gitops-connector/gitops-connector/bench/internal/cgroup"
 	"github.com/gitops-connector/gitops-connector/bench/internal/fakegh"
 	"github.com/gitops-connector/gitops-connector/bench/internal/flux"
+	"github.com/gitops-connector/gitops-connector/bench/internal/gostats"
 	"github.com/gitops-connector/gitops-connector/bench/internal/harness"
 	"github.com/gitops-connector/gitops-connector/bench/internal/load"
 	"github.com/gitops-connector/gitops-connector/bench/internal/procmem"
@@ -120,7 +121,11 @@ type results struct {
 	bundled int
 	procs   []procmem.Process
 	memErr  error
-	cpu     []phaseCPU
+	// runtime is the largest of each of the main host's Go runtime memory
+	// figures sampled through the phases.
+	runtime    gostats.Memory
+	runtimeErr error
+	cpu        []phaseCPU
 	// hostErrors counts the ERROR lines of the main host's log.
 	hostErrors  int
 	firstErrors []string
@@ -400,12 +405,15 @@ func (b *bench) startMainHost(ctx context.Context) error {
 // procfsMount is where Linux mounts procfs.
 const procfsMount = "/proc"
 
-// sampleMemory samples the host's processes every 100 ms until the
-// returned function is called.
+// sampleMemory samples the host's processes, and its Go runtime's memory
+// figures (its /metrics), every 100 ms until the returned function is
+// called.
 func (b *bench) sampleMemory() func() {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
+	client := &http.Client{Timeout: time.Second}
+	metrics := b.hosts[0].URL + "/metrics"
 	go func() {
 		defer wg.Done()
 		t := time.NewTicker(100 * time.Millisecond)
@@ -418,6 +426,11 @@ func (b *bench) sampleMemory() func() {
 				if err := b.sampler.Sample(); err != nil && b.res.memErr == nil {
 					b.res.memErr = err
 				}
+				m, err := gostats.Read(context.Background(), client, metrics)
+				if err != nil && b.res.runtimeErr == nil {
+					b.res.runtimeErr = err
+				}
+				b.res.runtime = b.res.runtime.Max(m)
 			}
 		}
 	}()
@@ -806,7 +819,9 @@ func joinMillis(ds []time.Duration) string {
 
 // profile records a CPU profile of the main host for the next d (rounded
 // up to whole seconds) into -cpuprofile's directory as host-<name>.pprof,
-// in the background; the returned function waits for it. Without
+// then its heap as host-<name>-heap.pprof (in use at the end of the phase's
+// load, and allocated since start), in the background; the returned
+// function waits for them. Without
 // -cpuprofile it does nothing. A profile that cannot be taken is reported,
 // not a failure of the phase.
 func (b *bench) profile(ctx context.Context, name string, d time.Duration) (wait func()) {
@@ -821,7 +836,12 @@ func (b *bench) profile(ctx context.Context, name string, d time.Duration) (wait
 			b.logf("CPU profile %s: %v", name, err)
 			return
 		}
-		b.logf("CPU profile of the host written to %s", path)
+		heap := filepath.Join(b.opts.cpuprofile, "host-"+name+"-heap.pprof")
+		if err := savePprof(ctx, b.hosts[0].PprofURL+"/heap", heap); err != nil {
+			b.logf("heap profile %s: %v", name, err)
+			return
+		}
+		b.logf("CPU and heap profiles of the host written to %s, %s", path, heap)
 	}()
 	return func() { <-done }
 }
@@ -830,7 +850,12 @@ func (b *bench) profile(ctx context.Context, name string, d time.Duration) (wait
 // endpoint at base.
 func fetchProfile(ctx context.Context, base string, d time.Duration, path string) error {
 	secs := int(math.Ceil(d.Seconds()))
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/profile?seconds=%d", base, secs), nil)
+	return savePprof(ctx, fmt.Sprintf("%s/profile?seconds=%d", base, secs), path)
+}
+
+// savePprof saves what a net/http/pprof endpoint answers at url.
+func savePprof(ctx context.Context, url, path string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
 	}

@@ -318,6 +318,13 @@ func details(r *results) string {
 		t := procmem.Sum(r.procs)
 		fmt.Fprintf(&b, "| **total** | | **%.1f MiB** | %.1f MiB | %.1f MiB |\n", float64(t.PeakBytes)/mib, float64(t.PeakAnonBytes)/mib, float64(t.PeakFileBytes)/mib)
 	}
+	if rt := r.runtime; rt.HeapInuse > 0 {
+		fmt.Fprintf(&b, "\nThe host's Go runtime (its `/metrics`, sampled every 100 ms), the largest of each figure: heap in use %.1f MiB, free heap not yet returned to the system %.1f MiB, goroutine stacks %.1f MiB, %d goroutines.\n",
+			float64(rt.HeapInuse)/mib, float64(rt.HeapRetained)/mib, float64(rt.StackInuse)/mib, rt.Goroutines)
+	}
+	if r.runtimeErr != nil {
+		fmt.Fprintf(&b, "\nReading the host's Go runtime figures failed: %v\n", r.runtimeErr)
+	}
 	if r.memErr != nil {
 		fmt.Fprintf(&b, "\nMemory sampling failed: %v\n", r.memErr)
 	}
@@ -333,10 +340,7 @@ func details(r *results) string {
 		fmt.Fprintf(&b, "\nStart-to-ready failed: %v\n", r.startErr)
 	}
 
-	fmt.Fprintf(&b, "\nThe host logged %d ERROR lines", r.hostErrors)
-	if len(r.firstErrors) > 0 {
-		fmt.Fprintf(&b, ", the first: `%s`", r.firstErrors[0])
-	}
+	b.WriteString("\n" + r.errorLines("The host"))
 	fmt.Fprintf(&b, "; the fake GitHub rejected %d requests", len(r.rejected))
 	if len(r.rejected) > 0 {
 		fmt.Fprintf(&b, ", the first: `%s`", r.rejected[0])
@@ -349,6 +353,15 @@ func details(r *results) string {
 		}
 	}
 	return b.String()
+}
+
+// errorLines says how many ERROR lines who logged, and the first.
+func (r *results) errorLines(who string) string {
+	s := fmt.Sprintf("%s logged %d ERROR lines", who, r.hostErrors)
+	if len(r.firstErrors) > 0 {
+		s += fmt.Sprintf(", the first: `%s`", r.firstErrors[0])
+	}
+	return s
 }
 
 // cpuTable is the table of processor time per phase: a column per

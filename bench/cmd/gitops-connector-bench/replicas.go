@@ -283,17 +283,7 @@ func (r *replicaRun) details() string {
 		b.WriteString("CPU seconds per phase, summed over the replicas (each host and its plugins), and of the NATS servers' process:\n\n")
 		b.WriteString(cpuTable(r.results, "NATS servers", func(c phaseCPU) float64 { return c.nats }))
 	}
-	fmt.Fprintf(&b, "\nThe replicas logged %d ERROR lines", r.hostErrors)
-	if len(r.firstErrors) > 0 {
-		fmt.Fprintf(&b, ", the first: `%s`", r.firstErrors[0])
-	}
-	b.WriteString(".\n")
-	if len(r.failures) > 0 {
-		b.WriteString("\nFailed:\n\n")
-		for _, f := range r.failures {
-			fmt.Fprintf(&b, "- %s\n", f)
-		}
-	}
+	b.WriteString("\n" + r.errorLines("The replicas") + ".\n")
 	return b.String()
 }
 
