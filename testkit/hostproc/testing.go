@@ -62,8 +62,9 @@ func Eventually(t testing.TB, patience time.Duration, what string, cond func() s
 
 // settledPrefixes begin the log lines that end the delivery of an event
 // the host accepted: "event delivered…", or "orchestrator …" for an event
-// that finished a deployment.
-var settledPrefixes = []string{"event delivered", "orchestrator "}
+// that finished a deployment, or "event changes nothing…" for one answered
+// 200 unchanged (not recorded).
+var settledPrefixes = []string{"event delivered", "orchestrator ", "event changes nothing"}
 
 // Settle waits until the host has no delivery in flight: its log has a line
 // that ends the delivery (see settledPrefixes) for each of the accepted
@@ -92,6 +93,13 @@ type Answer struct {
 	Raw string
 }
 
+// Taken reports whether the host took the event: accepted it (202), or
+// found it changes nothing (200 unchanged: Flux's repeat of a finished
+// commit, when its first event was delivered already).
+func (a Answer) Taken() bool {
+	return a.Code == http.StatusAccepted || (a.Code == http.StatusOK && a.Status == "unchanged")
+}
+
 // Post sends an event body to path ("/gitopsphase" when empty) and returns
 // the answer. It fails the test if the request fails or the answer is not
 // JSON.
@@ -101,12 +109,12 @@ func (p *Process) Post(t testing.TB, path string, body []byte) Answer {
 }
 
 // Accept posts an event body to path like Post and fails the test unless
-// the host accepted it (202), so a refused event fails at once rather than
-// as a Settle that waits in vain.
+// the host took it (Answer.Taken: 202, or 200 unchanged for a repeat), so
+// a refused event fails at once rather than as a Settle that waits in vain.
 func (p *Process) Accept(t testing.TB, path string, body []byte) Answer {
 	t.Helper()
 	a := p.PostWith(t, path, body, nil)
-	if a.Code != http.StatusAccepted {
+	if !a.Taken() {
 		t.Fatalf("event not accepted: %d %s", a.Code, a.Raw)
 	}
 	return a

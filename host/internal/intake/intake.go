@@ -45,9 +45,10 @@ type Router interface {
 	Route(ctx context.Context, req routing.Request) (routing.Decision, error)
 }
 
-// Queue takes accepted work.
+// Queue takes accepted work. It answers pipeline.Unchanged, without
+// recording the job, when delivering it would change nothing.
 type Queue interface {
-	Submit(job pipeline.Job) error
+	Submit(job pipeline.Job) (pipeline.Submitted, error)
 }
 
 // Metrics counts the outcome of every notification and times every
@@ -184,6 +185,7 @@ func dedupID(configKey string, body []byte) string {
 const (
 	outcomeAccepted     = "accepted"     // 202: recorded for delivery
 	outcomeIgnored      = "ignored"      // 200: nothing to do
+	outcomeUnchanged    = "unchanged"    // 200: the commit is in that state already
 	outcomeRejected     = "rejected"     // 400, 413: the body is wrong
 	outcomeUnauthorized = "unauthorized" // 401
 	outcomeUnavailable  = "unavailable"  // 503: not ready, plugin or store failing
@@ -342,9 +344,18 @@ func (h *Handler) phase(w http.ResponseWriter, r *http.Request) {
 		ID: x.id, Config: d.Config, CommitID: d.Result.CommitID, Statuses: d.Result.Statuses, DedupID: dedupID(d.Config.Key(), body),
 		Finished: d.Result.Finished, Successful: d.Result.Successful, Received: time.Now(),
 	}
-	if err := h.Queue.Submit(job); err != nil {
+	submitted, err := h.Queue.Submit(job)
+	switch {
+	case err != nil:
 		x.log().Warn("event not accepted", "error", err)
 		x.answer(http.StatusServiceUnavailable, Response{Status: outcomeUnavailable, Reason: err.Error()})
+		return
+	case submitted == pipeline.Unchanged:
+		x.log().Info("event changes nothing: every status and the outcome were delivered already", "statuses", len(job.Statuses), "finished", job.Finished)
+		x.answer(http.StatusOK, Response{
+			Status: outcomeUnchanged, Config: d.Config.Key(), Commit: job.CommitID,
+			Statuses: len(job.Statuses), Finished: job.Finished,
+		})
 		return
 	}
 	x.log().Info("event accepted", "statuses", len(job.Statuses), "finished", job.Finished, "successful", job.Successful)

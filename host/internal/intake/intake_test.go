@@ -45,19 +45,23 @@ func (f *fakeRouter) Route(_ context.Context, req routing.Request) (routing.Deci
 }
 
 type fakeQueue struct {
-	mu   sync.Mutex
-	jobs []pipeline.Job
-	err  error
+	mu        sync.Mutex
+	jobs      []pipeline.Job
+	err       error
+	unchanged bool // answer that the job changes nothing
 }
 
-func (q *fakeQueue) Submit(j pipeline.Job) error {
+func (q *fakeQueue) Submit(j pipeline.Job) (pipeline.Submitted, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.err != nil {
-		return q.err
+	switch {
+	case q.err != nil:
+		return pipeline.Recorded, q.err
+	case q.unchanged:
+		return pipeline.Unchanged, nil
 	}
 	q.jobs = append(q.jobs, j)
-	return nil
+	return pipeline.Recorded, nil
 }
 
 const sha = "0123456789abcdef0123456789abcdef01234567"
@@ -109,6 +113,7 @@ func TestAnswers(t *testing.T) {
 	}{
 		{"accepted", &fakeRouter{decision: handled()}, &fakeQueue{}, "/gitopsphase", secretBody, 202, "accepted", "", 1},
 		{"ignored", &fakeRouter{decision: routing.Decision{Reason: "NewArtifact events are not acted on"}}, &fakeQueue{}, "/gitopsphase", secretBody, 200, "ignored", "NewArtifact", 0},
+		{"unchanged", &fakeRouter{decision: handled()}, &fakeQueue{unchanged: true}, "/gitopsphase", secretBody, 200, "unchanged", "", 0},
 		{"not json", &fakeRouter{}, &fakeQueue{}, "/gitopsphase", "commitid=1", 400, "rejected", "body must be a JSON object", 0},
 		{"json array", &fakeRouter{}, &fakeQueue{}, "/gitopsphase", "[1,2]", 400, "rejected", "body must be a JSON object", 0},
 		{"empty", &fakeRouter{}, &fakeQueue{}, "/gitopsphase", "", 400, "rejected", "body must be a JSON object", 0},
@@ -144,6 +149,20 @@ func TestAcceptedEventBecomesAJob(t *testing.T) {
 	j := q.jobs[0]
 	if j.ID != r.Event || j.CommitID != sha || len(j.Statuses) != 2 || !j.Finished || !j.Successful || j.Received.IsZero() {
 		t.Fatalf("job %+v", j)
+	}
+}
+
+// An event the pipeline finds changes nothing is answered 200
+// "unchanged", with its commit, and counted as such.
+func TestAnEventThatChangesNothingIsAnswered200AndCounted(t *testing.T) {
+	rec := &recorder{}
+	s := serve(t, &Handler{Router: &fakeRouter{decision: handled()}, Queue: &fakeQueue{unchanged: true}, Metrics: rec})
+	code, r, _ := post(t, s.URL+"/gitopsphase", `{}`)
+	if code != 200 || r.Status != "unchanged" || r.Commit != sha || r.Config != "default" || !r.Finished || r.Event == "" {
+		t.Fatalf("%d %+v", code, r)
+	}
+	if len(rec.events) != 1 || !strings.HasSuffix(rec.events[0], "/unchanged") {
+		t.Errorf("metrics counted %v", rec.events)
 	}
 }
 

@@ -298,12 +298,12 @@ func submit(t *testing.T, all [][]pipeline.Job, replicas []*replica, during func
 					live = append(live, r)
 				}
 			}
-			if err := live[i%len(live)].pipe.Submit(job); err != nil {
+			if _, err := live[i%len(live)].pipe.Submit(job); err != nil {
 				t.Fatal(err)
 			}
 			retry := job
 			retry.ID += "-retry"
-			if err := live[(i+1)%len(live)].pipe.Submit(retry); err != nil {
+			if _, err := live[(i+1)%len(live)].pipe.Submit(retry); err != nil {
 				t.Fatal(err)
 			}
 			i++

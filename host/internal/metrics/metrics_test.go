@@ -151,7 +151,7 @@ func (pathRouter) Route(_ context.Context, req routing.Request) (routing.Decisio
 
 type nopQueue struct{}
 
-func (nopQueue) Submit(pipeline.Job) error { return nil }
+func (nopQueue) Submit(pipeline.Job) (pipeline.Submitted, error) { return pipeline.Recorded, nil }
 
 func TestLabelValuesStayBoundedWhateverTheTraffic(t *testing.T) {
 	m := metrics.New()

@@ -372,17 +372,24 @@ func (p *Pipeline) consume() {
 }
 
 // Submit records a job and queues it behind the earlier jobs of its
-// (config, commit). It returns nil only once the job is recorded in the
-// store; the error says why it could not be.
-func (p *Pipeline) Submit(job Job) error {
+// (config, commit), and returns Recorded once the job is recorded in the
+// store; the error says why it could not be. A job whose delivery would
+// change nothing (changesNothing: Flux's repeat of a finished commit) is
+// neither recorded nor queued: Submit returns Unchanged.
+func (p *Pipeline) Submit(job Job) (Submitted, error) {
 	if job.Received.IsZero() {
 		job.Received = p.now()
 	}
 	p.mu.Lock()
 	closed := p.closed
+	nothing := !closed && p.changesNothing(job, job.Key())
 	p.mu.Unlock()
 	if closed {
-		return ErrClosed
+		return Recorded, ErrClosed
+	}
+	if nothing {
+		p.unchanged(job)
+		return Unchanged, nil
 	}
 	cfg := job.Config
 	rec := Record{
@@ -391,19 +398,19 @@ func (p *Pipeline) Submit(job Job) error {
 	}
 	seq, err := p.opts.Store.Add(rec)
 	if err != nil {
-		return fmt.Errorf("cannot record the event: %w", err)
+		return Recorded, fmt.Errorf("cannot record the event: %w", err)
 	}
 	if p.shared != nil {
-		return nil // delivered by the replica the store hands it to
+		return Recorded, nil // delivered by the replica the store hands it to
 	}
 	rec.Seq = seq
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
 		if p.opts.Store.Durable() {
-			return nil // recorded: delivered after the next start
+			return Recorded, nil // recorded: delivered after the next start
 		}
-		return ErrClosed
+		return Recorded, ErrClosed
 	}
 	q := p.enqueue(&entry{rec: rec, cfg: &cfg})
 	if p.started {
@@ -413,7 +420,7 @@ func (p *Pipeline) Submit(job Job) error {
 	// Another environment's result may have arrived with the commit's
 	// event: read the commit's open gates again now.
 	p.gates.Wake(rec.CommitID)
-	return nil
+	return Recorded, nil
 }
 
 // queueHere queues a recorded job for delivery by this replica, unless the
@@ -978,9 +985,12 @@ func (p *Pipeline) cachedState(key string) (State, bool) {
 	return p.states.Get(key)
 }
 
-// cacheState keeps the state of a pair as this replica just wrote it.
+// cacheState keeps the state of a pair as this replica just wrote it, and
+// when (about: the store's own Updated is a little earlier).
 func (p *Pipeline) cacheState(key string, st State) {
-	p.states.Add(key, st.clone())
+	st = st.clone()
+	st.Updated = p.now()
+	p.states.Add(key, st)
 }
 
 // forgetPruned drops the states in memory after the store pruned n: what

@@ -238,7 +238,7 @@ func closeAndWait(t *testing.T, p *Pipeline) {
 func submit(t *testing.T, p *Pipeline, jobs ...Job) {
 	t.Helper()
 	for _, j := range jobs {
-		if err := p.Submit(j); err != nil {
+		if _, err := p.Submit(j); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -641,7 +641,7 @@ func TestSubmitFailsWhenTheStoreCannotRecordTheEventAndHealthSaysWhy(t *testing.
 	st := &faultyStore{Store: durableMemory{NewMemoryStore()}, addErr: errDiskFull}
 	r := &recorder{}
 	p := newTestPipeline(t, r, func(o *Options) { o.Store = st })
-	err := p.Submit(Job{Config: testConfig, CommitID: commitA, Statuses: []sdk.Status{status("Status", "Progressing", sdk.StatePending)}})
+	_, err := p.Submit(Job{Config: testConfig, CommitID: commitA, Statuses: []sdk.Status{status("Status", "Progressing", sdk.StatePending)}})
 	if !errors.Is(err, errDiskFull) || !strings.Contains(err.Error(), "cannot record the event") {
 		t.Fatalf("Submit = %v, want the store's error", err)
 	}
@@ -694,7 +694,7 @@ func TestWritesThatFailAfterAcceptanceHoldTheCommitUntilTheStoreRecovers(t *test
 func TestSubmitAfterCloseIsRefused(t *testing.T) {
 	p := newTestPipeline(t, &recorder{})
 	closeAndWait(t, p)
-	if err := p.Submit(Job{Config: testConfig, CommitID: commitA}); !errors.Is(err, ErrClosed) {
+	if _, err := p.Submit(Job{Config: testConfig, CommitID: commitA}); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Submit after Close = %v, want ErrClosed", err)
 	}
 }

@@ -60,7 +60,7 @@ func BenchmarkSubmitAndDeliver(b *testing.B) {
 				sts := progressStatuses(statuses)
 				b.ResetTimer()
 				for i := 0; i < b.N; i++ {
-					if err := p.Submit(Job{ID: "e", Config: testConfig, CommitID: ids[i%commits], Statuses: sts}); err != nil {
+					if _, err := p.Submit(Job{ID: "e", Config: testConfig, CommitID: ids[i%commits], Statuses: sts}); err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -134,7 +134,7 @@ func TestAcceptedEventsSurviveARestartResumeInOrderAndNeverPutTheTokenOnDisk(t *
 	}
 	for i, j := range jobs {
 		j.Config = cfg
-		if err := pipe.Submit(j); err != nil {
+		if _, err := pipe.Submit(j); err != nil {
 			t.Fatal(err)
 		}
 		if i == 0 {
