@@ -679,8 +679,12 @@ func (p *Pipeline) deliver(e *entry) {
 		}
 		return
 	}
+	// The progress through the statuses is not recorded: finish's Done
+	// records the state and removes the job in one write, or, for a
+	// finished event, the claim before notifying records both. A crash
+	// before then posts the event's statuses once more on restart, in
+	// order (only an extra entry in each context's history).
 	posted, unchanged, superseded := 0, 0, 0
-	recorded := -1 // the progress last recorded by this delivery
 	for ; rec.Next < len(rec.Statuses); rec.Next++ {
 		s := rec.Statuses[rec.Next]
 		fp := fingerprint(s)
@@ -717,19 +721,6 @@ func (p *Pipeline) deliver(e *entry) {
 			p.giveUp(rec, StepStatus, s.Name, ReasonPermanent, err)
 		}
 		p.sendToSubscribers(cfg, rec, s, log)
-		if rec.Next+1 == len(rec.Statuses) && !rec.Finished {
-			// The last status of an event that finishes nothing: finish's
-			// Done records the state and removes the job in one write. A
-			// crash before it posts this status once more on restart.
-			continue
-		}
-		next := rec
-		next.Next++
-		if !p.persist(log, "record the delivery progress", func() error { return p.opts.Store.Progress(next, st) }) {
-			return
-		}
-		recorded = next.Next
-		p.cacheState(rec.Key(), st)
 	}
 	counts := []any{"posted", posted, "unchanged", unchanged, "superseded", superseded}
 	if !rec.Finished {
@@ -766,11 +757,11 @@ func (p *Pipeline) deliver(e *entry) {
 		p.finish(log, rec, &st)
 		return
 	}
-	// The claim, unless the last status's progress was just recorded (the
-	// same write): in a shared store the compare-and-swap fails when
-	// another replica took the pair over since this one read its state,
-	// and then this one does not notify.
-	if recorded != rec.Next && !p.persist(log, "record the delivery progress before notifying", func() error { return p.opts.Store.Progress(rec, st) }) {
+	// The claim, with the statuses posted: a restart does not post them
+	// again, and in a shared store the compare-and-swap fails when another
+	// replica took the pair over since this one read its state, and then
+	// this one does not notify.
+	if !p.persist(log, "record the delivery progress before notifying", func() error { return p.opts.Store.Progress(rec, st) }) {
 		return
 	}
 	var res sdk.NotifyResult
