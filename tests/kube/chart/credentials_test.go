@@ -349,15 +349,7 @@ func TestInvalidCredentialValues(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := renderErr(t, install{files: tt.files, values: tt.values})
-			if err == nil {
-				t.Fatal("install succeeded, want an error")
-			}
-			for _, want := range tt.want {
-				if !strings.Contains(err.Error(), want) {
-					t.Errorf("error does not contain %q:\n%v", want, err)
-				}
-			}
+			err := installFails(t, install{files: tt.files, values: tt.values}, tt.want...)
 			if strings.Contains(err.Error(), "TUlJRW93") {
 				t.Errorf("the error shows the private key:\n%v", err)
 			}

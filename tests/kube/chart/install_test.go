@@ -415,17 +415,25 @@ func TestInvalidValuesFailNamingTheValue(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := renderErr(t, install{files: tt.files, values: tt.values})
-			if err == nil {
-				t.Fatal("install succeeded, want an error")
-			}
-			for _, want := range tt.want {
-				if !strings.Contains(err.Error(), want) {
-					t.Errorf("error does not contain %q:\n%v", want, err)
-				}
-			}
+			installFails(t, install{files: tt.files, values: tt.values}, tt.want...)
 		})
 	}
+}
+
+// installFails renders an install that must fail and checks that the error
+// says each of want; it returns the error.
+func installFails(t *testing.T, in install, want ...string) error {
+	t.Helper()
+	_, err := renderErr(t, in)
+	if err == nil {
+		t.Fatal("install succeeded, want an error")
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error does not contain %q:\n%v", w, err)
+		}
+	}
+	return err
 }
 
 // helm lint passes with each example values file and with the defaults,

@@ -1,0 +1,228 @@
+package chart
+
+import (
+	"maps"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/gitops-connector/gitops-connector/testkit/events"
+	"github.com/gitops-connector/gitops-connector/testkit/fakeazdo"
+	"github.com/gitops-connector/gitops-connector/testkit/fakeentra"
+	"github.com/gitops-connector/gitops-connector/testkit/fakegithub"
+	"github.com/gitops-connector/gitops-connector/testkit/hostproc"
+)
+
+// podEnvironment does for the connector container of a rendered release
+// what the kubelet does: it resolves the environment (ConfigMaps and the
+// chart's Secret from the release, other Secrets from secrets) and writes
+// the files of the Secret volumes under root, each mount path moved below
+// root, as are the environment values that name a file there. A Secret key
+// a non-optional reference names and the Secrets lack fails the test, as
+// the kubelet refuses to start such a container.
+func podEnvironment(t *testing.T, r rendered, root string, secrets map[string]map[string]string) map[string]string {
+	t.Helper()
+	secrets = maps.Clone(secrets)
+	if secrets == nil {
+		secrets = map[string]map[string]string{}
+	}
+	for _, s := range all[*corev1.Secret](r) {
+		data := map[string]string{}
+		for k, v := range s.Data {
+			data[k] = string(v)
+		}
+		secrets[s.Name] = data
+	}
+	c := r.connector(t)
+	env := map[string]string{}
+	for _, from := range c.EnvFrom {
+		if from.ConfigMapRef != nil {
+			for k, v := range find[*corev1.ConfigMap](t, r, from.ConfigMapRef.Name).Data {
+				env[k] = v
+			}
+		}
+	}
+	for _, e := range c.Env {
+		switch {
+		case e.ValueFrom == nil:
+			env[e.Name] = e.Value
+		case e.ValueFrom.SecretKeyRef != nil:
+			ref := e.ValueFrom.SecretKeyRef
+			v, ok := secrets[ref.Name][ref.Key]
+			if !ok && (ref.Optional == nil || !*ref.Optional) {
+				t.Fatalf("env %s: Secret %s has no key %s", e.Name, ref.Name, ref.Key)
+			}
+			if ok {
+				env[e.Name] = v
+			}
+		default:
+			t.Fatalf("env %s: unexpected source %+v", e.Name, e.ValueFrom)
+		}
+	}
+	volumes := map[string]corev1.Volume{}
+	for _, v := range r.deployment(t).Spec.Template.Spec.Volumes {
+		volumes[v.Name] = v
+	}
+	for _, m := range c.VolumeMounts {
+		v := volumes[m.Name]
+		if v.Secret == nil {
+			continue
+		}
+		dir := filepath.Join(root, m.MountPath)
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		for _, item := range v.Secret.Items {
+			data, ok := secrets[v.Secret.SecretName][item.Key]
+			if !ok {
+				t.Fatalf("volume %s: Secret %s has no key %s", v.Name, v.Secret.SecretName, item.Key)
+			}
+			if err := os.WriteFile(filepath.Join(dir, item.Path), []byte(data), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for k, val := range env {
+			if strings.HasPrefix(val, m.MountPath+"/") {
+				env[k] = filepath.Join(root, val)
+			}
+		}
+	}
+	return env
+}
+
+// bundle builds the host and its bundled plugins once for the tests that
+// run the connector as the chart deploys it.
+var bundle = sync.OnceValues(func() (hostproc.Bundle, error) {
+	dir, err := os.MkdirTemp("", "gitops-connector-chart-")
+	if err != nil {
+		return hostproc.Bundle{}, err
+	}
+	return hostproc.Build(filepath.Join("..", "..", ".."), dir)
+})
+
+// TestMain removes the bundle's directory once the tests ran.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if b, err := bundle(); err == nil {
+		os.RemoveAll(b.Dir)
+	}
+	os.Exit(code)
+}
+
+// runPod runs the connector with the environment and files the chart gives
+// its container (podEnvironment), plus env (what the cluster adds); the
+// test chooses the port and the data directory.
+func runPod(t *testing.T, r rendered, secrets map[string]map[string]string, env map[string]string) *hostproc.Process {
+	t.Helper()
+	b, err := bundle()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	podEnv := podEnvironment(t, r, filepath.Join(dir, "pod"), secrets)
+	delete(podEnv, "PREDICTIVE_UNIT_SERVICE_PORT")
+	podEnv["GITOPS_CONNECTOR_DATA_DIR"] = filepath.Join(dir, "data")
+	maps.Copy(podEnv, env)
+	opts := b.Options()
+	opts.Env = podEnv
+	opts.Patience = 90 * time.Second
+	return hostproc.Start(t, opts)
+}
+
+// succeeded is Flux's event of a Kustomization that applied commit sha.
+func succeeded(sha string) []byte {
+	revision := "main@sha1:" + sha
+	return events.Flux("Kustomization", "ReconciliationSucceeded", "Applied revision: "+revision, revision, "")
+}
+
+// The connector runs with the environment and files the chart gives a
+// GitHub App in an existing Secret: it reads the mounted private key,
+// mints an installation token and posts its statuses with it.
+func TestTheConnectorAuthenticatesWithTheChartsGitHubApp(t *testing.T) {
+	app, err := fakegithub.TestApp()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake := fakegithub.Start(t, fakegithub.WithApp(app))
+	fake.AddRepo("kaizentm", "gitops-manifests")
+	fake.AddRepo("kaizentm", "gitops-connector")
+	const sha = "3e3d3f0c8a1b0c7a6f1f0e2d4c5b6a7980a1b2c3"
+	fake.SetCommit("kaizentm", "gitops-manifests", sha, "Merge pull request #12 from kaizentm/deploy/4242424242/9f8e7d6c5b4a39281706f5e4d3c2b1a098765432")
+
+	r := render(t, install{files: []string{githubValues}, values: "orchestratorPAT: ''\n" +
+		"singleInstance: {subscribers: null, gitHubOrgUrl: '" + fake.OrgURL("kaizentm") + "'}\n" +
+		"githubApp: {appId: 4242, existingSecret: github-app}\n"})
+	if _, inEnv := credentialEnv(r.environment(t))["GITHUB_APP_PRIVATE_KEY"]; inEnv {
+		t.Fatal("the chart put the private key into the environment")
+	}
+	h := runPod(t, r, map[string]map[string]string{"github-app": {"githubAppPrivateKey": app.PrivateKeyPEM()}}, nil)
+	if a := h.Post(t, "", succeeded(sha)); a.Code != http.StatusAccepted {
+		t.Fatalf("event: %+v", a)
+	}
+	h.Settle(t, 1)
+	var got []string
+	for _, s := range fake.Statuses("kaizentm", "gitops-manifests", sha) {
+		got = append(got, s.Context+"="+s.State)
+	}
+	if !slices.Contains(got, "Status=success") {
+		t.Errorf("statuses %v, want Status=success", got)
+	}
+	if len(fake.TokensIssued()) == 0 {
+		t.Error("no installation token was minted: the app's key was not used")
+	}
+	for _, c := range fake.Calls(fakegithub.OpCreateStatus) {
+		if c.Answer != http.StatusCreated {
+			t.Errorf("status call answered %d", c.Answer)
+		}
+	}
+	fake.AssertValid(t)
+	if strings.Contains(h.Log.String(), strings.Split(app.PrivateKeyPEM(), "\n")[1]) {
+		t.Error("the host's log holds the private key")
+	}
+}
+
+// The connector runs with the environment and files the chart gives an
+// Azure service principal with a certificate in an existing Secret: it
+// reads the mounted certificate, gets an access token from Entra ID at the
+// chart's authority host and posts its statuses to Azure DevOps with it.
+func TestTheConnectorAuthenticatesWithTheChartsServicePrincipalCertificate(t *testing.T) {
+	const clientID = "5d7f9b1c-3e4a-4c6d-8f0b-2d4f6a8c0e21"
+	const sha = "3e3d3f0c8a1b0c7a6f1f0e2d4c5b6a7980a1b2c3"
+	entra := fakeentra.New(t, fakeentra.Options{})
+	pemCert, cert := fakeentra.NewCertificate(t, clientID)
+	entra.AddCertificate(clientID, cert)
+	azdo := fakeazdo.New(t, fakeazdo.Options{Bearer: entra.Identity})
+	azdo.AddRepository("my-gitops-repo")
+	azdo.AddCommit("my-gitops-repo", fakeazdo.Commit{ID: sha, Comment: "Merged PR 7: Deploy az-vote 1.2.3"})
+
+	// Statuses only: the Azure Pipelines side needs a pipeline run.
+	r := render(t, install{files: []string{azdoValues}, values: "existingSecret: ''\n" +
+		"singleInstance: {gitOpsOperatorType: FLUX, ciCdOrchestratorType: '', azdoPrRepoName: '', azdoOrgUrl: '" + azdo.ProjectURL() + "'}\n" +
+		"azure: {tenantId: " + entra.Tenant() + ", clientId: " + clientID + ", clientCertificateSecret: azdo-sp-cert, authorityHost: '" + entra.AuthorityHost() + "'}\n"})
+	h := runPod(t, r, map[string]map[string]string{"azdo-sp-cert": {"clientCertificate": pemCert}},
+		map[string]string{"SSL_CERT_FILE": entra.CAFile(t, t.TempDir())})
+	if a := h.Post(t, "", succeeded(sha)); a.Code != http.StatusAccepted {
+		t.Fatalf("event: %+v", a)
+	}
+	h.Settle(t, 1)
+	if n := len(azdo.Statuses("my-gitops-repo", sha)); n == 0 {
+		t.Error("no status was posted")
+	}
+	for _, req := range azdo.Requests() {
+		if req.Identity != clientID {
+			t.Errorf("Azure DevOps: %s %s by %q (HTTP %d), want by the service principal", req.Method, req.Path, req.Identity, req.Status)
+		}
+	}
+	azdo.AssertValid(t)
+	entra.AssertValid(t)
+	if strings.Contains(h.Log.String(), strings.Split(pemCert, "\n")[1]) {
+		t.Error("the host's log holds the certificate's key")
+	}
+}
