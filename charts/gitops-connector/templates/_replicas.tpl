@@ -49,6 +49,7 @@ ConfigMap entries of the queue: its URL, copies and the paths of its files
 {{- define "gitops-connector.natsConfig" -}}
 {{- if include "gitops-connector.nats" . }}
 GITOPS_CONNECTOR_QUEUE: {{ .Values.queue.nats.url | quote }}
+GITOPS_CONNECTOR_QUEUE_NAME: {{ include "gitops-connector.fullname" . | quote }}
 GITOPS_CONNECTOR_QUEUE_REPLICAS: {{ .Values.queue.nats.streamReplicas | toString | quote }}
 {{- with include "gitops-connector.natsCredential" . }}
 {{- $c := fromJsonArray . }}
@@ -145,10 +146,10 @@ single-instance mode they use a JetStream lock and need no Kubernetes access.
 {{- end }}
 
 {{/*
-Name of the sweep's Lease: the host names it after its JetStream queue
-("gitops-connector", the host's default) with "-sweep".
+Name of the sweep's Lease: the host names it after its queue (the release's
+full name, GITOPS_CONNECTOR_QUEUE_NAME) with "-sweep".
 */}}
-{{- define "gitops-connector.leaseName" -}}gitops-connector-sweep{{- end }}
+{{- define "gitops-connector.leaseName" -}}{{ include "gitops-connector.fullname" . }}-sweep{{- end }}
 
 {{/*
 Problems of the replica and queue values, one a line.

@@ -438,6 +438,11 @@ func openQueue(opts Options, log *slog.Logger) (pipeline.Store, func(), error) {
 	if err := jsstore.CheckURL(opts.Queue.URL); err != nil {
 		return nil, nil, fmt.Errorf("--queue: %w", err)
 	}
+	if opts.Queue.Name != "" {
+		if err := jsstore.CheckName(opts.Queue.Name); err != nil {
+			return nil, nil, fmt.Errorf("--queue-name: %w", err)
+		}
+	}
 	connect, err := opts.QueueCredentials.Options()
 	if err != nil {
 		return nil, nil, fmt.Errorf("--queue: %w", err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 
 	"github.com/nats-io/nats.go"
@@ -47,6 +48,19 @@ func CheckURL(urls string) error {
 		default:
 			return fmt.Errorf("%q: the scheme must be nats:// or tls://", redact(p))
 		}
+	}
+	return nil
+}
+
+// namePattern is what a queue's name may be: it names the stream, the
+// buckets and the subjects in NATS, and the sweep's Lease in Kubernetes
+// (a DNS label).
+var namePattern = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
+
+// CheckName refuses a queue name NATS or Kubernetes would not take.
+func CheckName(name string) error {
+	if !namePattern.MatchString(name) {
+		return fmt.Errorf("queue name %q: want 1 to 63 lowercase letters, digits or '-', starting and ending with a letter or digit", name)
 	}
 	return nil
 }

@@ -156,3 +156,18 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// A queue's name becomes NATS stream, bucket and subject names and a
+// Kubernetes Lease's: only names both take are accepted.
+func TestQueueNamesNATSAndKubernetesTake(t *testing.T) {
+	for _, name := range []string{"gitops-connector", "ha-gitops-connector", "a", "conn2", strings.Repeat("a", 63)} {
+		if err := CheckName(name); err != nil {
+			t.Errorf("%q: %v", name, err)
+		}
+	}
+	for _, name := range []string{"", "Gitops", "a.b", "a b", "a*", "a>", "-a", "a-", "a_b", strings.Repeat("a", 64)} {
+		if err := CheckName(name); err == nil {
+			t.Errorf("%q accepted", name)
+		}
+	}
+}

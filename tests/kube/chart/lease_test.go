@@ -15,8 +15,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// haNamespace is where the tests install three replicas on NATS.
-const haNamespace = "gitops-ha"
+// haNamespace is where the tests install three replicas on NATS, as release
+// ha: its objects, ServiceAccount, queue and Lease are named haName.
+const (
+	haNamespace = "gitops-ha"
+	haName      = "ha-gitops-connector"
+	haLease     = haName + "-sweep"
+)
 
 // installReplicas installs three replicas on NATS in multiple-instances
 // mode into haNamespace of srv (the CRD is the first release's) and checks
@@ -24,19 +29,19 @@ const haNamespace = "gitops-ha"
 func installReplicas(t *testing.T, srv *apiserver.Server) {
 	t.Helper()
 	srv.CreateNamespace(t, haNamespace)
-	r := render(t, install{namespace: haNamespace, files: []string{multiInstanceValues},
+	r := render(t, install{name: "ha", namespace: haNamespace, files: []string{multiInstanceValues},
 		values: natsReplicas + "multipleInstances: {crd: {install: false}}\n"})
 	_, objects := r.split(t)
 	srv.Apply(t, haNamespace, objects)
 	ctx := context.Background()
-	d, err := srv.Kube.AppsV1().Deployments(haNamespace).Get(ctx, "gitops-connector", metav1.GetOptions{})
+	d, err := srv.Kube.AppsV1().Deployments(haNamespace).Get(ctx, haName, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if *d.Spec.Replicas != 3 || d.Spec.Template.Spec.Affinity == nil || d.Spec.Template.Spec.Affinity.PodAntiAffinity == nil {
 		t.Errorf("stored Deployment: %d replicas, affinity %+v", *d.Spec.Replicas, d.Spec.Template.Spec.Affinity)
 	}
-	pdb, err := srv.Kube.PolicyV1().PodDisruptionBudgets(haNamespace).Get(ctx, "gitops-connector", metav1.GetOptions{})
+	pdb, err := srv.Kube.PolicyV1().PodDisruptionBudgets(haNamespace).Get(ctx, haName, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,20 +59,21 @@ func leaseAccess(t *testing.T, srv *apiserver.Server) {
 		allowed               bool
 	}{
 		{haNamespace, "create", "", true},
-		{haNamespace, "get", "gitops-connector-sweep", true},
-		{haNamespace, "update", "gitops-connector-sweep", true},
+		{haNamespace, "get", haLease, true},
+		{haNamespace, "update", haLease, true},
+		{haNamespace, "get", "gitops-connector-sweep", false},
 		{haNamespace, "get", "kube-scheduler", false},
 		{haNamespace, "update", "kube-scheduler", false},
-		{haNamespace, "delete", "gitops-connector-sweep", false},
+		{haNamespace, "delete", haLease, false},
 		{haNamespace, "list", "", false},
 		{"gitops", "create", "", false},
-		{"kube-system", "update", "gitops-connector-sweep", false},
+		{"kube-system", "update", haLease, false},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%s %s/%s", tt.verb, tt.namespace, tt.name), func(t *testing.T) {
 			review, err := srv.Kube.AuthorizationV1().SubjectAccessReviews().Create(context.Background(), &authorizationv1.SubjectAccessReview{
 				Spec: authorizationv1.SubjectAccessReviewSpec{
-					User:   "system:serviceaccount:" + haNamespace + ":gitops-connector",
+					User:   "system:serviceaccount:" + haNamespace + ":" + haName,
 					Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + haNamespace, "system:authenticated"},
 					ResourceAttributes: &authorizationv1.ResourceAttributes{
 						Namespace: tt.namespace, Verb: tt.verb, Group: "coordination.k8s.io", Resource: "leases", Name: tt.name,
@@ -97,14 +103,21 @@ func leaseFailover(t *testing.T, srv *apiserver.Server) {
 	}
 	plugins := t.TempDir() // the election needs no plugin
 	nats := natsserver.Single(t)
-	kubeconfig := srv.KubeconfigFor(t, haNamespace, "gitops-connector")
+	kubeconfig := srv.KubeconfigFor(t, haNamespace, haName)
+	// The release's settings the election depends on, from its ConfigMap;
+	// the test's NATS needs no credential file and keeps one copy.
+	cm, err := srv.Kube.CoreV1().ConfigMaps(haNamespace).Get(context.Background(), haName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	const patience = 90 * time.Second
 	hosts := map[string]*hostproc.Process{}
 	for _, pod := range []string{"gitops-connector-a", "gitops-connector-b", "gitops-connector-c"} {
 		hosts[pod] = hostproc.Start(t, hostproc.Options{
 			Binary: bin, PluginDirs: []string{plugins}, Patience: patience,
 			Args: []string{"--kubeconfig", kubeconfig, "--queue", nats.URL(), "--queue-replicas", "1"},
-			Env:  map[string]string{"CLUSTER_DOMAIN": "example.com", "POD_NAME": pod, "POD_NAMESPACE": haNamespace},
+			Env: map[string]string{"CLUSTER_DOMAIN": cm.Data["CLUSTER_DOMAIN"], "GITOPS_CONNECTOR_QUEUE_NAME": cm.Data["GITOPS_CONNECTOR_QUEUE_NAME"],
+				"POD_NAME": pod, "POD_NAMESPACE": haNamespace},
 		})
 	}
 	leases := srv.Kube.CoordinationV1().Leases(haNamespace)
@@ -114,7 +127,7 @@ func leaseFailover(t *testing.T, srv *apiserver.Server) {
 		t.Helper()
 		var got string
 		hostproc.Eventually(t, patience, "one replica to hold the Lease", func() string {
-			l, err := leases.Get(context.Background(), "gitops-connector-sweep", metav1.GetOptions{})
+			l, err := leases.Get(context.Background(), haLease, metav1.GetOptions{})
 			if err != nil {
 				return err.Error()
 			}
@@ -151,7 +164,7 @@ func leaseFailover(t *testing.T, srv *apiserver.Server) {
 	pods = slices.DeleteFunc(pods, func(p string) bool { return p == second })
 	third := holder(pods...)
 
-	l, err := leases.Get(context.Background(), "gitops-connector-sweep", metav1.GetOptions{})
+	l, err := leases.Get(context.Background(), haLease, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -56,6 +56,7 @@ func TestReplicasOnNATS(t *testing.T) {
 		env := r.environment(t)
 		wantEnv := map[string]string{
 			"GITOPS_CONNECTOR_QUEUE":               "nats://nats.nats.svc:4222",
+			"GITOPS_CONNECTOR_QUEUE_NAME":          "gitops-connector",
 			"GITOPS_CONNECTOR_QUEUE_REPLICAS":      "3",
 			"GITOPS_CONNECTOR_QUEUE_CREDS_FILE":    "/etc/gitops-connector/nats/credentials/user.creds",
 			"GITOPS_CONNECTOR_QUEUE_TLS_CA_FILE":   "/etc/gitops-connector/nats/tls/ca.crt",
@@ -193,6 +194,16 @@ func TestReplicaSettings(t *testing.T) {
 		}
 		if env := r.environment(t); env["POD_NAME"] == "" {
 			t.Error("no POD_NAME: the JetStream lock names the replica by it")
+		}
+	})
+	t.Run("the queue and the Lease are named after the release", func(t *testing.T) {
+		r := render(t, install{name: "ha", files: []string{multiInstanceValues}, values: natsReplicas})
+		if got := r.environment(t)["GITOPS_CONNECTOR_QUEUE_NAME"]; got != "ha-gitops-connector" {
+			t.Errorf("GITOPS_CONNECTOR_QUEUE_NAME = %q", got)
+		}
+		role := find[*rbacv1.Role](t, r, "ha-gitops-connector-lease")
+		if names := role.Rules[1].ResourceNames; !slices.Equal(names, []string{"ha-gitops-connector-sweep"}) {
+			t.Errorf("Lease names %v", names)
 		}
 	})
 	t.Run("rbac.create=false renders no Lease Role", func(t *testing.T) {
