@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"context"
 	"slices"
 	"sync"
 	"testing"
@@ -182,3 +183,80 @@ func TestUnrecordedRepeatsDoNotLetTheStateBePruned(t *testing.T) {
 		t.Errorf("notified %v, want %v (told again only once its state was pruned)", notified, want)
 	}
 }
+
+// What makes a repeat of a finished, told commit change something after
+// all: each case is recorded rather than answered Unchanged.
+func TestChangesNothingOnlyWhenNothingCanChange(t *testing.T) {
+	success := finished(testConfig, commitA, true)
+	told := State{Finished: true, Walked: true, Notified: map[string]bool{outcomeSuccess: true},
+		Posted: map[string]string{"Status": fingerprint(success.Statuses[0])}}
+	gated := finished(gatekeeper, commitA, true)
+	statusesOnly := finished(testConfig, commitA, true)
+	statusesOnly.Config.OrchestratorType = ""
+	for _, tc := range []struct {
+		name  string
+		job   Job
+		state func(State) State
+		setup func(p *Pipeline)
+		want  bool
+		age   time.Duration // of the state in memory
+	}{
+		{"told, walked, same status", success, nil, nil, true, 0},
+		{"statuses only: nothing to tell or walk", statusesOnly, func(s State) State { s.Notified, s.Walked = nil, false; return s }, nil, true, 0},
+		{"another outcome", finished(testConfig, commitA, false), nil, nil, false, 0},
+		{"a status that differs", Job{Config: testConfig, CommitID: commitA, Finished: true, Successful: true,
+			Statuses: []sdk.Status{status("Status", "Progressing", sdk.StatePending)}}, nil, nil, false, 0},
+		{"not walked yet", success, func(s State) State { s.Walked = false; return s }, nil, false, 0},
+		{"not finished", success, func(s State) State { s.Finished = false; return s }, nil, false, 0},
+		{"told as a skipped commit only", success, func(s State) State { s.DeployedWith = commitB; return s }, nil, false, 0},
+		{"a gate to read: a failure may be told", gated, nil, nil, false, 0},
+		{"a gate with both outcomes told", gated, func(s State) State { s.Notified[outcomeFailure] = true; return s }, nil, true, 0},
+		{"the pair's gate is open", success, nil, func(p *Pipeline) {
+			p.gates.Open(success.Key(), commitA, &entry{}, time.Hour)
+		}, false, 0},
+		{"a job of the pair is queued", success, nil, func(p *Pipeline) {
+			p.queues[success.Key()] = &queue{}
+		}, false, 0},
+		{"the state is half its TTL old", success, nil, nil, false, 7 * 24 * time.Hour / 2},
+		{"the state is younger", success, nil, nil, true, 7*24*time.Hour/2 - time.Minute},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newPipeline(t, &recorder{})
+			defer p.gates.Stop()
+			st := told.clone()
+			if tc.state != nil {
+				st = tc.state(st)
+			}
+			p.cacheState(tc.job.Key(), st)
+			if tc.age > 0 {
+				s, _ := p.states.Get(tc.job.Key())
+				s.Updated = p.now().Add(-tc.age)
+				p.states.Add(tc.job.Key(), s)
+			}
+			if tc.setup != nil {
+				tc.setup(p)
+			}
+			p.mu.Lock()
+			got := p.changesNothing(tc.job, tc.job.Key())
+			p.mu.Unlock()
+			if got != tc.want {
+				t.Errorf("changesNothing = %v, want %v", got, tc.want)
+			}
+		})
+	}
+	// A shared store's replicas do not see each other's queued jobs.
+	p := newPipeline(t, &recorder{})
+	defer p.gates.Stop()
+	p.shared = sharedStore{p.opts.Store}
+	p.cacheState(success.Key(), told)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.changesNothing(success, success.Key()) {
+		t.Error("changesNothing with a shared store")
+	}
+}
+
+// sharedStore is a Store posing as a Shared one.
+type sharedStore struct{ Store }
+
+func (sharedStore) Consume(context.Context, func(Record) bool) error { return nil }
