@@ -78,90 +78,169 @@ func (w *walkLocks) lock(key string) *configWalk {
 	return l
 }
 
-// finishCovering removes the finished job of a commit that finished on its
-// own, after queuing a job for every commit its deployment covers (package
-// skipped decides which). The order keeps the work across a crash: the
-// pair's state (the orchestrator was told) is recorded first; the covered
-// commits' jobs are added, each recorded like an event's; then the job is
-// removed; last the config's last finished commit moves to this one. A
-// crash before the end resumes the job, which walks again: a covered commit
-// queued twice is told once, by the rule that an outcome is told once per
-// commit. Other jobs (a skipped commit's, a config that ignores skipped
-// commits, a commit whose finish walked before: Flux's repeats) are only
-// removed.
-//
-// The config's lock is held while its last finished commit is read and
-// moved, not while the repository lists the commits: when another
-// deployment of the config moved it meanwhile, the walk is answered again
-// from the new one (rewalk), from the listing when it decides that.
-func (p *Pipeline) finishCovering(log *slog.Logger, rec Record, cfg config.Config, repo sdk.Repository, st *State) bool {
+// coverWalk is the look for the commits a finished deployment covers:
+// listed before its notification (listCovered), applied after it
+// (finishCovering).
+type coverWalk struct {
+	walk skipped.Walk
+	res  skipped.Result
+	// same: the commit is the config's last deployed one already.
+	same bool
+	// later: the listing before the notification failed; it is retried
+	// after it (a slow or failing repository must not hold up the
+	// deployment's own notification).
+	later bool
+}
+
+// listCovered lists the commits the deployment of rec's commit covers
+// besides itself, before the orchestrator is told, so that telling it and
+// recording that it was told are as close as for any event. It asks once:
+// when that fails the listing is left for after the notification
+// (coverWalk.later), where it is retried. It returns nil when the job
+// covers nothing (a skipped commit's, a config that ignores skipped
+// commits, a commit whose finish walked before: Flux's repeats), and false
+// when shutdown interrupted it (the job stays).
+func (p *Pipeline) listCovered(log *slog.Logger, rec Record, cfg config.Config, repo sdk.Repository, st *State) (*coverWalk, bool) {
 	if rec.DeployedWith != "" || !rec.Finished || !cfg.TellsSkippedCommits() || st.Walked {
+		return nil, true
+	}
+	base, ok := p.lastFinished(log, rec.ConfigKey)
+	switch {
+	case !ok:
+		return nil, false
+	case base == rec.CommitID:
+		return &coverWalk{same: true}, true // a repeat of the last deployed commit
+	}
+	cw := &coverWalk{walk: skipped.Walk{Config: cfg.SDK(config.RoleRepository), Base: base, Head: rec.CommitID,
+		MaxCommits: p.opts.SkippedMaxCommits, NotBefore: p.now().Add(-p.opts.MaxAge)}}
+	ctx, cancel := context.WithTimeout(context.WithValue(p.ctx, eventKey{}, rec.ID), p.opts.CallTimeout)
+	defer cancel()
+	var err error
+	if cw.res, err = skipped.Find(ctx, repo, cw.walk); err != nil {
+		if p.ctx.Err() != nil {
+			return nil, false
+		}
+		log.Warn("cannot list the commits this deployment skipped yet; listing again after the notification", "error", err, "base", base)
+		cw.later = true
+	}
+	return cw, true
+}
+
+// list asks the repository which commits lie between base and rec's
+// commit, retrying like a notification. It returns nil when the listing
+// failed for good (logged and given up: the config's last deployed commit
+// stays, so the next deployment covers these commits), and false when
+// shutdown interrupted it.
+func (p *Pipeline) list(log *slog.Logger, rec Record, cfg config.Config, repo sdk.Repository, base string) (*coverWalk, bool) {
+	cw := &coverWalk{walk: skipped.Walk{Config: cfg.SDK(config.RoleRepository), Base: base, Head: rec.CommitID,
+		MaxCommits: p.opts.SkippedMaxCommits, NotBefore: p.now().Add(-p.opts.MaxAge)}}
+	err := p.retry(rec, log, StepSkipped, cfg.RepositoryType, func(ctx context.Context) error {
+		var err error
+		cw.res, err = skipped.Find(ctx, repo, cw.walk)
+		return err
+	})
+	switch {
+	case err == nil:
+		return cw, true
+	case p.ctx.Err() != nil:
+		log.Warn("delivery interrupted by shutdown", "error", err)
+		return nil, false
+	}
+	reason := ReasonPermanent
+	if errors.Is(err, errExpired) {
+		reason = ReasonMaxAge
+	}
+	log.Error("cannot list the commits this deployment skipped; they are not told", "error", err, "base", base)
+	p.opts.Observer.SkippedWalk(WalkFailed)
+	p.giveUp(rec, StepSkipped, "", reason, err)
+	return nil, true
+}
+
+// finishCovering removes the finished job of a commit that finished on its
+// own, after queuing a job for every commit its deployment covers (cw,
+// from listCovered; nil: none). The order keeps the work across a crash:
+// the covered commits' jobs are added, each recorded like an event's; then
+// the job is removed, with the pair's state (the orchestrator was told);
+// last the config's last finished commit moves to this one. A crash before
+// the removal resumes the job, which lists again: a covered commit queued
+// twice is told once, by the rule that an outcome is told once per commit.
+// When there are covered jobs to add or the listing must be read again,
+// the pair's state is recorded first, so a crash meanwhile does not tell
+// the orchestrator again.
+//
+// The config's lock is held while its last finished commit is checked and
+// moved, not while the repository lists the commits: when another
+// deployment of the config moved it since the listing, the walk is
+// answered again from the new one (rewalk), from the listing when it
+// decides that, else by listing again.
+func (p *Pipeline) finishCovering(log *slog.Logger, rec Record, cfg config.Config, repo sdk.Repository, st *State, cw *coverWalk) bool {
+	switch {
+	case cw == nil:
+		return p.finish(log, rec, st)
+	case cw.same:
+		st.Walked = true
 		return p.finish(log, rec, st)
 	}
 	key := configStateKey(rec.ConfigKey)
 	recorded := false
-	base, ok := p.lastFinished(log, rec.ConfigKey)
-	if !ok {
-		return false
-	}
-	if base == rec.CommitID {
-		st.Walked = true // a repeat of the last deployed commit
-		return p.finish(log, rec, st)
-	}
-	for {
-		walk := skipped.Walk{Config: cfg.SDK(config.RoleRepository), Base: base, Head: rec.CommitID,
-			MaxCommits: p.opts.SkippedMaxCommits, NotBefore: p.now().Add(-p.opts.MaxAge)}
-		if base != "" && !recorded {
-			// The walk asks the repository: record first that the
-			// orchestrator was told, so a crash meanwhile does not tell again.
-			if !p.persist(log, "record the delivery progress", func() error { return p.opts.Store.Progress(rec, *st) }) {
-				return false
-			}
-			p.cacheState(rec.Key(), *st)
-			recorded = true
+	record := func() bool {
+		if recorded {
+			return true
 		}
-		var res skipped.Result
-		err := p.retry(rec, log, StepSkipped, cfg.RepositoryType, func(ctx context.Context) error {
-			var err error
-			res, err = skipped.Find(ctx, repo, walk)
-			return err
-		})
-		switch {
-		case err == nil:
-		case p.ctx.Err() != nil:
-			log.Warn("delivery interrupted by shutdown", "error", err)
+		if !p.persist(log, "record the delivery progress", func() error { return p.opts.Store.Progress(rec, *st) }) {
 			return false
-		default:
-			// The last deployed commit stays: the next deployment walks from
-			// it and covers these commits too.
-			reason := ReasonPermanent
-			if errors.Is(err, errExpired) {
-				reason = ReasonMaxAge
-			}
-			log.Error("cannot list the commits this deployment skipped; they are not told", "error", err, "base", walk.Base)
-			p.opts.Observer.SkippedWalk(WalkFailed)
-			p.giveUp(rec, StepSkipped, "", reason, err)
+		}
+		p.cacheState(rec.Key(), *st)
+		recorded = true
+		return true
+	}
+	if cw.later {
+		var ok bool
+		if !record() {
+			return false
+		}
+		if cw, ok = p.list(log, rec, cfg, repo, cw.walk.Base); !ok {
+			return false
+		} else if cw == nil {
 			return p.finish(log, rec, st)
 		}
+	}
+	for {
 		l := p.walks.lock(rec.ConfigKey)
 		cur, ok := p.lastFinished(log, rec.ConfigKey)
 		if !ok {
 			l.Unlock()
 			return false
 		}
-		if cur != base {
-			again, decided := rewalk(walk, res, cur, l.last)
+		res := cw.res
+		if cur != cw.walk.Base {
+			again, decided := rewalk(cw.walk, cw.res, cur, l.last)
 			if !decided {
 				l.Unlock()
-				log.Info("another deployment of the config finished during the walk; walking again from it", "base", base, "last_deployed", cur)
-				base = cur
+				if cur == rec.CommitID {
+					st.Walked = true // another replica finished it meanwhile
+					return p.finish(log, rec, st)
+				}
+				log.Info("another deployment of the config finished during the walk; walking again from it", "base", cw.walk.Base, "last_deployed", cur)
+				if !record() {
+					return false
+				}
+				if cw, ok = p.list(log, rec, cfg, repo, cur); !ok {
+					return false
+				} else if cw == nil {
+					return p.finish(log, rec, st)
+				}
 				continue
 			}
 			res = again
 		}
+		if len(res.Commits) > 0 && !record() {
+			l.Unlock()
+			return false
+		}
 		done := p.applyWalk(log, rec, cfg, st, res, key)
 		if done && res.Advance {
-			l.last = chainOf(walk.Base, rec.CommitID, res)
+			l.last = chainOf(cw.walk.Base, rec.CommitID, res)
 		}
 		l.Unlock()
 		return done

@@ -744,7 +744,8 @@ func (p *Pipeline) deliver(e *entry) {
 	}
 	if st.Notified[outcome] {
 		p.notificationDone(rec, cfg.OrchestratorType, NotifyAlreadyNotified)
-		if p.finishCovering(log, rec, cfg, repo, &st) {
+		cover, ok := p.listCovered(log, rec, cfg, repo, &st)
+		if ok && p.finishCovering(log, rec, cfg, repo, &st, cover) {
 			log.Info("event delivered; the orchestrator was already told of this outcome", append(counts, "outcome", outcome)...)
 		}
 		return
@@ -762,6 +763,13 @@ func (p *Pipeline) deliver(e *entry) {
 	// replica took the pair over since this one read its state, and then
 	// this one does not notify.
 	if !p.persist(log, "record the delivery progress before notifying", func() error { return p.opts.Store.Progress(rec, st) }) {
+		return
+	}
+	// The commits this deployment covers are listed before the
+	// orchestrator is told: telling it and recording it stay one write
+	// apart, as for any event.
+	cover, ok := p.listCovered(log, rec, cfg, repo, &st)
+	if !ok {
 		return
 	}
 	var res sdk.NotifyResult
@@ -787,7 +795,7 @@ func (p *Pipeline) deliver(e *entry) {
 		log.Error("notify orchestrator failed permanently", "error", err, "kind", sdk.KindOf(err).String())
 		p.notificationDone(rec, cfg.OrchestratorType, NotifyFailed)
 		p.giveUp(rec, StepNotify, "", ReasonPermanent, err)
-		p.finishCovering(log, rec, cfg, repo, &st)
+		p.finishCovering(log, rec, cfg, repo, &st, cover)
 		return
 	}
 	st.Notified[outcome] = true
@@ -796,7 +804,7 @@ func (p *Pipeline) deliver(e *entry) {
 	} else {
 		p.notificationDone(rec, cfg.OrchestratorType, NotifyNothingToNotify)
 	}
-	if !p.finishCovering(log, rec, cfg, repo, &st) {
+	if !p.finishCovering(log, rec, cfg, repo, &st, cover) {
 		log.Error("the orchestrator was notified but the store could not record it; it is notified again after a restart", "outcome", outcome)
 		return
 	}

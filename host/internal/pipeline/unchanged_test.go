@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"testing"
@@ -260,3 +261,102 @@ func TestChangesNothingOnlyWhenNothingCanChange(t *testing.T) {
 type sharedStore struct{ Store }
 
 func (sharedStore) Consume(context.Context, func(Record) bool) error { return nil }
+
+// The finish of a new commit whose deployment covers no skipped commit
+// takes the claim before notifying, the removal and the config's last
+// deployed commit: the commits are listed before the notification, so the
+// told state needs no write of its own; with covered commits it is
+// recorded before their jobs are added.
+func TestTheFinishOfANewCommitListsBeforeNotifyingAndRecordsOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name                   string
+		last                   string
+		wantProgress, wantDone int
+	}{
+		{"nothing skipped", id('2'), 1, 2},
+		{"two commits skipped", id('0'), 2, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := newGraph()
+			_, _, _, c3 := history(g)
+			mem := NewMemoryStore()
+			if err := mem.Done(Record{ConfigKey: testConfig.Key()}, &State{LastFinished: tc.last}); err != nil {
+				t.Fatal(err)
+			}
+			st := &writeCounter{Store: durableMemory{mem}}
+			p := newTestPipeline(t, g.recorder, func(opts *Options) { opts.Plugins, opts.Store = g, st })
+			submit(t, p, finished(testConfig, c3, true))
+			waitIdle(t, p)
+			st.mu.Lock()
+			progress, done := st.progress, st.done
+			st.mu.Unlock()
+			closeAndWait(t, p)
+			// The covered jobs' writes come on top: each its claim and
+			// its removal.
+			skipped := 0
+			if tc.last == id('0') {
+				skipped = 2
+			}
+			if progress != tc.wantProgress+skipped || done != tc.wantDone+skipped {
+				t.Errorf("%d progress, %d done; want %d, %d", progress, done, tc.wantProgress+skipped, tc.wantDone+skipped)
+			}
+			if _, notified := g.snapshot(); len(notified) != 1+skipped {
+				t.Errorf("notified %v", notified)
+			}
+		})
+	}
+}
+
+// flakyList is a graphRecorder whose first listings fail with a retryable
+// error.
+type flakyList struct {
+	*graphRecorder
+	fails int
+}
+
+func (f *flakyList) Repository(string) (sdk.Repository, error)     { return f, nil }
+func (f *flakyList) Orchestrator(string) (sdk.Orchestrator, error) { return f, nil }
+
+func (f *flakyList) ListCommits(ctx context.Context, req sdk.ListCommitsRequest) (sdk.CommitList, error) {
+	f.gmu.Lock()
+	fail := f.fails > 0
+	if fail {
+		f.fails--
+		f.lists++
+	}
+	f.gmu.Unlock()
+	if fail {
+		return sdk.CommitList{}, sdk.Retryable(errors.New("502 from the repository"), 0)
+	}
+	return f.graphRecorder.ListCommits(ctx, req)
+}
+
+// A listing that fails before the notification does not hold it up: the
+// deployment is told at once, the listing is retried after it (the told
+// state recorded first), and the covered commits are told.
+func TestAListingThatFailsBeforeTheNotificationIsRetriedAfterIt(t *testing.T) {
+	g := &flakyList{graphRecorder: newGraph(), fails: 1}
+	c0, _, _, c3 := history(g.graphRecorder)
+	mem := NewMemoryStore()
+	if err := mem.Done(Record{ConfigKey: testConfig.Key()}, &State{LastFinished: c0}); err != nil {
+		t.Fatal(err)
+	}
+	p := newTestPipeline(t, g.recorder, func(opts *Options) {
+		opts.Plugins, opts.Store, opts.InitialBackoff = g, mem, time.Millisecond
+	})
+	deliverAll(t, p, finished(testConfig, c3, true))
+	closeAndWait(t, p)
+	_, notified := g.snapshot()
+	// The covered commits are pairs of their own, told in parallel after
+	// the deployment.
+	if want := []string{"3333333:success", "1111111:success with 3333333", "2222222:success with 3333333"}; len(notified) != 3 ||
+		notified[0] != want[0] || !slices.Equal(sorted(notified), sorted(want)) {
+		t.Errorf("notified %v, want %v", notified, want)
+	}
+	if g.listCalls() != 2 {
+		t.Errorf("%d listings, want 2 (one failed before the notification, one after)", g.listCalls())
+	}
+	if got := lastDeployed(t, mem); got != c3 {
+		t.Errorf("last deployed %s, want %s", got, c3)
+	}
+}
