@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -207,7 +206,7 @@ func (r *replicaRun) tableRows() []report.Row {
 	for _, in := range r.intake {
 		rows = append(rows,
 			report.Measure(fmt.Sprintf("%sintake throughput, concurrency %d", pre, in.conc), "", "%s",
-				[]report.Value{{V: in.host.Rate(http.StatusAccepted), Unit: "req/s"}}, nil, in.host.Count(http.StatusAccepted) > 0, in.err),
+				[]report.Value{{V: in.host.Rate(taken...), Unit: "req/s"}}, nil, in.host.Count(taken...) > 0, in.err),
 			report.Measure(fmt.Sprintf("%sintake latency, concurrency %d", pre, in.conc), "", "p50 %s, p99 %s",
 				[]report.Value{msValue(in.hostLat.P50), msValue(in.hostLat.P99)}, nil, in.hostLat.N > 0, in.err))
 	}
@@ -258,7 +257,7 @@ func (r *replicaRun) details() string {
 	if len(r.intake) > 0 {
 		b.WriteString("| concurrency | requests/s | p50 | p90 | p99 | max |\n|---|---|---|---|---|---|\n")
 		for _, in := range r.intake {
-			fmt.Fprintf(&b, "| %d | %.0f | %s | %s | %s | %s |\n", in.conc, in.host.Rate(http.StatusAccepted),
+			fmt.Fprintf(&b, "| %d | %.0f | %s | %s | %s | %s |\n", in.conc, in.host.Rate(taken...),
 				stats.Millis(in.hostLat.P50), stats.Millis(in.hostLat.P90), stats.Millis(in.hostLat.P99), stats.Millis(in.hostLat.Max))
 		}
 		b.WriteString("\n")

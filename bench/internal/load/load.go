@@ -20,6 +20,7 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -59,23 +60,31 @@ type Result struct {
 	Answered map[int]int
 }
 
-// Count returns how many measured requests were answered with code.
-func (r Result) Count(code int) int { return r.Codes[code] }
+// Count returns how many measured requests were answered with one of
+// codes.
+func (r Result) Count(codes ...int) int {
+	n := 0
+	for _, c := range codes {
+		n += r.Codes[c]
+	}
+	return n
+}
 
-// Rate returns the measured answers with code per second of the window.
-func (r Result) Rate(code int) float64 {
+// Rate returns the measured answers with one of codes per second of the
+// window.
+func (r Result) Rate(codes ...int) float64 {
 	if r.Window <= 0 {
 		return 0
 	}
-	return float64(r.Codes[code]) / r.Window.Seconds()
+	return float64(r.Count(codes...)) / r.Window.Seconds()
 }
 
 // Latencies returns the latencies of the measured requests answered with
-// code.
-func (r Result) Latencies(code int) []time.Duration {
-	out := make([]time.Duration, 0, r.Codes[code])
+// one of codes.
+func (r Result) Latencies(codes ...int) []time.Duration {
+	out := make([]time.Duration, 0, r.Count(codes...))
 	for _, s := range r.Samples {
-		if s.Err == nil && s.Code == code {
+		if s.Err == nil && slices.Contains(codes, s.Code) {
 			out = append(out, s.Latency)
 		}
 	}

@@ -150,3 +150,15 @@ func TestRequestsTakeTheURLsInTurn(t *testing.T) {
 		}
 	}
 }
+
+func TestCountsRatesAndLatenciesTakeSeveralCodes(t *testing.T) {
+	r := Result{Window: 2 * time.Second, Codes: map[int]int{200: 2, 202: 4, 503: 1}, Samples: []Sample{
+		{Code: 200, Latency: 1}, {Code: 202, Latency: 2}, {Code: 503, Latency: 3}, {Code: 200, Latency: 4}, {Err: io.EOF, Latency: 5},
+	}}
+	if r.Count(200, 202) != 6 || r.Count(202) != 4 || r.Rate(200, 202) != 3 {
+		t.Errorf("count %d, rate %v", r.Count(200, 202), r.Rate(200, 202))
+	}
+	if got := r.Latencies(200, 202); !slices.Equal(got, []time.Duration{1, 2, 4}) {
+		t.Errorf("latencies %v", got)
+	}
+}
