@@ -189,40 +189,100 @@ func TestTheConnectorAuthenticatesWithTheChartsGitHubApp(t *testing.T) {
 }
 
 // The connector runs with the environment and files the chart gives an
-// Azure service principal with a certificate in an existing Secret: it
-// reads the mounted certificate, gets an access token from Entra ID at the
-// chart's authority host and posts its statuses to Azure DevOps with it.
-func TestTheConnectorAuthenticatesWithTheChartsServicePrincipalCertificate(t *testing.T) {
-	const clientID = "5d7f9b1c-3e4a-4c6d-8f0b-2d4f6a8c0e21"
+// Azure identity: a service principal's certificate from an existing
+// Secret, mounted as a file, with the chart's authority host; or a
+// user-assigned managed identity, whose endpoint the platform provides. It
+// gets an access token from Entra ID and posts its statuses to Azure DevOps
+// with it, as that identity alone.
+func TestTheConnectorAuthenticatesWithTheChartsAzureIdentities(t *testing.T) {
 	const sha = "3e3d3f0c8a1b0c7a6f1f0e2d4c5b6a7980a1b2c3"
-	entra := fakeentra.New(t, fakeentra.Options{})
-	pemCert, cert := fakeentra.NewCertificate(t, clientID)
-	entra.AddCertificate(clientID, cert)
-	azdo := fakeazdo.New(t, fakeazdo.Options{Bearer: entra.Identity})
-	azdo.AddRepository("my-gitops-repo")
-	azdo.AddCommit("my-gitops-repo", fakeazdo.Commit{ID: sha, Comment: "Merged PR 7: Deploy az-vote 1.2.3"})
+	tests := []struct {
+		name, clientID string
+		// identity is who Entra ID says the access tokens are of.
+		identity string
+		// webhook: the Azure Workload Identity webhook mutates the pod,
+		// setting the variables from the ServiceAccount the chart
+		// annotated.
+		webhook bool
+		// setup registers the identity with Entra ID and returns the
+		// chart's azure values, the Secrets and the environment the
+		// platform gives the pod.
+		setup func(t *testing.T, entra *fakeentra.Server, clientID string) (string, map[string]map[string]string, map[string]string)
+	}{
+		{
+			name: "service principal with a certificate", clientID: "5d7f9b1c-3e4a-4c6d-8f0b-2d4f6a8c0e21", identity: "5d7f9b1c-3e4a-4c6d-8f0b-2d4f6a8c0e21",
+			setup: func(t *testing.T, entra *fakeentra.Server, clientID string) (string, map[string]map[string]string, map[string]string) {
+				pemCert, cert := fakeentra.NewCertificate(t, clientID)
+				entra.AddCertificate(clientID, cert)
+				return "azure: {tenantId: " + entra.Tenant() + ", clientId: " + clientID + ", clientCertificateSecret: azdo-sp-cert, authorityHost: '" + entra.AuthorityHost() + "'}\n",
+					map[string]map[string]string{"azdo-sp-cert": {"clientCertificate": pemCert}}, nil
+			},
+		},
+		{
+			name: "user-assigned managed identity", clientID: "3b5d7f9a-1c2e-4a4b-8d6f-8b0d2f4a6c13", identity: "mi:3b5d7f9a-1c2e-4a4b-8d6f-8b0d2f4a6c13",
+			setup: func(t *testing.T, entra *fakeentra.Server, clientID string) (string, map[string]map[string]string, map[string]string) {
+				entra.AddManagedIdentity(clientID)
+				return "azure: {clientId: " + clientID + ", managedIdentity: {enabled: true}}\n", nil, entra.ManagedIdentityEnv()
+			},
+		},
+		{
+			name: "workload identity", clientID: "6e8a0c2d-4f5b-4d7e-9a1c-3e5a7b9d1f22", identity: "6e8a0c2d-4f5b-4d7e-9a1c-3e5a7b9d1f22", webhook: true,
+			setup: func(t *testing.T, entra *fakeentra.Server, clientID string) (string, map[string]map[string]string, map[string]string) {
+				file := filepath.Join(t.TempDir(), "azure-identity-token")
+				if err := os.WriteFile(file, []byte("eyJhbGciOiJSUzI1NiJ9.chart-service-account-token.c2lnbmF0dXJl"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				entra.AddFederated(clientID, file)
+				return "azure: {clientId: " + clientID + ", workloadIdentity: {enabled: true}}\n", nil, map[string]string{
+					"AZURE_TENANT_ID": entra.Tenant(), "AZURE_FEDERATED_TOKEN_FILE": file, "AZURE_AUTHORITY_HOST": entra.AuthorityHost(),
+				}
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			entra := fakeentra.New(t, fakeentra.Options{})
+			values, secrets, platform := tt.setup(t, entra, tt.clientID)
+			azdo := fakeazdo.New(t, fakeazdo.Options{Bearer: entra.Identity})
+			azdo.AddRepository("my-gitops-repo")
+			azdo.AddCommit("my-gitops-repo", fakeazdo.Commit{ID: sha, Comment: "Merged PR 7: Deploy az-vote 1.2.3"})
 
-	// Statuses only: the Azure Pipelines side needs a pipeline run.
-	r := render(t, install{files: []string{azdoValues}, values: "existingSecret: ''\n" +
-		"singleInstance: {gitOpsOperatorType: FLUX, ciCdOrchestratorType: '', azdoPrRepoName: '', azdoOrgUrl: '" + azdo.ProjectURL() + "'}\n" +
-		"azure: {tenantId: " + entra.Tenant() + ", clientId: " + clientID + ", clientCertificateSecret: azdo-sp-cert, authorityHost: '" + entra.AuthorityHost() + "'}\n"})
-	h := runPod(t, r, map[string]map[string]string{"azdo-sp-cert": {"clientCertificate": pemCert}},
-		map[string]string{"SSL_CERT_FILE": entra.CAFile(t, t.TempDir())})
-	if a := h.Post(t, "", succeeded(sha)); a.Code != http.StatusAccepted {
-		t.Fatalf("event: %+v", a)
-	}
-	h.Settle(t, 1)
-	if n := len(azdo.Statuses("my-gitops-repo", sha)); n == 0 {
-		t.Error("no status was posted")
-	}
-	for _, req := range azdo.Requests() {
-		if req.Identity != clientID {
-			t.Errorf("Azure DevOps: %s %s by %q (HTTP %d), want by the service principal", req.Method, req.Path, req.Identity, req.Status)
-		}
-	}
-	azdo.AssertValid(t)
-	entra.AssertValid(t)
-	if strings.Contains(h.Log.String(), strings.Split(pemCert, "\n")[1]) {
-		t.Error("the host's log holds the certificate's key")
+			// Statuses only: the Azure Pipelines side needs a pipeline run.
+			r := render(t, install{files: []string{azdoValues}, values: "existingSecret: ''\n" +
+				"singleInstance: {gitOpsOperatorType: FLUX, ciCdOrchestratorType: '', azdoPrRepoName: '', azdoOrgUrl: '" + azdo.ProjectURL() + "'}\n" + values})
+			env := map[string]string{"SSL_CERT_FILE": entra.CAFile(t, t.TempDir())}
+			maps.Copy(env, platform)
+			if tt.webhook {
+				// The webhook mutates only labelled pods, and takes the
+				// client id from the pod's ServiceAccount.
+				pod := r.deployment(t).Spec.Template
+				if pod.Labels["azure.workload.identity/use"] != "true" {
+					t.Fatalf("pod labels %v: the webhook would not mutate the pod", pod.Labels)
+				}
+				env["AZURE_CLIENT_ID"] = find[*corev1.ServiceAccount](t, r, pod.Spec.ServiceAccountName).Annotations["azure.workload.identity/client-id"]
+			}
+			h := runPod(t, r, secrets, env)
+			if a := h.Post(t, "", succeeded(sha)); a.Code != http.StatusAccepted {
+				t.Fatalf("event: %+v", a)
+			}
+			h.Settle(t, 1)
+			if n := len(azdo.Statuses("my-gitops-repo", sha)); n == 0 {
+				t.Error("no status was posted")
+			}
+			for _, req := range azdo.Requests() {
+				if req.Identity != tt.identity {
+					t.Errorf("Azure DevOps: %s %s by %q (HTTP %d), want by %s", req.Method, req.Path, req.Identity, req.Status, tt.identity)
+				}
+			}
+			azdo.AssertValid(t)
+			entra.AssertValid(t)
+			for _, s := range secrets {
+				for _, v := range s {
+					if strings.Contains(h.Log.String(), strings.Split(v, "\n")[1]) {
+						t.Error("the host's log holds the certificate's key")
+					}
+				}
+			}
+		})
 	}
 }
