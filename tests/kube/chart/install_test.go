@@ -439,7 +439,7 @@ func installFails(t *testing.T, in install, want ...string) error {
 // helm lint passes with each example values file and with the defaults,
 // with informational messages only.
 func TestLint(t *testing.T) {
-	for _, file := range []string{githubValues, azdoValues, multiInstanceValues} {
+	for _, file := range []string{githubValues, azdoValues, multiInstanceValues, natsReplicasValues} {
 		t.Run(file, func(t *testing.T) {
 			vals := mustMergeValues(t, install{files: []string{file}})
 			linter := lint.All(chartDir, vals, "gitops", false)

@@ -29,8 +29,8 @@ const (
 func installReplicas(t *testing.T, srv *apiserver.Server) {
 	t.Helper()
 	srv.CreateNamespace(t, haNamespace)
-	r := render(t, install{name: "ha", namespace: haNamespace, files: []string{multiInstanceValues},
-		values: natsReplicas + "multipleInstances: {crd: {install: false}}\n"})
+	r := render(t, install{name: "ha", namespace: haNamespace, files: []string{natsReplicasValues},
+		values: "multipleInstances: {crd: {install: false}}\n"})
 	_, objects := r.split(t)
 	srv.Apply(t, haNamespace, objects)
 	ctx := context.Background()

@@ -25,12 +25,14 @@ import (
 )
 
 // Paths of the chart and of its example values (the seed's GitHub and Azure
-// DevOps examples, and multiple instances), relative to this package.
+// DevOps examples, multiple instances, and three replicas of multiple
+// instances on NATS), relative to this package.
 const (
 	chartDir            = "../../../charts/gitops-connector"
 	githubValues        = chartDir + "/ci/github-values.yaml"
 	azdoValues          = chartDir + "/ci/azdo-values.yaml"
 	multiInstanceValues = chartDir + "/ci/multi-instance-values.yaml"
+	natsReplicasValues  = chartDir + "/ci/nats-replicas-values.yaml"
 )
 
 // readFile returns the contents of a file of the checkout, failing the test

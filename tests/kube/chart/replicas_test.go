@@ -13,22 +13,12 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
-// natsReplicas are the values of three replicas on NATS JetStream with a
-// credentials file and TLS from Secrets, as the README installs them.
-const natsReplicas = `replicaCount: 3
-queue:
-  nats:
-    url: nats://nats.nats.svc:4222
-    credentials: {existingSecret: nats-user, credsKey: user.creds}
-    tls: {existingSecret: nats-tls, caKey: ca.crt, certKey: tls.crt, keyKey: tls.key}
-`
-
 // Three replicas on NATS in multiple-instances mode render every object a
 // highly available release needs: the queue's settings and Secret files
 // instead of a data directory, the pod's identity, the Lease Role, a
 // PodDisruptionBudget and anti-affinity.
 func TestReplicasOnNATS(t *testing.T) {
-	r := render(t, install{files: []string{multiInstanceValues}, values: natsReplicas})
+	r := render(t, install{files: []string{natsReplicasValues}})
 	got := r.kinds()
 	slices.Sort(got)
 	want := []string{
@@ -188,7 +178,7 @@ func TestReplicaSettings(t *testing.T) {
 		}
 	})
 	t.Run("single-instance replicas elect with JetStream, without a Lease Role", func(t *testing.T) {
-		r := render(t, install{files: []string{githubValues}, values: natsReplicas})
+		r := render(t, install{files: []string{natsReplicasValues, githubValues}})
 		if roles := all[*rbacv1.Role](r); len(roles) != 0 {
 			t.Errorf("Roles: %v", r.kinds())
 		}
@@ -197,7 +187,7 @@ func TestReplicaSettings(t *testing.T) {
 		}
 	})
 	t.Run("the queue and the Lease are named after the release", func(t *testing.T) {
-		r := render(t, install{name: "ha", files: []string{multiInstanceValues}, values: natsReplicas})
+		r := render(t, install{name: "ha", files: []string{natsReplicasValues}})
 		if got := r.environment(t)["GITOPS_CONNECTOR_QUEUE_NAME"]; got != "ha-gitops-connector" {
 			t.Errorf("GITOPS_CONNECTOR_QUEUE_NAME = %q", got)
 		}
@@ -207,7 +197,7 @@ func TestReplicaSettings(t *testing.T) {
 		}
 	})
 	t.Run("rbac.create=false renders no Lease Role", func(t *testing.T) {
-		r := render(t, install{files: []string{multiInstanceValues}, values: natsReplicas, set: []string{"multipleInstances.rbac.create=false"}})
+		r := render(t, install{files: []string{natsReplicasValues}, set: []string{"multipleInstances.rbac.create=false"}})
 		if n := len(all[*rbacv1.Role](r)) + len(all[*rbacv1.RoleBinding](r)); n != 0 {
 			t.Errorf("RBAC: %v", r.kinds())
 		}
@@ -227,14 +217,14 @@ func TestReplicaSettings(t *testing.T) {
 		}
 	})
 	t.Run("affinity replaces the default anti-affinity", func(t *testing.T) {
-		r := render(t, install{files: []string{multiInstanceValues}, values: natsReplicas + "affinity: {nodeAffinity: {requiredDuringSchedulingIgnoredDuringExecution: {nodeSelectorTerms: [{matchExpressions: [{key: pool, operator: In, values: [system]}]}]}}}\n"})
+		r := render(t, install{files: []string{natsReplicasValues}, values: "affinity: {nodeAffinity: {requiredDuringSchedulingIgnoredDuringExecution: {nodeSelectorTerms: [{matchExpressions: [{key: pool, operator: In, values: [system]}]}]}}}\n"})
 		a := r.deployment(t).Spec.Template.Spec.Affinity
 		if a.PodAntiAffinity != nil || a.NodeAffinity == nil {
 			t.Errorf("affinity = %+v", a)
 		}
 	})
 	t.Run("anti-affinity off, PDB off, topology spread", func(t *testing.T) {
-		r := render(t, install{files: []string{multiInstanceValues}, values: natsReplicas + `podAntiAffinity: {enabled: false}
+		r := render(t, install{files: []string{natsReplicasValues}, values: `podAntiAffinity: {enabled: false}
 podDisruptionBudget: {enabled: false}
 topologySpreadConstraints:
   - maxSkew: 1
@@ -262,7 +252,7 @@ func TestInvalidReplicaValues(t *testing.T) {
 		want   []string
 	}{
 		{"replicas without NATS", "replicaCount: 2\n", []string{`at '/replicaCount': value must be '1 unless queue.nats.url is set: several replicas share the accepted events through NATS JetStream'`}},
-		{"replicas on a ReadWriteOnce claim", natsReplicas + "persistence: {enabled: true}\n", []string{`at '/persistence/enabled': value must be 'false when replicaCount > 1`}},
+		{"replicas on a ReadWriteOnce claim", "replicaCount: 3\nqueue: {nats: {url: 'nats://n:4222'}}\npersistence: {enabled: true}\n", []string{`at '/persistence/enabled': value must be 'false when replicaCount > 1`}},
 		{"one replica on NATS with a claim", "queue: {nats: {url: 'nats://n:4222'}}\npersistence: {enabled: true}\n", []string{"persistence.enabled and queue.nats.url are both set"}},
 		{"credentials in the URL", "queue: {nats: {url: 'nats://user:pw@n:4222'}}\n", []string{"at '/queue/nats/url'"}},
 		{"two credentials", "queue: {nats: {url: 'nats://n:4222', credentials: {existingSecret: s, credsKey: a, tokenKey: b}}}\n", []string{"queue.nats.credentials.credsKey and queue.nats.credentials.tokenKey are all set"}},
