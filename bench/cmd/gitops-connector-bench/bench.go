@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -77,6 +78,8 @@ type bench struct {
 	// what reads its streams.
 	nats  *child
 	queue *queueWatch
+	// phase names the phase running, for the peaks of the footprints.
+	phase atomic.Value
 	// group is the main host's memory cgroup (nil when none could be
 	// made), watch its footprint.
 	group *cgroup.Group
@@ -176,6 +179,15 @@ type phaseCPU struct {
 	bare      float64
 	// nats is the NATS cluster's process (replicas only).
 	nats float64
+}
+
+// enter names the phase that starts.
+func (b *bench) enter(phase string) { b.phase.Store(phase) }
+
+// currentPhase names the phase running; "" before the first.
+func (b *bench) currentPhase() string {
+	s, _ := b.phase.Load().(string)
+	return s
 }
 
 func (b *bench) logf(format string, args ...any) {
@@ -397,6 +409,7 @@ func (b *bench) startMainHost(ctx context.Context) error {
 	b.logf("host ready at %s (pid %d, data directory %s)", h.URL, h.PID(), dir)
 	time.Sleep(settle)
 	b.watch = newMemWatch(g, note, b.sampler)
+	b.watch.phase = b.currentPhase
 	b.watch.idle()
 	b.logf("idle footprint %.1f MiB (%s)", float64(b.watch.fp.idle)/mib, b.watch.fp.source)
 	return nil
@@ -603,6 +616,7 @@ func (b *bench) intake(ctx context.Context, withBare bool) {
 	}
 	body := func(i int) []byte { return bodies[i%len(bodies)] }
 
+	b.enter("intake")
 	b.logf("intake: deploying %d commits first, so the measured events are repeats", len(commits))
 	warm := load.Closed{Client: load.NewClient(8), URLs: b.phaseURLs(), Concurrency: 8, Duration: time.Minute,
 		MaxRequests: len(commits), Body: body}.Run(ctx)
@@ -614,6 +628,7 @@ func (b *bench) intake(ctx context.Context, withBare bool) {
 	b.fake.Reset()
 
 	for _, c := range b.opts.conc {
+		b.enter(fmt.Sprintf("intake, concurrency %d", c))
 		r := intakeResult{conc: c}
 		run := func(urls []string) load.Result {
 			return load.Closed{Client: load.NewClient(c), URLs: urls, Concurrency: c, Warmup: b.opts.warmup,
@@ -689,6 +704,7 @@ func (b *bench) endToEnd(ctx context.Context, rate float64) {
 		bodies[i] = flux.Event(flux.ReasonDependencyNotReady, dependencyMessage, flux.Commit(phaseE2E, i))
 	}
 	r.rate = rate
+	b.enter("end-to-end")
 	b.logf("end-to-end: %d events at %.0f/s", n, rate)
 	b.fake.Reset()
 	conns := b.fake.Connections()
@@ -748,6 +764,7 @@ func (b *bench) slowAPI(ctx context.Context) {
 		bodies[i] = flux.Event(flux.ReasonProgressing, flux.ChangeSet, commits[i])
 		bodies[n+i] = flux.Event(flux.ReasonSucceeded, "Applied revision: main@sha1:"+commits[i], commits[i])
 	}
+	b.enter("slow API")
 	perCommit := len(flux.ProgressingContexts) + 1
 	b.logf("slow API: %d commits, %d statuses and %d dispatches, every call answered after %v", n, n*perCommit, n, b.opts.slowWait)
 	b.fake.Reset()

@@ -36,6 +36,8 @@ type footprint struct {
 	// idle is the working set once the host is ready and settled, peak the
 	// largest sampled every 100 ms through the phases.
 	idle, peak uint64
+	// peakPhase names the phase during which the peak was sampled.
+	peakPhase string
 	// processes counts the host and the plugin processes seen.
 	processes int
 	err       error
@@ -46,8 +48,10 @@ type footprint struct {
 type memWatch struct {
 	group   *cgroup.Group
 	sampler *procmem.Sampler
-	mu      sync.Mutex
-	fp      footprint
+	// phase names the phase running now (nil: none named).
+	phase func() string
+	mu    sync.Mutex
+	fp    footprint
 }
 
 // newCgroup makes the memory cgroup a host runs in, or returns nil and why
@@ -106,18 +110,30 @@ func (w *memWatch) idle() {
 	v, err := w.now()
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.fp.idle, w.fp.peak = v, max(w.fp.peak, v)
+	w.fp.idle = v
+	w.fp.record(v, "idle")
 	w.fp.err = errors.Join(w.fp.err, err)
 }
 
 // sample records a sample toward the peak.
 func (w *memWatch) sample() {
 	v, err := w.now()
+	phase := ""
+	if w.phase != nil {
+		phase = w.phase()
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.fp.peak = max(w.fp.peak, v)
+	w.fp.record(v, phase)
 	if w.fp.err == nil {
 		w.fp.err = err
+	}
+}
+
+// record takes a sample of v during phase toward the peak.
+func (fp *footprint) record(v uint64, phase string) {
+	if v > fp.peak {
+		fp.peak, fp.peakPhase = v, phase
 	}
 }
 
@@ -190,6 +206,7 @@ func (o options) mixEvents() int { return int(o.mixRate * o.mixTime.Seconds()) }
 // d.
 func (b *bench) mixPhase(ctx context.Context, rate float64, d time.Duration) {
 	n := int(rate * d.Seconds())
+	b.enter("new commits")
 	b.logf("new commits: %d events of the Flux mix at %.0f/s, each for a commit of its own", n, rate)
 	mark := b.markCPU()
 	profiled := b.profile(ctx, "mix", d)
@@ -296,11 +313,13 @@ func (b *bench) allPlugins(ctx context.Context) {
 	}
 	time.Sleep(settle)
 	w := newMemWatch(g, note, sampler)
+	w.phase = b.currentPhase
 	w.idle()
 	stop := w.every(100 * time.Millisecond)
 	main := b.hosts
 	b.hosts = []*harness.Host{h} // waitFor watches this host
 	n := b.opts.mixEvents() / 2
+	b.enter("new commits (half)")
 	b.logf("all plugins in use: %d events of the Flux mix at %.0f/s", n, b.opts.mixRate)
 	mix := b.newCommits(ctx, []string{h.URL + "/gitopsphase/default"}, phaseMixAll, n, b.opts.mixRate)
 	b.hosts = main

@@ -283,3 +283,16 @@ func TestTheReplicasFiguresAreInTheTableWithoutTargets(t *testing.T) {
 		}
 	}
 }
+
+func TestTheFootprintNamesThePhaseOfItsPeak(t *testing.T) {
+	var fp footprint
+	for _, s := range []struct {
+		v     uint64
+		phase string
+	}{{10, "idle"}, {30, "intake, concurrency 8"}, {50, "end-to-end"}, {50, "new commits"}, {20, "slow API"}} {
+		fp.record(s.v, s.phase)
+	}
+	if fp.peak != 50 || fp.peakPhase != "end-to-end" {
+		t.Errorf("peak %d during %q, want 50 during the first phase that reached it, end-to-end", fp.peak, fp.peakPhase)
+	}
+}

@@ -273,12 +273,12 @@ func details(r *results) string {
 		}
 	}
 
-	b.WriteString("\n### Footprint\n\nThe working set of the host's process tree as the kubelet computes it (`container_memory_working_set_bytes`): the memory cgroup's usage minus its inactive file pages. Each measured host runs in a memory cgroup of its own, entered before exec, and the binaries' cached pages are evicted first so the tree is charged for the pages of its binaries it maps, as a container is. Idle: 2 s after `/readyz` answered 200; peak: the largest of samples every 100 ms.\n\n| host | source | processes | idle | peak |\n|---|---|---|---|---|\n")
+	b.WriteString("\n### Footprint\n\nThe working set of the host's process tree as the kubelet computes it (`container_memory_working_set_bytes`): the memory cgroup's usage minus its inactive file pages. Each measured host runs in a memory cgroup of its own, entered before exec, and the binaries' cached pages are evicted first so the tree is charged for the pages of its binaries it maps, as a container is. Idle: 2 s after `/readyz` answered 200; peak: the largest of samples every 100 ms, and the phase it was sampled in.\n\n| host | source | processes | idle | peak | peak during |\n|---|---|---|---|---|---|\n")
 	for _, f := range []struct {
 		name string
 		fp   footprint
 	}{{"default config (Flux + GitHub), intake, end-to-end, new commits, slow API", r.mem}, {"every bundled plugin in use, new commits (half)", r.all}} {
-		fmt.Fprintf(&b, "| %s | %s | %d | %.1f MiB | %.1f MiB |\n", f.name, f.fp.source, f.fp.processes, float64(f.fp.idle)/mib, float64(f.fp.peak)/mib)
+		fmt.Fprintf(&b, "| %s | %s | %d | %.1f MiB | %.1f MiB | %s |\n", f.name, f.fp.source, f.fp.processes, float64(f.fp.idle)/mib, float64(f.fp.peak)/mib, f.fp.peakPhase)
 	}
 	for _, fp := range []footprint{r.mem, r.all} {
 		if fp.note != "" {

@@ -184,6 +184,7 @@ func (b *bench) startReplicas(ctx context.Context, dir, urls string, n int) ([]r
 			return hosts, stop, fmt.Errorf("replica %d: %w (log %s; -keep keeps it)", i+1, err, logPath)
 		}
 		r.watch = newMemWatch(g, note, r.sampler)
+		r.watch.phase = b.currentPhase
 		hosts[i] = r
 	}
 	time.Sleep(settle)
@@ -272,9 +273,9 @@ func (r *replicaRun) details() string {
 			x.sent, x.rate, x.accepted, x.statuses, x.dispatches, x.window.Round(time.Millisecond))
 	}
 	if len(r.mem) > 0 {
-		b.WriteString("| replica | source | processes | idle | peak |\n|---|---|---|---|---|\n")
+		b.WriteString("| replica | source | processes | idle | peak | peak during |\n|---|---|---|---|---|---|\n")
 		for i, fp := range r.mem {
-			fmt.Fprintf(&b, "| %d | %s | %d | %.1f MiB | %.1f MiB |\n", i+1, fp.source, fp.processes, float64(fp.idle)/mib, float64(fp.peak)/mib)
+			fmt.Fprintf(&b, "| %d | %s | %d | %.1f MiB | %.1f MiB | %s |\n", i+1, fp.source, fp.processes, float64(fp.idle)/mib, float64(fp.peak)/mib, fp.peakPhase)
 		}
 		b.WriteString("\n")
 	}
