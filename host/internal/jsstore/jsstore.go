@@ -463,7 +463,11 @@ func (s *Store) write(key string, change func(*entry) error) error {
 	} else {
 		rev, err = states.Update(ctx, kvKey(key), v, k.rev)
 	}
-	if errors.Is(err, jetstream.ErrKeyExists) {
+	// A Create finding the key, or an Update finding a newer revision:
+	// another replica wrote the pair. On a replicated bucket the server
+	// reports the latter with another code than on a single server, which
+	// nats.go maps to ErrKeyRevisionMismatch only.
+	if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 		s.mu.Lock()
 		s.known[key] = known{stale: true}
 		s.mu.Unlock()

@@ -1,12 +1,15 @@
 package jsstore
 
 import (
+	"errors"
 	"github.com/nats-io/nats-server/v2/server"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -50,6 +53,31 @@ func TestJetStreamConformance(t *testing.T) {
 		},
 		Peer: func(t *testing.T, s pipeline.Store) pipeline.Store {
 			return open(t, srv.URL(), s.(*Store).opts.Name)
+		},
+	})
+}
+
+// TestJetStreamConformanceOnACluster runs the suite on a 3-node cluster
+// with three copies of the stream and the bucket, as deployed: the server
+// reports a replicated bucket's compare-and-swap conflicts with other
+// error codes than a single server's.
+func TestJetStreamConformanceOnACluster(t *testing.T) {
+	c := natsserver.NewCluster(t, 3)
+	c.WaitReady(t)
+	n := 0
+	replicated := func(o *Options) { o.Replicas = 3 }
+	storetest.Run(t, storetest.Backend{
+		Open: func(t *testing.T) pipeline.Store {
+			n++
+			return open(t, c.URLs(), "cluster-"+string(rune('a'+n)), replicated)
+		},
+		Reopen: func(t *testing.T, s pipeline.Store) pipeline.Store {
+			js := s.(*Store)
+			_ = js.Close()
+			return open(t, c.URLs(), js.opts.Name, replicated)
+		},
+		Peer: func(t *testing.T, s pipeline.Store) pipeline.Store {
+			return open(t, c.URLs(), s.(*Store).opts.Name, replicated)
 		},
 	})
 }
@@ -169,5 +197,50 @@ func TestQueueNamesNATSAndKubernetesTake(t *testing.T) {
 		if err := CheckName(name); err == nil {
 			t.Errorf("%q accepted", name)
 		}
+	}
+}
+
+// TestConcurrentWritesOnAClusterAreConflictsNotFailures has two replicas
+// write one pair's state at once on a replicated bucket: the server answers
+// a write racing another on the same key with another error code than a
+// stale revision, and either is a conflict (the loser reads again), never a
+// failure to retry with the same revision.
+func TestConcurrentWritesOnAClusterAreConflictsNotFailures(t *testing.T) {
+	c := natsserver.NewCluster(t, 3)
+	c.WaitReady(t)
+	replicated := func(o *Options) { o.Replicas = 3 }
+	a := open(t, c.URLs(), "race", replicated)
+	b := open(t, c.URLs(), "race", replicated)
+	r, err := a.Add(storetest.Record("e1", "aaaaaaa0000000000000000000000000000000000"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := storetest.Record("e1", "aaaaaaa0000000000000000000000000000000000")
+	rec.Seq = r
+	var wg sync.WaitGroup
+	errs := make(chan error, 400)
+	for _, s := range []*Store{a, b} {
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range 25 {
+					st, err := s.State(rec.Key())
+					if err != nil {
+						errs <- err
+						return
+					}
+					st.Posted = map[string]string{"podinfo": strconv.Itoa(i)}
+					if err := s.Progress(rec, st); err != nil && !errors.Is(err, pipeline.ErrConflict) {
+						errs <- err
+					}
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("a write racing another replica's: %v, want nil or ErrConflict", err)
 	}
 }

@@ -316,6 +316,12 @@ func conflict(t *testing.T, b Backend) {
 	if err := s.Progress(r, state(t, s, r.Key())); err != nil {
 		t.Fatalf("a write after reading the state: %v", err)
 	}
+	// The other replica last wrote the revision this one has now replaced:
+	// its next write is a conflict too (an update, not a create).
+	theirs.Posted = map[string]string{"podinfo": "theirs"}
+	if err := peer.Progress(r, theirs); !errors.Is(err, pipeline.ErrConflict) {
+		t.Fatalf("an update over a revision another replica replaced: %v, want ErrConflict", err)
+	}
 	// Two replicas creating the state of a new pair: one wins.
 	n := add(t, s, Record("e2", commitB, "podinfo"))
 	a, c := state(t, s, n.Key()), state(t, peer, n.Key())
