@@ -18,13 +18,16 @@ import (
 	"github.com/gitops-connector/gitops-connector/testkit/fakeentra"
 	"github.com/gitops-connector/gitops-connector/testkit/fakegithub"
 	"github.com/gitops-connector/gitops-connector/testkit/hostproc"
+	"github.com/gitops-connector/gitops-connector/testkit/natsserver"
+	"github.com/nats-io/nats-server/v2/server"
 )
 
 // podEnvironment does for the connector container of a rendered release
 // what the kubelet does: it resolves the environment (ConfigMaps and the
 // chart's Secret from the release, other Secrets from secrets) and writes
 // the files of the Secret volumes under root, each mount path moved below
-// root, as are the environment values that name a file there. A Secret key
+// root, as are the environment values that name a file there. The pod's
+// name (from the downward API) is the Deployment's with "-0". A Secret key
 // a non-optional reference names and the Secrets lack fails the test, as
 // the kubelet refuses to start such a container.
 func podEnvironment(t *testing.T, r rendered, root string, secrets map[string]map[string]string) map[string]string {
@@ -62,6 +65,9 @@ func podEnvironment(t *testing.T, r rendered, root string, secrets map[string]ma
 			if ok {
 				env[e.Name] = v
 			}
+		case e.ValueFrom.FieldRef != nil:
+			d := r.deployment(t)
+			env[e.Name] = map[string]string{"metadata.name": d.Name + "-0", "metadata.namespace": d.Namespace}[e.ValueFrom.FieldRef.FieldPath]
 		default:
 			t.Fatalf("env %s: unexpected source %+v", e.Name, e.ValueFrom)
 		}
@@ -284,5 +290,49 @@ func TestTheConnectorAuthenticatesWithTheChartsAzureIdentities(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The connector runs with the environment and files the chart gives NATS
+// JetStream with a token from an existing Secret: it reads the mounted
+// token, keeps no data directory, and accepts and delivers through the
+// queue of a server that refuses clients without the token.
+func TestTheConnectorQueuesOnTheChartsNATSWithItsToken(t *testing.T) {
+	const token = "nats-t0ken-0123456789"
+	nats := natsserver.Single(t, func(o *server.Options) { o.Authorization = token })
+	fake := fakegithub.Start(t)
+	fake.AddRepo("kaizentm", "gitops-manifests")
+	fake.AddRepo("kaizentm", "gitops-connector")
+	const sha = "3e3d3f0c8a1b0c7a6f1f0e2d4c5b6a7980a1b2c3"
+	fake.SetCommit("kaizentm", "gitops-manifests", sha, "Merge pull request #12 from kaizentm/deploy/4242424242/9f8e7d6c5b4a39281706f5e4d3c2b1a098765432")
+
+	r := render(t, install{files: []string{githubValues}, values: "orchestratorPAT: " + fake.Token() + "\n" +
+		"singleInstance: {subscribers: null, gitHubOrgUrl: '" + fake.OrgURL("kaizentm") + "'}\n" +
+		"queue: {nats: {url: '" + nats.URL() + "', streamReplicas: 1, credentials: {existingSecret: nats-user, tokenKey: token}}}\n"})
+	for k, v := range r.environment(t) {
+		if strings.Contains(v, token) {
+			t.Fatalf("the chart put the token into %s", k)
+		}
+	}
+	// No data directory: the host refuses one beside a queue.
+	h := runPod(t, r, map[string]map[string]string{"nats-user": {"token": token}}, map[string]string{"GITOPS_CONNECTOR_DATA_DIR": ""})
+	if len(h.Log.Messages("event queue on NATS JetStream: replicas share the accepted events and deliver them together")) != 1 {
+		t.Fatal("the host did not open the NATS queue")
+	}
+	if a := h.Post(t, "", succeeded(sha)); a.Code != http.StatusAccepted {
+		t.Fatalf("event: %+v", a)
+	}
+	eventually := func(what string, cond func() string) { hostproc.Eventually(t, 90*time.Second, what, cond) }
+	eventually("the status through the queue", func() string {
+		for _, s := range fake.Statuses("kaizentm", "gitops-manifests", sha) {
+			if s.Context == "Status" && s.State == "success" {
+				return ""
+			}
+		}
+		return "no Status=success"
+	})
+	fake.AssertValid(t)
+	if strings.Contains(h.Log.String(), token) {
+		t.Error("the host's log holds the NATS token")
 	}
 }
