@@ -169,10 +169,17 @@ func TestWaitsCallsDueOnceAfterTheDelayOrAtOnceWhenItsCommitIsWoken(t *testing.T
 	if w.Len() != 3 {
 		t.Fatalf("Len = %d", w.Len())
 	}
-	w.Wake("c1")
+	w.Open("north@c1", "c1", "the waking event's own pair", time.Hour)
+	w.Wake("c1", "north@c1")
 	got := map[string]bool{<-due: true, <-due: true}
 	if !got["gate of c1"] || !got["other config, c1"] {
 		t.Errorf("woken: %v", got)
+	}
+	if v, ok := w.Get("north@c1"); !ok || v != "the waking event's own pair" {
+		t.Errorf("the waking event's own gate: %q %v, want it left open", v, ok)
+	}
+	if !w.Take("north@c1", "the waking event's own pair") {
+		t.Error("the waking event's own gate cannot be taken over")
 	}
 	if v, ok := w.Get("east@c2"); !ok || v != "gate of c2" || w.Len() != 1 {
 		t.Errorf("c2: %q %v, Len %d", v, ok, w.Len())
@@ -189,7 +196,7 @@ func TestWaitsCallsDueOnceAfterTheDelayOrAtOnceWhenItsCommitIsWoken(t *testing.T
 	w.Open("east@c3", "c3", "replacement", time.Hour)
 	time.Sleep(20 * time.Millisecond) // the replaced timer's time passes
 	w.Stop()
-	w.Wake("c3")
+	w.Wake("c3", "")
 	select {
 	case v := <-due:
 		t.Errorf("due after it was opened again or stopped: %q", v)

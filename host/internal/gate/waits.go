@@ -83,14 +83,16 @@ func (w *Waits[T]) fire(key string, g *wait[T]) {
 	w.Due(g.value)
 }
 
-// Wake makes every open gate of commit due now: another event of the
-// commit arrived, and the environment it reports may be the one a gate
-// waits for.
-func (w *Waits[T]) Wake(commit string) {
+// Wake makes every open gate of commit due now, except the gate of key
+// from: another event of the commit arrived, and the environment it
+// reports may be the one a gate waits for. The event's own pair is left
+// alone: the event reads that gate itself when it is delivered (it takes
+// the gate over), so waking it would only read the statuses once more.
+func (w *Waits[T]) Wake(commit, from string) {
 	w.mu.Lock()
 	var due []T
 	for key, g := range w.open {
-		if g.commit == commit && !w.stopped {
+		if g.commit == commit && key != from && !w.stopped {
 			g.timer.Stop()
 			delete(w.open, key)
 			due = append(due, g.value)

@@ -363,7 +363,7 @@ func (p *Pipeline) consume() {
 		}
 		p.startDrain(r.Key(), p.enqueue(&entry{rec: r}))
 		p.mu.Unlock()
-		p.gates.Wake(r.CommitID) // as Submit does
+		p.gates.Wake(r.CommitID, r.Key()) // as Submit does
 		return true
 	})
 	if err != nil {
@@ -419,7 +419,7 @@ func (p *Pipeline) Submit(job Job) (Submitted, error) {
 	p.mu.Unlock()
 	// Another environment's result may have arrived with the commit's
 	// event: read the commit's open gates again now.
-	p.gates.Wake(rec.CommitID)
+	p.gates.Wake(rec.CommitID, rec.Key())
 	return Recorded, nil
 }
 
