@@ -101,22 +101,27 @@ func TestTheThirdPartyExamplePassesTheConformanceKit(t *testing.T) {
 	}
 }
 
-// The README's "Write a plugin" shows the example whole: the same file.
+// The README's "Write a plugin" shows the example and its conformance
+// test whole: the same files.
 func TestTheReadmeShowsTheThirdPartyExampleAsItIs(t *testing.T) {
 	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	example, err := os.ReadFile(filepath.Join("testdata", "thirdparty", "main.go"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	_, section, _ := strings.Cut(string(readme), "### Write a plugin")
-	if !strings.Contains(section, "```go\n"+string(example)+"```") {
-		t.Error("README.md's \"Write a plugin\" does not show testdata/thirdparty/main.go as it is")
-	}
-	if lines := strings.Count(string(example), "\n"); lines >= 120 {
-		t.Errorf("the example has %d lines: keep the shortest correct plugin short", lines)
+	for _, name := range []string{"main.go", "main_test.go"} {
+		example, err := os.ReadFile(filepath.Join("testdata", "thirdparty", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(section, "```go\n"+string(example)+"```") {
+			t.Errorf("README.md's \"Write a plugin\" does not show testdata/thirdparty/%s as it is", name)
+		}
+		if name == "main.go" {
+			if lines := strings.Count(string(example), "\n"); lines >= 120 {
+				t.Errorf("the example has %d lines: keep the shortest correct plugin short", lines)
+			}
+		}
 	}
 }
 
