@@ -418,27 +418,40 @@ func (b *bench) startMainHost(ctx context.Context) error {
 // procfsMount is where Linux mounts procfs.
 const procfsMount = "/proc"
 
-// sampleMemory samples the host's processes, and its Go runtime's memory
-// figures (its /metrics), every 100 ms until the returned function is
-// called.
+// runtimeEvery is how often the host's Go runtime figures are read from
+// its /metrics: each read makes the host gather and encode every metric, so
+// reading as often as the working set (a file read in the benchmark's own
+// process) would charge the host noticeably for being measured. A phase
+// lasts several seconds: a read a second sees each one's heap and
+// goroutines several times.
+const runtimeEvery = time.Second
+
+// sampleMemory samples the host's processes every 100 ms, and its Go
+// runtime's memory figures (its /metrics) every runtimeEvery, until the
+// returned function is called.
 func (b *bench) sampleMemory() func() {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
-	client := &http.Client{Timeout: time.Second}
+	client := gostats.Client(time.Second)
 	metrics := b.hosts[0].URL + "/metrics"
 	go func() {
 		defer wg.Done()
 		t := time.NewTicker(100 * time.Millisecond)
 		defer t.Stop()
+		var lastRuntime time.Time
 		for {
 			select {
 			case <-done:
 				return
-			case <-t.C:
+			case now := <-t.C:
 				if err := b.sampler.Sample(); err != nil && b.res.memErr == nil {
 					b.res.memErr = err
 				}
+				if now.Sub(lastRuntime) < runtimeEvery {
+					continue
+				}
+				lastRuntime = now
 				m, err := gostats.Read(context.Background(), client, metrics)
 				if err != nil && b.res.runtimeErr == nil {
 					b.res.runtimeErr = err

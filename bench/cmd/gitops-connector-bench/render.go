@@ -319,7 +319,7 @@ func details(r *results) string {
 		fmt.Fprintf(&b, "| **total** | | **%.1f MiB** | %.1f MiB | %.1f MiB |\n", float64(t.PeakBytes)/mib, float64(t.PeakAnonBytes)/mib, float64(t.PeakFileBytes)/mib)
 	}
 	if rt := r.runtime; rt.HeapInuse > 0 {
-		fmt.Fprintf(&b, "\nThe host's Go runtime (its `/metrics`, sampled every 100 ms), the largest of each figure: heap in use %.1f MiB, free heap not yet returned to the system %.1f MiB, goroutine stacks %.1f MiB, %d goroutines.\n",
+		fmt.Fprintf(&b, "\nThe host's Go runtime (its `/metrics`, sampled every second, uncompressed), the largest of each figure: heap in use %.1f MiB, free heap not yet returned to the system %.1f MiB, goroutine stacks %.1f MiB, %d goroutines.\n",
 			float64(rt.HeapInuse)/mib, float64(rt.HeapRetained)/mib, float64(rt.StackInuse)/mib, rt.Goroutines)
 	}
 	if r.runtimeErr != nil {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -75,7 +76,17 @@ func Parse(r io.Reader) (Memory, error) {
 	return m, nil
 }
 
-// Read fetches and parses url (a /metrics endpoint).
+// Client returns the HTTP client to read a /metrics endpoint with: it does
+// not ask for gzip, which Go's transport otherwise does on every request.
+// A Prometheus server scrapes every 15 to 60 s; the benchmark reads far more
+// often, and compressing each exposition would be work of the benchmark's
+// charged to the host it measures.
+func Client(timeout time.Duration) *http.Client {
+	return &http.Client{Timeout: timeout, Transport: &http.Transport{DisableCompression: true}}
+}
+
+// Read fetches and parses url (a /metrics endpoint) with client (from
+// Client).
 func Read(ctx context.Context, client *http.Client, url string) (Memory, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {

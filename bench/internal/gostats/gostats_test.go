@@ -1,8 +1,13 @@
 package gostats
 
 import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 )
 
 const exposition = `# HELP go_goroutines Number of goroutines that currently exist.
@@ -39,5 +44,24 @@ func TestParseNamesAMissingFigure(t *testing.T) {
 	_, err := Parse(strings.NewReader("go_goroutines 3\n"))
 	if err == nil || !strings.Contains(err.Error(), "go_memstats_heap_inuse_bytes") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+func TestReadDoesNotAskForCompression(t *testing.T) {
+	var encoding []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		encoding = r.Header.Values("Accept-Encoding")
+		_, _ = io.WriteString(w, exposition)
+	}))
+	defer srv.Close()
+	m, err := Read(context.Background(), Client(time.Second), srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(encoding) != 0 {
+		t.Errorf("Accept-Encoding %q: the host would compress every sample", encoding)
+	}
+	if m.Goroutines != 412 {
+		t.Errorf("goroutines %d, want 412", m.Goroutines)
 	}
 }
