@@ -174,7 +174,7 @@ func TestCommitListsStatusesAndDeployedWithCrossTheProcessBoundary(t *testing.T)
 	}
 }
 
-func TestAPluginWritesItsCPUProfileWhenTheHostStopsIt(t *testing.T) {
+func TestAPluginWritesItsCPUAndHeapProfilesWhenTheHostStopsIt(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv(sdk.CPUProfileDirEnv, dir)
 	c := plugintest.Start(t, plugintest.Build(t, "testdata/echo"))
@@ -186,13 +186,15 @@ func TestAPluginWritesItsCPUProfileWhenTheHostStopsIt(t *testing.T) {
 	if !c.Exited() {
 		t.Fatal("the plugin did not exit")
 	}
-	files, err := filepath.Glob(filepath.Join(dir, "echo-*.pprof"))
-	if err != nil || len(files) != 1 {
-		t.Fatalf("profiles %v, %v: want one echo-<pid>.pprof", files, err)
-	}
-	b, err := os.ReadFile(files[0])
-	// A profile is gzip-compressed protobuf.
-	if err != nil || len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
-		t.Fatalf("%s is not a profile (%d bytes, %v)", files[0], len(b), err)
+	for _, pattern := range []string{"echo-[0-9]*[0-9].pprof", "echo-[0-9]*-heap.pprof"} {
+		files, err := filepath.Glob(filepath.Join(dir, pattern))
+		if err != nil || len(files) != 1 {
+			t.Fatalf("profiles %v, %v: want one %s", files, err, pattern)
+		}
+		b, err := os.ReadFile(files[0])
+		// A profile is gzip-compressed protobuf.
+		if err != nil || len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
+			t.Fatalf("%s is not a profile (%d bytes, %v)", files[0], len(b), err)
+		}
 	}
 }
