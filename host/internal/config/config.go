@@ -107,6 +107,9 @@ type Config struct {
 	// orchestrator is told of it; none means the config tells its
 	// orchestrator of its own deployments (package gate).
 	RequiredEnvironments []string
+
+	// revision is Revision computed once by Frozen; "" until then.
+	revision string
 }
 
 // TellsSkippedCommits reports whether the pipelines of the commits the
@@ -153,7 +156,26 @@ func (c Config) SDK(role Role) sdk.Config {
 }
 
 // Revision hashes everything a plugin sees, so plugins can cache by it.
+// Every plugin call carries it: a config from a config set (Frozen) has it
+// computed already, any other computes it on each call.
 func (c Config) Revision() string {
+	if c.revision != "" {
+		return c.revision
+	}
+	return c.computeRevision()
+}
+
+// Frozen returns c with its revision computed once, for a config complete
+// with its credentials that is served from now on (configset.Build does
+// it): the host then hashes a config once per change, not on every plugin
+// call of every event. The copy's settings and credentials must not change
+// afterwards; a changed config is a new one, frozen again.
+func (c Config) Frozen() Config {
+	c.revision = c.computeRevision()
+	return c
+}
+
+func (c Config) computeRevision() string {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00%s\x00%s\x00", c.Name, c.Namespace, c.StatusContext)
 	c.Credentials.hash(h)

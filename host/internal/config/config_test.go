@@ -200,6 +200,22 @@ func TestRevisionChangesWithWhatPluginsSee(t *testing.T) {
 	}
 }
 
+func TestFrozenConfigKeepsItsRevision(t *testing.T) {
+	a, _ := FromSpec("c", "", map[string]any{"gitRepositoryType": "GITHUB", "ciCdOrchestratorType": "GITHUB", "gitOpsOperatorType": "FLUX", "gitOpsAppURL": "x"})
+	a.Credentials.Shared.Credential = TokenCredential("ghp_a")
+	frozen := a.Frozen()
+	if frozen.Revision() != a.Revision() || frozen.SDK(RoleOrchestrator).Revision != a.SDK(RoleOrchestrator).Revision {
+		t.Fatalf("frozen revision %s, want %s", frozen.Revision(), a.Revision())
+	}
+	// A changed config is built anew from its spec: it is not frozen, and
+	// its revision is its own.
+	b := a
+	b.Credentials.Shared.Credential = TokenCredential("ghp_b")
+	if b.Frozen().Revision() == frozen.Revision() {
+		t.Fatal("two configs with different credentials share a revision")
+	}
+}
+
 const docs = `
 apiVersion: example.com/v1
 kind: GitOpsConfig

@@ -138,7 +138,7 @@ func Build(ctx context.Context, snap config.Snapshot, plugins Plugins, single bo
 			s.invalid[c.Key()] = res.Message
 			continue
 		}
-		s.byKey[c.Key()] = c
+		s.byKey[c.Key()] = c.Frozen()
 		s.byName[c.Name] = append(s.byName[c.Name], c.Key())
 	}
 	for _, keys := range s.byName {
