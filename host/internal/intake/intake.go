@@ -206,17 +206,24 @@ type exchange struct {
 	proven []webhookauth.Credentials
 }
 
-// log returns the logger of the request's lines: each carries the event id
-// and, once known, the config and the commit.
-func (x *exchange) log() *slog.Logger {
-	args := []any{"event", x.id, "remote", x.r.RemoteAddr}
+// log writes one line about the request at level, when the logger takes
+// that level: each carries the event id and, once known, the config and the
+// commit. Attributes rather than a logger With them: a logger per request
+// would format them again for each request, and every event logs a line.
+func (x *exchange) log(level slog.Level, msg string, attrs ...slog.Attr) {
+	ctx := x.r.Context()
+	if !x.h.Logger.Enabled(ctx, level) {
+		return
+	}
+	all := make([]slog.Attr, 0, 4+len(attrs))
+	all = append(all, slog.String("event", x.id), slog.String("remote", x.r.RemoteAddr))
 	if x.config != "" {
-		args = append(args, "config", x.config)
+		all = append(all, slog.String("config", x.config))
 	}
 	if x.commit != "" {
-		args = append(args, "commit", x.commit)
+		all = append(all, slog.String("commit", x.commit))
 	}
-	return x.h.Logger.With(args...)
+	x.h.Logger.LogAttrs(ctx, level, msg, append(all, attrs...)...)
 }
 
 // answer writes the JSON answer and counts it.
@@ -247,7 +254,7 @@ func (x *exchange) authorize(cfg *config.Config) bool {
 		return true
 	}
 	if err := creds.Check(x.r.Header, x.body); err != nil {
-		x.log().Warn("event refused: the sender is not authenticated", "reason", err.Error())
+		x.log(slog.LevelWarn, "event refused: the sender is not authenticated", slog.String("reason", err.Error()))
 		x.answer(http.StatusUnauthorized, Response{Status: outcomeUnauthorized})
 		return false
 	}
@@ -275,11 +282,11 @@ func (h *Handler) phase(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			x.log().Warn("event rejected: body too large", "limit", limit)
+			x.log(slog.LevelWarn, "event rejected: body too large", slog.Int64("limit", limit))
 			x.answer(http.StatusRequestEntityTooLarge, Response{Status: outcomeRejected, Reason: fmt.Sprintf("body larger than %d bytes", limit)})
 			return
 		}
-		x.log().Warn("event rejected: body not readable", "error", err)
+		x.log(slog.LevelWarn, "event rejected: body not readable", slog.Any("error", err))
 		x.answer(http.StatusBadRequest, Response{Status: outcomeRejected, Reason: "body could not be read"})
 		return
 	}
@@ -294,7 +301,7 @@ func (h *Handler) phase(w http.ResponseWriter, r *http.Request) {
 	}
 	if why := notJSONObject(body); why != "" {
 		if x.authorize(nil) {
-			x.log().Warn("event rejected", "reason", why)
+			x.log(slog.LevelWarn, "event rejected", slog.String("reason", why))
 			x.answer(http.StatusBadRequest, Response{Status: outcomeRejected, Reason: why})
 		}
 		return
@@ -318,14 +325,14 @@ func (h *Handler) phase(w http.ResponseWriter, r *http.Request) {
 	case err == nil:
 	case errors.Is(err, routing.ErrBadInput):
 		if x.authorize(cfg) {
-			x.log().Warn("event rejected", "reason", err.Error())
+			x.log(slog.LevelWarn, "event rejected", slog.String("reason", err.Error()))
 			x.answer(http.StatusBadRequest, Response{Status: outcomeRejected, Reason: err.Error()})
 		}
 		return
 	default:
 		// Says nothing about the body or the configs, so it needs no
 		// authentication: the sender is to send again.
-		x.log().Error("event not accepted: the operator plugin did not answer", "error", err)
+		x.log(slog.LevelError, "event not accepted: the operator plugin did not answer", slog.Any("error", err))
 		x.answer(http.StatusServiceUnavailable, Response{Status: outcomeUnavailable, Reason: "the operator plugin did not answer; send again"})
 		return
 	}
@@ -336,7 +343,7 @@ func (h *Handler) phase(w http.ResponseWriter, r *http.Request) {
 		x.commit = strings.ToLower(d.Result.CommitID)
 	}
 	if !d.Handled {
-		x.log().Info("event ignored", "reason", d.Reason)
+		x.log(slog.LevelInfo, "event ignored", slog.String("reason", d.Reason))
 		x.answer(http.StatusOK, Response{Status: outcomeIgnored, Config: d.Config.Key(), Reason: d.Reason})
 		return
 	}
@@ -347,18 +354,20 @@ func (h *Handler) phase(w http.ResponseWriter, r *http.Request) {
 	submitted, err := h.Queue.Submit(job)
 	switch {
 	case err != nil:
-		x.log().Warn("event not accepted", "error", err)
+		x.log(slog.LevelWarn, "event not accepted", slog.Any("error", err))
 		x.answer(http.StatusServiceUnavailable, Response{Status: outcomeUnavailable, Reason: err.Error()})
 		return
 	case submitted == pipeline.Unchanged:
-		x.log().Info("event changes nothing: every status and the outcome were delivered already", "statuses", len(job.Statuses), "finished", job.Finished)
+		x.log(slog.LevelInfo, "event changes nothing: every status and the outcome were delivered already",
+			slog.Int("statuses", len(job.Statuses)), slog.Bool("finished", job.Finished))
 		x.answer(http.StatusOK, Response{
 			Status: outcomeUnchanged, Config: d.Config.Key(), Commit: job.CommitID,
 			Statuses: len(job.Statuses), Finished: job.Finished,
 		})
 		return
 	}
-	x.log().Info("event accepted", "statuses", len(job.Statuses), "finished", job.Finished, "successful", job.Successful)
+	x.log(slog.LevelInfo, "event accepted",
+		slog.Int("statuses", len(job.Statuses)), slog.Bool("finished", job.Finished), slog.Bool("successful", job.Successful))
 	x.answer(http.StatusAccepted, Response{
 		Status: outcomeAccepted, Config: d.Config.Key(), Commit: job.CommitID,
 		Statuses: len(job.Statuses), Finished: job.Finished,
