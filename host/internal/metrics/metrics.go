@@ -31,6 +31,7 @@ package metrics
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -185,9 +186,94 @@ func (m *Metrics) Event(operatorType, outcome string) {
 }
 
 // Instrument times the requests h serves under the route's name (its path
-// template, e.g. /gitopsphase/{name}).
+// template, e.g. /gitopsphase/{name}), with the labels
+// promhttp.InstrumentHandlerDuration gives (method lower-cased, "unknown"
+// for a method outside the standard ones; the status code, 200 when h
+// wrote none). It is written out rather than taken from promhttp, which
+// builds a label map and a response writer of several interfaces for every
+// request: every notification passes here.
 func (m *Metrics) Instrument(route string, h http.Handler) http.Handler {
-	return promhttp.InstrumentHandlerDuration(m.httpRequests.MustCurryWith(prometheus.Labels{"route": route}), h)
+	obs := m.httpRequests.MustCurryWith(prometheus.Labels{"route": route})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		h.ServeHTTP(sw, r)
+		obs.WithLabelValues(methodLabel(r.Method), codeLabel(sw.code)).Observe(time.Since(start).Seconds())
+	})
+}
+
+// statusWriter remembers the status code of the answer.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// methodLabel is the method label of http_request_duration_seconds, as
+// promhttp gives it: a standard method lower-cased (sent upper- or
+// lower-case), any other "unknown", so a client cannot make series of its
+// own.
+func methodLabel(method string) string {
+	switch method {
+	case "GET", "get":
+		return "get"
+	case "PUT", "put":
+		return "put"
+	case "HEAD", "head":
+		return "head"
+	case "POST", "post":
+		return "post"
+	case "DELETE", "delete":
+		return "delete"
+	case "CONNECT", "connect":
+		return "connect"
+	case "OPTIONS", "options":
+		return "options"
+	case "NOTIFY", "notify":
+		return "notify"
+	case "TRACE", "trace":
+		return "trace"
+	case "PATCH", "patch":
+		return "patch"
+	}
+	return unknown
+}
+
+// codeLabels are the code label's values, 100 to 599.
+var codeLabels = func() []string {
+	labels := make([]string, 600)
+	for c := 100; c < len(labels); c++ {
+		labels[c] = strconv.Itoa(c)
+	}
+	return labels
+}()
+
+// codeLabel is the code label of http_request_duration_seconds: 200 when
+// the handler wrote no status, "unknown" outside 100–599.
+func codeLabel(code int) string {
+	switch {
+	case code == 0:
+		return "200"
+	case code >= 100 && code < len(codeLabels):
+		return codeLabels[code]
+	}
+	return unknown
 }
 
 // StatusDone implements pipeline.Observer.

@@ -244,3 +244,45 @@ func TestPluginRunningFollowsThePluginHostAtEveryScrape(t *testing.T) {
 		t.Fatalf("after a config change: flux %v, argocd %v; want 0 and 1", f, a)
 	}
 }
+
+func TestRequestsAreTimedByRouteMethodAndCode(t *testing.T) {
+	m := metrics.New()
+	h := &intake.Handler{Router: pathRouter{}, Queue: nopQueue{}, Metrics: m, MetricsHandler: m.Handler(),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	srv := httptest.NewServer(h.Routes())
+	defer srv.Close()
+	commit := fmt.Sprintf("%040x", 0xc0ffee)
+	for _, r := range []struct{ method, path string }{
+		{http.MethodPost, "/gitopsphase/apps/web"},
+		{http.MethodPost, "/gitopsphase/apps/web"},
+		{"post", "/gitopsphase/apps/web"},
+		{http.MethodGet, "/gitopsphase/apps/web"},
+		{"PROPFIND", "/gitopsphase/apps/web"},
+		{http.MethodGet, "/healthz"},
+		{http.MethodGet, "/nowhere"},
+	} {
+		req, _ := http.NewRequest(r.method, srv.URL+r.path, strings.NewReader(`{"commit":"`+commit+`"}`))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	const name = "gitops_connector_http_request_duration_seconds"
+	for _, c := range []struct {
+		route, method, code string
+		want                float64
+	}{
+		{"/gitopsphase/{namespace}/{name}", "post", "202", 2},
+		{"other", "post", "405", 1}, // mux takes methods in upper case only
+		{"other", "get", "405", 1},
+		{"other", "unknown", "405", 1},
+		{"/healthz", "get", "200", 1},
+		{"other", "get", "404", 1},
+	} {
+		labels := map[string]string{"route": c.route, "method": c.method, "code": c.code}
+		if got := value(t, m, name, labels); got != c.want {
+			t.Errorf("%s%v = %v, want %v", name, labels, got, c.want)
+		}
+	}
+}
