@@ -20,7 +20,7 @@ import (
 
 // pluginDir holds the SDK's echo plugin (types ECHO, every capability) and
 // things that are not plugins.
-func pluginDir(t *testing.T) string {
+func pluginDir(t testing.TB) string {
 	t.Helper()
 	bin := plugintest.Build(t, "../../../sdk/plugintest/testdata/echo")
 	dir := t.TempDir()
