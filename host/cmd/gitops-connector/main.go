@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/gitops-connector/gitops-connector/host/internal/app"
+	"github.com/gitops-connector/gitops-connector/host/internal/inflight"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -66,6 +67,7 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) er
 		fs.StringVar(&opts.Kubeconfig, "kubeconfig", getenv("KUBECONFIG"), "kubeconfig for watching GitOpsConfig resources outside a cluster")
 		fs.StringVar(&namespaces, "namespaces", getenv("GITOPS_CONNECTOR_NAMESPACES"), "namespaces to watch for GitOpsConfig resources, ','-separated (default all)")
 		fs.Int64Var(&opts.MaxBodyBytes, "max-body-bytes", 4<<20, "largest notification body accepted")
+		fs.IntVar(&opts.MaxInFlight, "max-in-flight", inflight.DefaultMax, "notifications worked on at once; others wait, body unread, up to 10s for a turn, else 503 (0: no bound)")
 		fs.DurationVar(&opts.ShutdownGrace, "shutdown-grace", envDuration(getenv, "GITOPS_CONNECTOR_SHUTDOWN_GRACE", 25*time.Second), "time given to deliveries in flight at shutdown")
 		fs.DurationVar(&opts.SweepInterval, "sweep-interval", envDuration(getenv, "GITOPS_CONNECTOR_SWEEP_INTERVAL", 30*time.Second), "interval of the orchestrators' periodic sweep")
 		fs.StringVar(&opts.DataDir, "data-dir", getenv("GITOPS_CONNECTOR_DATA_DIR"), "directory of the event store, so accepted events survive restarts (default none: in memory only)")

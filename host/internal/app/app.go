@@ -19,6 +19,7 @@ import (
 	"github.com/gitops-connector/gitops-connector/host/internal/config"
 	"github.com/gitops-connector/gitops-connector/host/internal/configset"
 	"github.com/gitops-connector/gitops-connector/host/internal/dryrun"
+	"github.com/gitops-connector/gitops-connector/host/internal/inflight"
 	"github.com/gitops-connector/gitops-connector/host/internal/intake"
 	"github.com/gitops-connector/gitops-connector/host/internal/jsstore"
 	"github.com/gitops-connector/gitops-connector/host/internal/memlimit"
@@ -52,10 +53,13 @@ type Options struct {
 	Listen          string
 	DryRun          bool
 	MaxBodyBytes    int64
-	ShutdownGrace   time.Duration
-	SweepInterval   time.Duration
-	Getenv          func(string) string
-	Logger          *slog.Logger
+	// MaxInFlight bounds the notifications worked on at once (package
+	// inflight); 0 is no bound.
+	MaxInFlight   int
+	ShutdownGrace time.Duration
+	SweepInterval time.Duration
+	Getenv        func(string) string
+	Logger        *slog.Logger
 	// OnListen, when set, is told the address the server listens on.
 	OnListen func(net.Addr)
 	// DataDir holds the event store; empty keeps accepted events in memory
@@ -214,7 +218,7 @@ func Serve(ctx context.Context, opts Options) error {
 		Ready:          h.notReady,
 	}
 	srv := &http.Server{
-		Handler:           handler.Routes(),
+		Handler:           inflight.New(opts.MaxInFlight, inflight.DefaultWait, log).Wrap(handler.Routes()),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
