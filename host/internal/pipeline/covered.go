@@ -134,7 +134,7 @@ func (p *Pipeline) listCovered(log *slog.Logger, rec Record, cfg config.Config, 
 func (p *Pipeline) list(log *slog.Logger, rec Record, cfg config.Config, repo sdk.Repository, base string) (*coverWalk, bool) {
 	cw := &coverWalk{walk: skipped.Walk{Config: cfg.SDK(config.RoleRepository), Base: base, Head: rec.CommitID,
 		MaxCommits: p.opts.SkippedMaxCommits, NotBefore: p.now().Add(-p.opts.MaxAge)}}
-	err := p.retry(rec, log, StepSkipped, cfg.RepositoryType, func(ctx context.Context) error {
+	err := p.retry(rec, logger(log), StepSkipped, cfg.RepositoryType, func(ctx context.Context) error {
 		var err error
 		cw.res, err = skipped.Find(ctx, repo, cw.walk)
 		return err

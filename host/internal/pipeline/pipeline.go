@@ -699,7 +699,9 @@ func (p *Pipeline) deliver(e *entry) {
 			p.sendToSubscribers(cfg, rec, s, log)
 			continue
 		}
-		statusLog := log.With("status", s.Name)
+		// The status's logger is made only for a line about it, which a
+		// status posted at once does not write.
+		statusLog := func() *slog.Logger { return log.With("status", s.Name) }
 		err := p.retry(rec, statusLog, StepStatus, cfg.RepositoryType, func(ctx context.Context) error {
 			return repo.PostStatus(ctx, sdk.PostStatusRequest{Config: repoCfg, CommitID: rec.CommitID, Status: s})
 		})
@@ -709,14 +711,14 @@ func (p *Pipeline) deliver(e *entry) {
 			st.Posted[s.Name] = fp
 			obs.StatusDone(cfg.RepositoryType, StatusPosted)
 		case p.ctx.Err() != nil:
-			statusLog.Warn("delivery interrupted by shutdown", "error", err)
+			statusLog().Warn("delivery interrupted by shutdown", "error", err)
 			return
 		case errors.Is(err, errExpired):
 			obs.StatusDone(cfg.RepositoryType, StatusExpired)
 			p.expire(log, rec, st, StepStatus, s.Name, err)
 			return
 		default:
-			statusLog.Error("post status failed permanently", "error", err, "kind", sdk.KindOf(err).String())
+			statusLog().Error("post status failed permanently", "error", err, "kind", sdk.KindOf(err).String())
 			obs.StatusDone(cfg.RepositoryType, StatusFailed)
 			p.giveUp(rec, StepStatus, s.Name, ReasonPermanent, err)
 		}
@@ -773,7 +775,7 @@ func (p *Pipeline) deliver(e *entry) {
 		return
 	}
 	var res sdk.NotifyResult
-	err = p.retry(rec, log, StepNotify, cfg.OrchestratorType, func(ctx context.Context) error {
+	err = p.retry(rec, logger(log), StepNotify, cfg.OrchestratorType, func(ctx context.Context) error {
 		var err error
 		res, err = orch.NotifyCompletion(ctx, sdk.Completion{
 			Config: cfg.SDK(config.RoleOrchestrator), CommitID: rec.CommitID, Successful: outcome == outcomeSuccess, Statuses: rec.Statuses,
@@ -907,19 +909,17 @@ func (p *Pipeline) sendToSubscribers(cfg config.Config, rec Record, s sdk.Status
 // retry runs op, a call to a plugin of pluginType, until it succeeds, fails
 // permanently, shutdown interrupts it, or the job is older than MaxAge (the
 // error then wraps errExpired). No attempt starts once the job is older than
-// MaxAge.
-func (p *Pipeline) retry(rec Record, log *slog.Logger, what, pluginType string, op func(context.Context) error) error {
+// MaxAge. log gives the logger of the lines about retries; it is called
+// only when there is one to write.
+func (p *Pipeline) retry(rec Record, log func() *slog.Logger, what, pluginType string, op func(context.Context) error) error {
 	remaining := p.opts.MaxAge - p.now().Sub(rec.Received)
 	if remaining <= 0 {
 		return fmt.Errorf("%w before the first attempt", errExpired)
 	}
-	b := backoff.NewExponentialBackOff()
-	b.InitialInterval = p.opts.InitialBackoff
-	b.MaxInterval = p.opts.MaxBackoff
 	var last error
 	attempts := 0
 	callCtx := context.WithValue(p.ctx, eventKey{}, rec.ID)
-	_, err := backoff.Retry(p.ctx, func() (struct{}, error) {
+	attempt := func() (struct{}, error) {
 		attempts++
 		ctx, cancel := context.WithTimeout(callCtx, p.opts.CallTimeout)
 		defer cancel()
@@ -934,11 +934,36 @@ func (p *Pipeline) retry(rec Record, log *slog.Logger, what, pluginType string, 
 			return struct{}{}, &backoff.RetryAfterError{Duration: after}
 		}
 		return struct{}{}, last
-	}, backoff.WithBackOff(b), backoff.WithMaxElapsedTime(remaining),
+	}
+	// Nearly every call succeeds at once: the first attempt is made before
+	// the backoff, its options and its timer exist, and a retryable
+	// failure is handed to backoff.Retry as its first attempt's result.
+	started := time.Now()
+	_, first := attempt()
+	switch {
+	case last == nil:
+		return nil
+	case !sdk.IsRetryable(last):
+		return last
+	}
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = p.opts.InitialBackoff
+	b.MaxInterval = p.opts.MaxBackoff
+	_, err := backoff.Retry(p.ctx, func() (struct{}, error) {
+		if first != nil {
+			err := first
+			first = nil
+			return struct{}{}, err
+		}
+		return attempt()
+	}, backoff.WithBackOff(b),
+		// What is left of remaining after the first attempt; at least a
+		// nanosecond, since 0 would mean no limit.
+		backoff.WithMaxElapsedTime(max(remaining-time.Since(started), time.Nanosecond)),
 		backoff.WithNotify(func(_ error, next time.Duration) {
 			p.fellBehind(rec.Key())
 			p.opts.Observer.Retrying(what, pluginType)
-			log.Warn(what+" failed; retrying", "error", last, "retry_in", next.Round(time.Millisecond), "attempt", attempts)
+			log().Warn(what+" failed; retrying", "error", last, "retry_in", next.Round(time.Millisecond), "attempt", attempts)
 		}))
 	switch {
 	case err == nil:
@@ -950,6 +975,9 @@ func (p *Pipeline) retry(rec Record, log *slog.Logger, what, pluginType string, 
 	}
 	return last
 }
+
+// logger returns a function returning log, for retry.
+func logger(log *slog.Logger) func() *slog.Logger { return func() *slog.Logger { return log } }
 
 // pruneLoop deletes idle pair states now and then, so the store stays
 // bounded over weeks of operation.

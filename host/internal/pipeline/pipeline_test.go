@@ -395,6 +395,29 @@ func TestRetryableErrorsAreRetriedAndPermanentOnesAreNot(t *testing.T) {
 	}
 }
 
+func TestEachRetryIsLoggedWithItsStatusAndAttempt(t *testing.T) {
+	r := &recorder{failures: map[string][]error{
+		"Flaky": {sdk.Retryable(errors.New("502"), 0), sdk.Retryable(errors.New("timeout"), 0)},
+	}}
+	logs := &hostproc.Log{}
+	p := newTestPipeline(t, r, func(o *Options) { o.Logger = slog.New(slog.NewJSONHandler(logs, nil)) })
+	submit(t, p, Job{ID: "e1", Config: testConfig, CommitID: commitA,
+		Statuses: []sdk.Status{status("Steady", "Progressing", sdk.StatePending), status("Flaky", "Progressing", sdk.StatePending)}})
+	closeAndWait(t, p)
+	if posted, _ := r.snapshot(); len(posted) != 2 {
+		t.Fatalf("posted %v, want both statuses", posted)
+	}
+	lines := logs.Messages(StepStatus + " failed; retrying")
+	if len(lines) != 2 {
+		t.Fatalf("%d retry lines, want one per failed attempt: %v", len(lines), lines)
+	}
+	for i, l := range lines {
+		if l["event"] != "e1" || l["status"] != "Flaky" || l["attempt"] != float64(i+1) || l["error"] == nil {
+			t.Errorf("retry line %d: %v", i, l)
+		}
+	}
+}
+
 func TestRetryAfterFromThePluginIsHonoured(t *testing.T) {
 	r := &recorder{failures: map[string][]error{"Status": {sdk.Retryable(errors.New("rate limited"), time.Second)}}}
 	p := newTestPipeline(t, r)
