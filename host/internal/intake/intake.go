@@ -34,7 +34,6 @@ import (
 	"github.com/gitops-connector/gitops-connector/host/internal/routing"
 	"github.com/gitops-connector/gitops-connector/host/internal/webhookauth"
 	"github.com/gitops-connector/gitops-connector/sdk"
-	"github.com/gorilla/mux"
 )
 
 // Router decides what to do with a notification.
@@ -96,14 +95,31 @@ type Response struct {
 
 // Routes returns the router with every endpoint. A path that is not one
 // is answered 404 with the reason, also when it only becomes one once
-// cleaned (see cleanPaths).
+// cleaned (see cleanPaths); a method an endpoint does not take, 405.
+//
+// It is net/http's ServeMux, which sets the path's values on the request
+// itself: gorilla/mux, used before, copied every request to carry them in
+// its context and matched each route with regular expressions.
 func (h *Handler) Routes() http.Handler {
-	r := mux.NewRouter()
-	// Paths are checked by cleanPaths: mux would answer an unclean one
-	// with a redirect to its cleaned form.
-	r.SkipClean(true)
+	mux := http.NewServeMux()
+	methodNotAllowed := h.instrument("other", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusMethodNotAllowed, Response{Status: outcomeRejected, Reason: "method not allowed"})
+	})
+	notFound := h.instrument("other", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusNotFound, Response{Status: outcomeRejected, Reason: "no such endpoint; notifications go to POST /gitopsphase"})
+	})
+	// The patterns take every method and the handler checks it, so that a
+	// wrong method is answered in JSON and timed as "other", as an unknown
+	// path is, rather than by ServeMux's own 405.
 	handle := func(route string, f http.HandlerFunc, method string) {
-		r.Handle(route, h.instrument(route, f)).Methods(method)
+		timed := h.instrument(route, f)
+		mux.Handle(route, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method != method {
+				methodNotAllowed.ServeHTTP(w, r)
+				return
+			}
+			timed.ServeHTTP(w, r)
+		}))
 	}
 	handle("/gitopsphase", h.phase, http.MethodPost)
 	handle("/gitopsphase/{name}", h.phase, http.MethodPost)
@@ -115,18 +131,13 @@ func (h *Handler) Routes() http.Handler {
 	if h.MetricsHandler != nil {
 		handle("/metrics", h.MetricsHandler.ServeHTTP, http.MethodGet)
 	}
-	r.MethodNotAllowedHandler = h.instrument("other", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusMethodNotAllowed, Response{Status: outcomeRejected, Reason: "method not allowed"})
-	})
-	r.NotFoundHandler = h.instrument("other", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusNotFound, Response{Status: outcomeRejected, Reason: "no such endpoint; notifications go to POST /gitopsphase"})
-	})
-	return cleanPaths(r, r.NotFoundHandler)
+	mux.Handle("/", notFound)
+	return cleanPaths(mux, notFound)
 }
 
 // cleanPaths hands notFound every request whose path is not in its clean
 // form (path.Clean): "." or ".." segments, repeated slashes, a trailing
-// slash. gorilla/mux would answer it 301 with the cleaned path, so that
+// slash. A ServeMux would answer it 301 with the cleaned path, so that
 // "/gitopsphase/../admin" becomes a hop to another path, and a redirected
 // POST is sent again as a GET by most clients: the sender learns nothing
 // of why its notification was lost. The path checked is the decoded one,
@@ -269,7 +280,6 @@ func (x *exchange) authorize(cfg *config.Config) bool {
 // anything is recorded.
 func (h *Handler) phase(w http.ResponseWriter, r *http.Request) {
 	x := &exchange{h: h, w: w, r: r, id: newEventID()}
-	vars := mux.Vars(r)
 	if why := h.ready(); why != "" {
 		x.answer(http.StatusServiceUnavailable, Response{Status: outcomeUnavailable, Reason: why})
 		return
@@ -291,7 +301,7 @@ func (h *Handler) phase(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	x.body = body
-	req := routing.Request{Body: body, Namespace: vars["namespace"], Name: vars["name"]}
+	req := routing.Request{Body: body, Namespace: r.PathValue("namespace"), Name: r.PathValue("name")}
 	if cfg, ok := h.Router.Target(req); ok {
 		x.operator, x.config = cfg.OperatorType, cfg.Key()
 		if !x.authorize(&cfg) {
