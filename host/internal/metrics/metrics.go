@@ -33,6 +33,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gitops-connector/gitops-connector/host/internal/pipeline"
@@ -316,12 +318,34 @@ func (m *Metrics) PluginCall(c sdk.Capability, method, typ string, took time.Dur
 	m.pluginCalls.WithLabelValues(string(c), method, typeLabel(typ), callOutcome(err)).Observe(took.Seconds())
 }
 
+// typeLabel is the label value of a plugin type: lower-cased, "unknown"
+// when empty. Types are upper-case in configs (FLUX, GITHUB) and labelled
+// on every event, status and plugin call, so the values are kept rather
+// than lower-cased again each time.
 func typeLabel(typ string) string {
-	if typ = strings.ToLower(strings.TrimSpace(typ)); typ != "" {
-		return typ
+	if l, ok := typeLabels.Load(typ); ok {
+		return l.(string)
 	}
-	return unknown
+	l := strings.ToLower(strings.TrimSpace(typ))
+	if l == "" {
+		l = unknown
+	}
+	// Types come from the plugins installed and the configs loaded: a few.
+	// The bound only guards against a caller that passes something else.
+	if typeLabelsKept.Add(1) <= maxTypeLabels {
+		typeLabels.Store(typ, l)
+	}
+	return l
 }
+
+// typeLabels maps a type as given to its label value; typeLabelsKept
+// counts the entries stored, at most maxTypeLabels.
+var (
+	typeLabels     sync.Map
+	typeLabelsKept atomic.Int64
+)
+
+const maxTypeLabels = 256
 
 // stepLabel names the pipeline's steps in label form.
 func stepLabel(step string) string {
