@@ -590,8 +590,12 @@ const (
 	outcomeFailure = "failure"
 )
 
+// fingerprint is what the state records of a posted status to tell a
+// repeat: its state, raw state and description. It is computed for every
+// status of every event, repeats included, so it is a concatenation, not
+// fmt; the form is the one stored, so it must not change.
 func fingerprint(s sdk.Status) string {
-	return fmt.Sprintf("%s\x00%s\x00%s", s.State, s.RawState, s.Description)
+	return s.State.String() + "\x00" + s.RawState + "\x00" + s.Description
 }
 
 // superseded reports whether the pair is behind and a job waiting behind
@@ -853,23 +857,25 @@ func (p *Pipeline) finish(log *slog.Logger, rec Record, st *State) bool {
 // need it, instead of losing or repeating their work; the host reports
 // itself not ready meanwhile (Health).
 func (p *Pipeline) persist(log *slog.Logger, what string, op func() error) bool {
-	b := backoff.NewExponentialBackOff()
-	b.InitialInterval = p.opts.InitialBackoff
-	b.MaxInterval = min(p.opts.MaxBackoff, 10*time.Second)
 	attempts := 0
-	_, err := backoff.Retry(p.ctx, func() (struct{}, error) {
+	err := retryFromFirst(p.ctx, func() (struct{}, error) {
 		attempts++
 		err := op()
 		if errors.Is(err, ErrConflict) {
 			return struct{}{}, backoff.Permanent(err)
 		}
 		return struct{}{}, err
-	}, backoff.WithBackOff(b), backoff.WithMaxElapsedTime(0),
-		backoff.WithNotify(func(err error, next time.Duration) {
-			if attempts == 1 {
-				log.Error("cannot "+what+"; retrying until the store takes writes", "error", err)
-			}
-		}))
+	}, func() []backoff.RetryOption {
+		b := backoff.NewExponentialBackOff()
+		b.InitialInterval = p.opts.InitialBackoff
+		b.MaxInterval = min(p.opts.MaxBackoff, 10*time.Second)
+		return []backoff.RetryOption{backoff.WithBackOff(b), backoff.WithMaxElapsedTime(0),
+			backoff.WithNotify(func(err error, next time.Duration) {
+				if attempts == 1 {
+					log.Error("cannot "+what+"; retrying until the store takes writes", "error", err)
+				}
+			})}
+	})
 	switch {
 	case errors.Is(err, ErrConflict):
 		log.Warn("another replica delivers this commit now; this one stops delivering the event", "operation", what, "error", err)
@@ -935,36 +941,21 @@ func (p *Pipeline) retry(rec Record, log func() *slog.Logger, what, pluginType s
 		}
 		return struct{}{}, last
 	}
-	// Nearly every call succeeds at once: the first attempt is made before
-	// the backoff, its options and its timer exist, and a retryable
-	// failure is handed to backoff.Retry as its first attempt's result.
 	started := time.Now()
-	_, first := attempt()
-	switch {
-	case last == nil:
-		return nil
-	case !sdk.IsRetryable(last):
-		return last
-	}
-	b := backoff.NewExponentialBackOff()
-	b.InitialInterval = p.opts.InitialBackoff
-	b.MaxInterval = p.opts.MaxBackoff
-	_, err := backoff.Retry(p.ctx, func() (struct{}, error) {
-		if first != nil {
-			err := first
-			first = nil
-			return struct{}{}, err
-		}
-		return attempt()
-	}, backoff.WithBackOff(b),
-		// What is left of remaining after the first attempt; at least a
-		// nanosecond, since 0 would mean no limit.
-		backoff.WithMaxElapsedTime(max(remaining-time.Since(started), time.Nanosecond)),
-		backoff.WithNotify(func(_ error, next time.Duration) {
-			p.fellBehind(rec.Key())
-			p.opts.Observer.Retrying(what, pluginType)
-			log().Warn(what+" failed; retrying", "error", last, "retry_in", next.Round(time.Millisecond), "attempt", attempts)
-		}))
+	err := retryFromFirst(p.ctx, attempt, func() []backoff.RetryOption {
+		b := backoff.NewExponentialBackOff()
+		b.InitialInterval = p.opts.InitialBackoff
+		b.MaxInterval = p.opts.MaxBackoff
+		return []backoff.RetryOption{backoff.WithBackOff(b),
+			// What is left of remaining after the first attempt; at least
+			// a nanosecond, since 0 would mean no limit.
+			backoff.WithMaxElapsedTime(max(remaining-time.Since(started), time.Nanosecond)),
+			backoff.WithNotify(func(_ error, next time.Duration) {
+				p.fellBehind(rec.Key())
+				p.opts.Observer.Retrying(what, pluginType)
+				log().Warn(what+" failed; retrying", "error", last, "retry_in", next.Round(time.Millisecond), "attempt", attempts)
+			})}
+	})
 	switch {
 	case err == nil:
 		return nil
@@ -974,6 +965,30 @@ func (p *Pipeline) retry(rec Record, log func() *slog.Logger, what, pluginType s
 		return fmt.Errorf("%w after %d attempts: %w", errExpired, attempts, last)
 	}
 	return last
+}
+
+// retryFromFirst makes attempt once and, only when it fails with an error
+// to retry, builds the retry options and hands that failure to
+// backoff.Retry as its first attempt's result: nearly every plugin call
+// and store write succeeds at once and needs no backoff, options or timer.
+// attempt's errors are as backoff.Retry takes them (backoff.Permanent
+// stops); the error returned is the one backoff.Retry would return.
+func retryFromFirst(ctx context.Context, attempt func() (struct{}, error), opts func() []backoff.RetryOption) error {
+	_, first := attempt()
+	if first == nil {
+		return nil
+	}
+	if permanent, ok := errors.AsType[*backoff.PermanentError](first); ok {
+		return permanent.Unwrap()
+	}
+	_, err := backoff.Retry(ctx, func() (struct{}, error) {
+		if err := first; err != nil {
+			first = nil
+			return struct{}{}, err
+		}
+		return attempt()
+	}, opts()...)
+	return err
 }
 
 // logger returns a function returning log, for retry.

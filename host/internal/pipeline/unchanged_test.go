@@ -360,3 +360,13 @@ func TestAListingThatFailsBeforeTheNotificationIsRetriedAfterIt(t *testing.T) {
 		t.Errorf("last deployed %s, want %s", got, c3)
 	}
 }
+
+// The fingerprint of a status is stored in every pair's state (Posted): a
+// state written before an upgrade must still tell the same status as
+// unchanged, so its form may not change.
+func TestTheFingerprintOfAStatusKeepsItsStoredForm(t *testing.T) {
+	s := sdk.Status{Name: "Status", State: sdk.StatePending, RawState: "DependencyNotReady", Description: "dependency 'infra' is not ready"}
+	if got, want := fingerprint(s), "pending\x00DependencyNotReady\x00dependency 'infra' is not ready"; got != want {
+		t.Fatalf("fingerprint %q, want %q", got, want)
+	}
+}
