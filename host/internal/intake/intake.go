@@ -393,9 +393,18 @@ func notJSONObject(body []byte) string {
 	return ""
 }
 
+// The header values of every JSON answer, shared by all answers rather
+// than made for each (Header.Set would): net/http only reads them, and
+// Header.Add appends to a full slice, so into a new one.
+var (
+	contentTypeJSON = []string{"application/json"}
+	noSniff         = []string{"nosniff"}
+)
+
 func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
+	h := w.Header()
+	h["Content-Type"] = contentTypeJSON
+	h["X-Content-Type-Options"] = noSniff
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(v)
 }

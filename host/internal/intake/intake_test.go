@@ -278,3 +278,21 @@ func TestASlowClientDoesNotDelayOthers(t *testing.T) {
 		t.Fatal("a slow client blocked another request")
 	}
 }
+
+func TestEveryAnswerIsJSONAndNotSniffed(t *testing.T) {
+	s := serve(t, &Handler{Router: &fakeRouter{decision: handled()}, Queue: &fakeQueue{}})
+	for _, r := range []struct{ method, path string }{
+		{http.MethodPost, "/gitopsphase"}, {http.MethodGet, "/gitopsphase"}, {http.MethodPost, "/elsewhere"},
+		{http.MethodGet, "/healthz"}, {http.MethodGet, "/readyz"},
+	} {
+		req, _ := http.NewRequest(r.method, s.URL+r.path, strings.NewReader(`{"commitid":"`+sha+`"}`))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if ct, ns := resp.Header.Values("Content-Type"), resp.Header.Values("X-Content-Type-Options"); len(ct) != 1 || ct[0] != "application/json" || len(ns) != 1 || ns[0] != "nosniff" {
+			t.Errorf("%s %s: Content-Type %q, X-Content-Type-Options %q", r.method, r.path, ct, ns)
+		}
+	}
+}
