@@ -153,12 +153,20 @@ type nopQueue struct{}
 
 func (nopQueue) Submit(pipeline.Job) (pipeline.Submitted, error) { return pipeline.Recorded, nil }
 
-func TestLabelValuesStayBoundedWhateverTheTraffic(t *testing.T) {
-	m := metrics.New()
+// serveIntake serves the host's endpoints, measured by m, until the test
+// ends.
+func serveIntake(t *testing.T, m *metrics.Metrics) *httptest.Server {
+	t.Helper()
 	h := &intake.Handler{Router: pathRouter{}, Queue: nopQueue{}, Metrics: m, MetricsHandler: m.Handler(),
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	srv := httptest.NewServer(h.Routes())
-	defer srv.Close()
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestLabelValuesStayBoundedWhateverTheTraffic(t *testing.T) {
+	m := metrics.New()
+	srv := serveIntake(t, m)
 
 	var configs, commits []string
 	traffic := func(from, to int) {
@@ -247,10 +255,7 @@ func TestPluginRunningFollowsThePluginHostAtEveryScrape(t *testing.T) {
 
 func TestRequestsAreTimedByRouteMethodAndCode(t *testing.T) {
 	m := metrics.New()
-	h := &intake.Handler{Router: pathRouter{}, Queue: nopQueue{}, Metrics: m, MetricsHandler: m.Handler(),
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	srv := httptest.NewServer(h.Routes())
-	defer srv.Close()
+	srv := serveIntake(t, m)
 	commit := fmt.Sprintf("%040x", 0xc0ffee)
 	for _, r := range []struct{ method, path string }{
 		{http.MethodPost, "/gitopsphase/apps/web"},
