@@ -26,6 +26,7 @@ import (
 	"strings"
 
 	"github.com/gitops-connector/gitops-connector/sdk"
+	"github.com/gitops-connector/gitops-connector/sdk/jsonfields"
 )
 
 // Body field names, as the template writes them.
@@ -84,56 +85,152 @@ type Resource struct {
 // nothing any operator could act on — or when commitid or resources, which
 // the connector cannot act without, have the wrong JSON type. Any other
 // field of the wrong type reads as absent and is listed in Mistyped.
+//
+// The body is read in one pass (sdk/jsonfields), keeping only the fields
+// the connector reads. It accepts and reads what encoding/json did
+// (FuzzDecodeMatchesReference compares the two): of a name given twice in
+// an object the last counts, invalid UTF-8 reads as U+FFFD, and in a
+// resource the names status and health match in any case, as they did
+// encoding/json's struct fields.
 func Decode(body []byte) (Notification, error) {
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(body, &fields); err != nil {
-		return Notification{}, notAnObject(body, err)
+	d := jsonfields.New(body)
+	defer d.Release()
+	var b notificationBody
+	if err := d.Body(b.member(d)); err != nil {
+		return Notification{}, refused(body, err)
 	}
-	if fields == nil {
-		return Notification{}, sdk.InvalidInputf("body is JSON null, not an object")
+	return b.notification()
+}
+
+// refused says why a body that is no JSON object is invalid input.
+func refused(body []byte, err error) error {
+	if err := jsonfields.Refused(body, err); err != nil {
+		return notAnObject(body, err)
 	}
-	_, hasCommit := fields[fieldCommitID]
-	_, hasPhase := fields[fieldPhase]
-	n := Notification{IsArgo: hasCommit || hasPhase}
+	return sdk.InvalidInputf("body is JSON null, not an object")
+}
+
+// notificationBody is what Decode reads of a body; of a name given twice,
+// the last value counts.
+type notificationBody struct {
+	hasCommit, hasPhase                                  bool
+	commitID, phase, syncStatus, health, message, config jsonfields.Field
+	// resourcesKind is the kind of resources: its elements are read only
+	// when it is an array.
+	resourcesKind jsonfields.Kind
+	resources     []Resource
+}
+
+// member reads a member of the body.
+func (b *notificationBody) member(d *jsonfields.Decoder) func(name []byte) error {
+	return func(name []byte) error {
+		switch string(name) {
+		case fieldCommitID:
+			b.hasCommit = true
+			return d.Field(&b.commitID)
+		case fieldPhase:
+			b.hasPhase = true
+			return d.Field(&b.phase)
+		case fieldSyncStatus:
+			return d.Field(&b.syncStatus)
+		case fieldHealth:
+			return d.Field(&b.health)
+		case fieldMessage:
+			return d.Field(&b.message)
+		case fieldConfigName:
+			return d.Field(&b.config)
+		case fieldResources:
+			return b.readResources(d)
+		}
+		return d.Skip()
+	}
+}
+
+// readResources reads status.resources: the entries that are objects.
+func (b *notificationBody) readResources(d *jsonfields.Decoder) error {
+	b.resourcesKind, b.resources = d.PeekKind(), b.resources[:0]
+	if b.resourcesKind != '[' {
+		return d.Skip()
+	}
+	return d.Array(func() error {
+		if d.PeekKind() != '{' {
+			return d.Skip()
+		}
+		var r Resource
+		if err := readResource(d, &r); err != nil {
+			return err
+		}
+		b.resources = append(b.resources, r)
+		return nil
+	})
+}
+
+// readResource reads the sync status and health.status of a resource.
+// Only these two fields are read: for an application with hundreds of
+// resources they are most of the body.
+func readResource(d *jsonfields.Decoder, r *Resource) error {
+	return d.Object(func(name []byte) error {
+		switch {
+		case bytes.EqualFold(name, []byte("status")):
+			var f jsonfields.Field
+			err := d.Field(&f)
+			r.Sync = trimmed(f)
+			return err
+		case bytes.EqualFold(name, []byte("health")):
+			r.Health = ""
+			if d.PeekKind() != '{' {
+				return d.Skip()
+			}
+			return d.Object(func(name []byte) error {
+				if !bytes.EqualFold(name, []byte("status")) {
+					return d.Skip()
+				}
+				var f jsonfields.Field
+				err := d.Field(&f)
+				r.Health = trimmed(f)
+				return err
+			})
+		}
+		return d.Skip()
+	})
+}
+
+// notification checks what was read and turns it into a Notification.
+func (b *notificationBody) notification() (Notification, error) {
+	n := Notification{IsArgo: b.hasCommit || b.hasPhase}
 	if !n.IsArgo {
 		return n, nil
 	}
-
-	commit, wrong := stringOf(fields[fieldCommitID])
+	commit, wrong := stringOf(b.commitID)
 	if wrong != "" {
 		return Notification{}, sdk.InvalidInputf("commitid is a JSON %s; it must be a string holding the git commit id", wrong)
 	}
 	n.CommitID = commit
 
-	switch raw := fields[fieldResources]; kindOf(raw) {
-	case "", kindNull:
-	case kindArray:
-		var items []json.RawMessage
-		if err := json.Unmarshal(raw, &items); err != nil {
-			return Notification{}, sdk.InvalidInputf("resources: %w", err)
-		}
+	switch b.resourcesKind {
+	case 0, 'n':
+	case '[':
 		n.HasResources = true
-		n.Resources = make([]Resource, 0, len(items))
-		for _, item := range items {
-			if r, ok := decodeResource(item); ok {
-				n.Resources = append(n.Resources, r)
-			}
+		n.Resources = b.resources
+		if n.Resources == nil {
+			n.Resources = []Resource{}
 		}
 	default:
-		return Notification{}, sdk.InvalidInputf("resources is a JSON %s; it must be the Application's status.resources array (rendered with toJson)", kindOf(raw))
+		return Notification{}, sdk.InvalidInputf("resources is a JSON %s; it must be the Application's status.resources array (rendered with toJson)", jsonfields.KindName(b.resourcesKind))
 	}
 
 	for _, f := range []struct {
-		name string
-		dst  *string
+		name  string
+		field jsonfields.Field
+		dst   *string
 	}{
-		{fieldPhase, &n.Phase},
-		{fieldSyncStatus, &n.SyncStatus},
-		{fieldHealth, &n.Health},
-		{fieldMessage, &n.Message},
-		{fieldConfigName, &n.ConfigName},
+		{fieldPhase, b.phase, &n.Phase},
+		{fieldSyncStatus, b.syncStatus, &n.SyncStatus},
+		{fieldHealth, b.health, &n.Health},
+		{fieldMessage, b.message, &n.Message},
+		{fieldConfigName, b.config, &n.ConfigName},
 	} {
-		v, wrong := stringOf(fields[f.name])
+		v, wrong := stringOf(f.field)
 		if wrong != "" {
 			n.Mistyped = append(n.Mistyped, f.name+": "+wrong)
 		}
@@ -143,6 +240,24 @@ func Decode(body []byte) (Notification, error) {
 		n.ConfigName = ""
 	}
 	return n, nil
+}
+
+// stringOf returns a string field's trimmed value. An absent or null value
+// reads as ""; so does a value of another kind, which wrong then names.
+func stringOf(f jsonfields.Field) (value, wrong string) {
+	switch f.Kind {
+	case 0, 'n':
+		return "", ""
+	case '"':
+		return strings.TrimSpace(f.Str), ""
+	}
+	return "", jsonfields.KindName(f.Kind)
+}
+
+// trimmed is a string field's trimmed value, "" for any other.
+func trimmed(f jsonfields.Field) string {
+	s, _ := stringOf(f)
+	return s
 }
 
 // notAnObject explains why a body that did not decode into an object is
@@ -166,79 +281,4 @@ func notAnObject(body []byte, err error) error {
 		hint = `; Argo CD's template inserts the message without escaping, so quotes or line breaks in it break the JSON: render it with toJson, "message": {{toJson .app.status.operationState.message}}`
 	}
 	return sdk.InvalidInputf("body is not valid JSON%s: %w%s", where, err, hint)
-}
-
-// decodeResource reads one status.resources entry; ok is false when the
-// entry is not an object.
-func decodeResource(raw json.RawMessage) (r Resource, ok bool) {
-	if kindOf(raw) != kindObject {
-		return Resource{}, false
-	}
-	// Only the two fields read are decoded, not a map of every field: for
-	// an application with hundreds of resources this is most of the work.
-	var fields struct {
-		Status json.RawMessage `json:"status"`
-		Health json.RawMessage `json:"health"`
-	}
-	if json.Unmarshal(raw, &fields) != nil {
-		return Resource{}, false
-	}
-	r.Sync, _ = stringOf(fields.Status)
-	if kindOf(fields.Health) == kindObject {
-		var health struct {
-			Status json.RawMessage `json:"status"`
-		}
-		if json.Unmarshal(fields.Health, &health) == nil {
-			r.Health, _ = stringOf(health.Status)
-		}
-	}
-	return r, true
-}
-
-// JSON value kinds, as named in messages.
-const (
-	kindNull   = "null"
-	kindString = "string"
-	kindNumber = "number"
-	kindBool   = "boolean"
-	kindArray  = "array"
-	kindObject = "object"
-)
-
-// kindOf returns the kind of a valid JSON value, "" for an absent one.
-func kindOf(raw json.RawMessage) string {
-	raw = bytes.TrimLeft(raw, " \t\r\n")
-	if len(raw) == 0 {
-		return ""
-	}
-	switch raw[0] {
-	case 'n':
-		return kindNull
-	case '"':
-		return kindString
-	case 't', 'f':
-		return kindBool
-	case '[':
-		return kindArray
-	case '{':
-		return kindObject
-	default:
-		return kindNumber
-	}
-}
-
-// stringOf returns a JSON string's trimmed value. An absent or null value
-// reads as ""; so does a value of another kind, which wrong then names.
-func stringOf(raw json.RawMessage) (value, wrong string) {
-	switch kind := kindOf(raw); kind {
-	case "", kindNull:
-		return "", ""
-	case kindString:
-		// raw is a valid JSON string: Decode validated the whole body.
-		var s string
-		_ = json.Unmarshal(raw, &s)
-		return strings.TrimSpace(s), ""
-	default:
-		return "", kind
-	}
 }

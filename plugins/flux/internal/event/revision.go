@@ -89,15 +89,6 @@ func keysOf(kind string) []string {
 	return keys
 }
 
-// unprefixed returns a metadata key without its
-// "<group>.toolkit.fluxcd.io/" prefix.
-func unprefixed(key string) string {
-	if group, k, ok := strings.Cut(key, "/"); ok && strings.HasSuffix(group, ".toolkit.fluxcd.io") {
-		return k
-	}
-	return key
-}
-
 // Commit finds the git commit an event is about, as notification-controller
 // decides it (Event.GetRevision), and names where it was found. It tries
 // the metadata keys commit, originRevision and revision, each without and
