@@ -4,15 +4,22 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/gitops-connector/gitops-connector/sdk"
 )
 
-// sha1Hex is a full git SHA-1 commit id, the only hash Flux writes into git
-// revisions (fluxcd/pkg/git: Hash.Digest is "sha1:<40 hex>").
-var sha1Hex = regexp.MustCompile(`^[0-9a-fA-F]{40}$`)
+// Lengths of the hex digests Flux writes: a full git SHA-1 commit id, the
+// only hash Flux writes into git revisions (fluxcd/pkg/git: Hash.Digest is
+// "sha1:<40 hex>"), and a SHA-256 digest: the revision of a Bucket, or the
+// digest part of an OCIRepository revision in Flux before 2.0.
+const (
+	sha1HexLen   = 40
+	sha256HexLen = 64
+)
 
-// sha256Hex is a SHA-256 digest: the revision of a Bucket, or the digest
-// part of an OCIRepository revision in Flux before 2.0.
-var sha256Hex = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
+// isHex reports whether id is n hex digits. Every event's revision is
+// checked: a loop (sdk.ValidCommitID), not a regexp.
+func isHex(id string, n int) bool { return len(id) == n && sdk.ValidCommitID(id) }
 
 // digestAlgorithms are the algorithms of OCI and bucket digests
 // (opencontainers/go-digest), which Flux writes for sources that are not
@@ -50,16 +57,16 @@ func CommitID(revision string) (string, error) {
 			return "", fmt.Errorf("revision %q is a %s digest of an OCI artifact or a bucket, not a git commit", clip(revision), strings.ToLower(algorithm))
 		case !strings.EqualFold(algorithm, "sha1"):
 			return "", fmt.Errorf("revision %q is not of the form <ref>@sha1:<commit>", clip(revision))
-		case !sha1Hex.MatchString(id):
+		case !isHex(id, sha1HexLen):
 			return "", fmt.Errorf("revision %q does not end in a 40-digit hex git commit id", clip(revision))
 		}
 		return strings.ToLower(id), nil
 	}
 	id := revision[strings.LastIndex(revision, "/")+1:]
 	switch {
-	case sha256Hex.MatchString(id):
+	case isHex(id, sha256HexLen):
 		return "", fmt.Errorf("revision %q ends in a sha256 digest of an OCI artifact or a bucket, not a git commit", clip(revision))
-	case !sha1Hex.MatchString(id):
+	case !isHex(id, sha1HexLen):
 		return "", fmt.Errorf("revision %q names no git commit: want <ref>@sha1:<commit> or <ref>/<commit> with a 40-digit hex commit id", clip(revision))
 	}
 	return strings.ToLower(id), nil
@@ -71,20 +78,43 @@ func CommitID(revision string) (string, error) {
 // providers use.
 var revisionKeys = []string{MetaCommit, MetaOriginRevision, MetaRevision}
 
+// metaKey is a metadata key tried for an event's commit, and where names
+// it in a reason ("metadata revision").
+type metaKey struct{ key, where string }
+
 // keysOf lists the metadata keys tried for an event of kind, in order: for
 // each of revisionKeys, the key as notification-controller v1.5 and later
 // forward it (prefix stripped), under the kind's API group, then under
 // event.toolkit.fluxcd.io (an annotation of the object) as earlier
 // versions forward them. A key under another controller's group is not
-// the kind's own and is never read.
-func keysOf(kind string) []string {
-	keys := make([]string, 0, 3*len(revisionKeys))
+// the kind's own and is never read. The lists are made once per kind.
+func keysOf(kind string) []metaKey {
+	if keys, ok := kindKeys[kind]; ok {
+		return keys
+	}
+	return kindKeys[""]
+}
+
+// kindKeys are the keys of keysOf for each handled kind, and for any other
+// under "".
+var kindKeys = func() map[string][]metaKey {
+	byKind := map[string][]metaKey{"": makeKeys("")}
+	for kind, group := range kindGroups {
+		byKind[kind] = makeKeys(group)
+	}
+	return byKind
+}()
+
+func makeKeys(group string) []metaKey {
+	var keys []metaKey
 	for _, k := range revisionKeys {
-		keys = append(keys, k)
-		if g := kindGroups[kind]; g != "" {
-			keys = append(keys, g+"/"+k)
+		names := []string{k}
+		if group != "" {
+			names = append(names, group+"/"+k)
 		}
-		keys = append(keys, GroupEvent+"/"+k)
+		for _, name := range append(names, GroupEvent+"/"+k) {
+			keys = append(keys, metaKey{name, "metadata " + name})
+		}
 	}
 	return keys
 }
@@ -121,8 +151,8 @@ func Commit(ev Event) (commit, from string, why []string) {
 		commit, from = id, where
 		return true
 	}
-	for _, key := range keysOf(ev.Kind) {
-		if try(ev.Metadata[key], "metadata "+key) {
+	for _, k := range keysOf(ev.Kind) {
+		if try(ev.Metadata[k.key], k.where) {
 			return commit, from, nil
 		}
 	}

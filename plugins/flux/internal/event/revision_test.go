@@ -1,6 +1,7 @@
 package event
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -65,5 +66,21 @@ func TestCommitIDClipsLongRevisionsInItsError(t *testing.T) {
 	_, err := CommitID(strings.Repeat("x", 10000))
 	if err == nil || len(err.Error()) > 400 {
 		t.Errorf("CommitID(10000 x) = %v, want a short error", err)
+	}
+}
+
+func TestIsHexMatchesTheRegexpsItReplaced(t *testing.T) {
+	sha1, sha256 := regexp.MustCompile(`^[0-9a-fA-F]{40}$`), regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
+	hex := "40d6b21b888db0ca794876cf7bdd399e3da2137e"
+	for _, id := range []string{
+		"", hex, strings.ToUpper(hex), hex[:39], hex + "0", hex[:39] + "g", hex[:39] + "\n", "\n" + hex[:39], hex[:38] + "é",
+		hex[:39] + "٣", hex + hex[:24], strings.ToUpper(hex + hex[:24]), hex + hex[:23] + "G", hex + hex[:24] + "\n",
+	} {
+		if got, want := isHex(id, sha1HexLen), sha1.MatchString(id); got != want {
+			t.Errorf("isHex(%q, 40) = %v, want %v", id, got, want)
+		}
+		if got, want := isHex(id, sha256HexLen), sha256.MatchString(id); got != want {
+			t.Errorf("isHex(%q, 64) = %v, want %v", id, got, want)
+		}
 	}
 }

@@ -1,8 +1,8 @@
 package event
 
 import (
-	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -50,7 +50,7 @@ func ParseProgress(message string) Progress {
 		byKind   = map[string]*group{}
 		warnings int
 	)
-	for _, line := range strings.Split(message, "\n") {
+	for line := range strings.SplitSeq(message, "\n") {
 		line = strings.TrimSpace(line)
 		switch {
 		case line == "":
@@ -59,8 +59,14 @@ func ParseProgress(message string) Progress {
 			warnings++
 			continue
 		}
-		fields := strings.Fields(line)
-		if len(fields) != 2 {
+		fields, n := [2]string{}, 0
+		for f := range strings.FieldsSeq(line) {
+			if n == len(fields) {
+				return Progress{}
+			}
+			fields[n], n = f, n+1
+		}
+		if n != len(fields) {
 			return Progress{}
 		}
 		kind, name, found := strings.Cut(fields[0], "/")
@@ -83,7 +89,7 @@ func ParseProgress(message string) Progress {
 	for _, g := range groups {
 		parts := make([]string, len(g.actions))
 		for i, a := range g.actions {
-			parts[i] = fmt.Sprintf("%d %s", g.counts[a], a)
+			parts[i] = strconv.Itoa(g.counts[a]) + " " + a
 		}
 		p.Groups = append(p.Groups, Group{Kind: g.kind, Summary: strings.Join(parts, ", ")})
 	}
