@@ -110,7 +110,7 @@ bench:
 ## bench-micro: Go micro-benchmarks of the decoders, the queue, the host's event path and a GitHub status, benchstat-ready
 ##              (make bench-micro BENCH_COUNT=6 > new.txt; benchstat old.txt new.txt)
 bench-micro:
-	@for m in plugins/flux:./internal/event plugins/argocd:./internal/notification host:./internal/pipeline host:./internal/store host:./internal/intake host:./internal/metrics host:./internal/pluginhost plugins/github:./internal/repository; do \
+	@for m in plugins/flux:./internal/event plugins/flux:. plugins/argocd:./internal/notification plugins/argocd:. host:./internal/pipeline host:./internal/store host:./internal/intake host:./internal/metrics host:./internal/pluginhost plugins/github:./internal/repository; do \
 		(cd $${m%%:*} && go test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) $${m#*:}) || exit 1; \
 	done
 

@@ -68,6 +68,10 @@ func (c *Client) Stop() { c.client.Kill() }
 // Exited reports whether the plugin process has exited.
 func (c *Client) Exited() bool { return c.client.Exited() }
 
+// Pid is the plugin process's id, for a benchmark that reads the
+// processor time the plugin used (see testkit/parsebench.Remote).
+func (c *Client) Pid() int { return c.client.ReattachConfig().Pid }
+
 // Start describes and starts a plugin binary as the host does, dispensing
 // every capability it describes. The process is stopped when the test ends.
 func Start(t testing.TB, binary string) *Client {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/gitops-connector/gitops-connector/sdk"
 )
@@ -54,5 +55,20 @@ func TestParseFailsOnABodyTheOperatorRefusesOrIgnores(t *testing.T) {
 	}
 	if !slices.Equal(seen, []string{"event", "ignored", "refused"}) {
 		t.Errorf("the operator saw %q", seen)
+	}
+}
+
+func TestStatCPUAddsUserAndSystemTicks(t *testing.T) {
+	// A command with spaces and a parenthesis, utime 250 and stime 75 ticks.
+	line := []byte("4242 (my (odd) plugin) S 1 4242 4242 0 -1 4194560 1180 0 0 0 250 75 0 0 20 0 9 0 123 1000 200 18446744073709551615\n")
+	got, err := statCPU(line)
+	if err != nil || got != 3250*time.Millisecond {
+		t.Errorf("statCPU = %v, %v; want 3.25s", got, err)
+	}
+	if _, err := statCPU([]byte("4242 (short) S 1 2 3")); err == nil {
+		t.Error("statCPU of a short line: no error")
+	}
+	if _, err := statCPU([]byte("4242 (x) S 1 4242 4242 0 -1 4194560 1180 0 0 0 many 75 0")); err == nil {
+		t.Error("statCPU of a line with a word for utime: no error")
 	}
 }
