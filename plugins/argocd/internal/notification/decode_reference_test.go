@@ -4,15 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/gitops-connector/gitops-connector/sdk"
 	"github.com/gitops-connector/gitops-connector/sdk/plugintest"
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/gitops-connector/gitops-connector/sdk"
 )
 
 // referenceDecode is Decode as it was written on encoding/json (a map of
@@ -183,23 +181,7 @@ var decodeSeeds = []string{
 //
 // Run it with: go test -fuzz=FuzzDecodeMatchesReference -fuzztime=60s ./internal/notification
 func FuzzDecodeMatchesReference(f *testing.F) {
-	files, err := filepath.Glob(filepath.Join(testdata, "*.json"))
-	if err != nil || len(files) == 0 {
-		f.Fatalf("no testdata: %v", err)
-	}
-	for _, name := range files {
-		body, err := os.ReadFile(name)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(body)
-	}
-	for _, body := range plugintest.Garbage {
-		f.Add(body)
-	}
-	for _, body := range decodeSeeds {
-		f.Add([]byte(body))
-	}
+	plugintest.Seed(f, filepath.Join(testdata, "*.json"), decodeSeeds...)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		orig := bytes.Clone(body)
 		got, err := Decode(body)

@@ -2,13 +2,13 @@ package notification
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"regexp"
 	"testing"
 	"unicode/utf8"
 
 	"github.com/gitops-connector/gitops-connector/sdk"
+	"github.com/gitops-connector/gitops-connector/sdk/plugintest"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -20,25 +20,12 @@ var fuzzCommitID = regexp.MustCompile(`^[0-9a-f]{7,64}$`)
 // invalid input; every text is valid UTF-8 (protobuf strings must be); the
 // same body gives the same result.
 func FuzzParse(f *testing.F) {
-	files, err := filepath.Glob(filepath.Join(testdata, "*.json"))
-	if err != nil || len(files) == 0 {
-		f.Fatalf("no testdata: %v", err)
-	}
-	for _, file := range files {
-		body, err := os.ReadFile(file)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(body)
-	}
-	for _, body := range []string{
+	plugintest.Seed(f, filepath.Join(testdata, "*.json"),
 		"", "null", "[]", "{}", `{"commitid":null,"resources":null}`,
 		`{"commitid":"abcdef0","phase":"Running","resources":[null,1,{"status":{}},{"health":"x"},{"health":{"status":2}}]}`,
 		`{"commitid":"ABCDEF0","phase":"Succeeded","health":"Healthy","resources":[{"status":"Synced","health":{"status":"Healthy"}}]}`,
 		"{\"commitid\":\"abcdef0\",\"phase\":\"\xff\",\"resources\":[]}",
-	} {
-		f.Add([]byte(body))
-	}
+	)
 
 	f.Fuzz(func(t *testing.T, body []byte) {
 		a := New(nil)

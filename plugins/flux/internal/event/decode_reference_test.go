@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -133,23 +132,7 @@ var decodeSeeds = []string{
 //
 // Run it with: go test -fuzz=FuzzDecodeMatchesReference -fuzztime=60s ./internal/event
 func FuzzDecodeMatchesReference(f *testing.F) {
-	files, err := filepath.Glob(filepath.Join(testdata, "*.json"))
-	if err != nil || len(files) == 0 {
-		f.Fatalf("no testdata: %v", err)
-	}
-	for _, name := range files {
-		body, err := os.ReadFile(name)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(body)
-	}
-	for _, body := range plugintest.Garbage {
-		f.Add(body)
-	}
-	for _, body := range decodeSeeds {
-		f.Add([]byte(body))
-	}
+	plugintest.Seed(f, filepath.Join(testdata, "*.json"), decodeSeeds...)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		orig := slices.Clone(body)
 		got, err := Decode(body)

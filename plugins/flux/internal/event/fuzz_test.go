@@ -2,7 +2,6 @@ package event
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -22,20 +21,7 @@ var lowerSHA1 = regexp.MustCompile(`^[0-9a-f]{40}$`)
 //
 // Run it with: go test -fuzz=FuzzParse -fuzztime=30s ./internal/event
 func FuzzParse(f *testing.F) {
-	files, err := filepath.Glob(filepath.Join(testdata, "*.json"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	for _, name := range files {
-		body, err := os.ReadFile(name)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(body)
-	}
-	for _, body := range plugintest.Garbage {
-		f.Add(body)
-	}
+	plugintest.Seed(f, filepath.Join(testdata, "*.json"))
 	op := New(nil)
 	ctx := context.Background()
 	f.Fuzz(func(t *testing.T, body []byte) {
