@@ -2,33 +2,44 @@ package sdk
 
 import (
 	"context"
-	"fmt"
+	"sync/atomic"
 
 	pb "github.com/gitops-connector/gitops-connector/proto/gitopsconnector/v1"
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 )
 
-// orchestratorPlugin adapts an Orchestrator to go-plugin. Its calls carry the
-// id of a GRPCBroker stream on which the host serves the repository.
+// orchestratorPlugin adapts an Orchestrator to go-plugin under one protocol
+// version, which decides how the host's repository reaches the plugin
+// (repositoryLending on the host, repositoryDialer in the plugin).
 type orchestratorPlugin struct {
 	plugin.NetRPCUnsupportedPlugin
-	impl Orchestrator
+	impl     Orchestrator
+	protocol int
 }
 
 func (p *orchestratorPlugin) GRPCServer(b *plugin.GRPCBroker, s *grpc.Server) error {
-	pb.RegisterOrchestratorServiceServer(s, &orchestratorServer{impl: p.impl, broker: b})
+	var repos repositoryDialer = perCallDialer{broker: b}
+	if p.protocol >= 2 {
+		repos = &sharedDialer{broker: b}
+	}
+	pb.RegisterOrchestratorServiceServer(s, &orchestratorServer{impl: p.impl, repos: repos})
 	return nil
 }
 
 func (p *orchestratorPlugin) GRPCClient(_ context.Context, b *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
-	return &orchestratorClient{client: pb.NewOrchestratorServiceClient(c), broker: b}, nil
+	o := &orchestratorClient{client: pb.NewOrchestratorServiceClient(c)}
+	o.repos = &perCallLending{broker: b, conns: &o.conns}
+	if p.protocol >= 2 {
+		o.repos = &sharedLending{broker: b, conns: &o.conns}
+	}
+	return o, nil
 }
 
 type orchestratorServer struct {
 	pb.UnimplementedOrchestratorServiceServer
-	impl   Orchestrator
-	broker *plugin.GRPCBroker
+	impl  Orchestrator
+	repos repositoryDialer
 }
 
 func (s *orchestratorServer) ValidateConfig(ctx context.Context, req *pb.OrchestratorServiceValidateConfigRequest) (*pb.OrchestratorServiceValidateConfigResponse, error) {
@@ -37,19 +48,6 @@ func (s *orchestratorServer) ValidateConfig(ctx context.Context, req *pb.Orchest
 		return nil, errorToStatus(err)
 	}
 	return &pb.OrchestratorServiceValidateConfigResponse{Errors: fieldErrorsToProto(errs)}, nil
-}
-
-// dialRepository connects to the repository the host serves for this call.
-// It dials at once: the broker gives up on an id after 5 s.
-func (s *orchestratorServer) dialRepository(id uint32) (Repository, func(), error) {
-	if id == 0 {
-		return UnimplementedRepository{}, func() {}, nil
-	}
-	conn, err := s.broker.Dial(id)
-	if err != nil {
-		return nil, nil, Retryable(fmt.Errorf("connect to the host's repository: %w", err), 0)
-	}
-	return &repositoryClient{client: pb.NewRepositoryServiceClient(conn)}, func() { _ = conn.Close() }, nil
 }
 
 func (s *orchestratorServer) NotifyCompletion(ctx context.Context, req *pb.NotifyCompletionRequest) (*pb.NotifyCompletionResponse, error) {
@@ -61,7 +59,7 @@ func (s *orchestratorServer) NotifyCompletion(ctx context.Context, req *pb.Notif
 			return nil, errorToStatus(err)
 		}
 	}
-	repo, done, err := s.dialRepository(req.GetRepositoryBrokerId())
+	repo, done, err := s.repos.dial(req.GetRepositoryBrokerId(), req.GetRepositoryCall())
 	if err != nil {
 		return nil, errorToStatus(err)
 	}
@@ -80,7 +78,7 @@ func (s *orchestratorServer) NotifyCompletion(ctx context.Context, req *pb.Notif
 }
 
 func (s *orchestratorServer) Sweep(ctx context.Context, req *pb.SweepRequest) (*pb.SweepResponse, error) {
-	repo, done, err := s.dialRepository(req.GetRepositoryBrokerId())
+	repo, done, err := s.repos.dial(req.GetRepositoryBrokerId(), req.GetRepositoryCall())
 	if err != nil {
 		return nil, errorToStatus(err)
 	}
@@ -98,7 +96,10 @@ func (s *orchestratorServer) Sweep(ctx context.Context, req *pb.SweepRequest) (*
 // orchestratorClient is the host's view of an orchestrator plugin.
 type orchestratorClient struct {
 	client pb.OrchestratorServiceClient
-	broker *plugin.GRPCBroker
+	repos  repositoryLending
+	// conns counts the connections the plugin made to the host's
+	// repository (tests prove with it what each protocol version costs).
+	conns atomic.Int64
 }
 
 func (c *orchestratorClient) ValidateConfig(ctx context.Context, cfg Config) ([]FieldError, error) {
@@ -109,67 +110,36 @@ func (c *orchestratorClient) ValidateConfig(ctx context.Context, cfg Config) ([]
 	return fieldErrorsFromProto(res.GetErrors()), nil
 }
 
-// serveRepository serves repo on a new broker id for the duration of one
-// call, over the connection's TLS when the plugin was started with
-// AutoMTLS. The returned stop function ends it.
-func (c *orchestratorClient) serveRepository(repo Repository) (uint32, func(), error) {
-	if repo == nil {
-		return 0, func() {}, nil
-	}
-	id := c.broker.NextId()
-	served := make(chan *grpc.Server, 1)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		c.broker.AcceptAndServe(id, func(opts []grpc.ServerOption) *grpc.Server {
-			s := grpc.NewServer(opts...)
-			pb.RegisterRepositoryServiceServer(s, &repositoryServer{impl: repo})
-			served <- s
-			return s
-		})
-	}()
-	stop := func() {
-		select {
-		case s := <-served:
-			s.Stop()
-		case <-done: // the broker could not accept: nothing to stop
-		}
-	}
-	return id, stop, nil
-}
-
 func (c *orchestratorClient) NotifyCompletion(ctx context.Context, req Completion, repo Repository) (NotifyResult, error) {
-	id, stop, err := c.serveRepository(repo)
-	if err != nil {
-		return NotifyResult{}, err
-	}
-	defer stop()
+	call, end := c.repos.lend(repo)
+	defer end()
 	res, err := c.client.NotifyCompletion(ctx, &pb.NotifyCompletionRequest{
 		Config:             configToProto(req.Config),
 		CommitId:           req.CommitID,
 		Successful:         req.Successful,
 		Statuses:           statusesToProto(req.Statuses),
-		RepositoryBrokerId: id,
+		RepositoryBrokerId: call.brokerID,
+		RepositoryCall:     call.token,
 		DeployedWith:       req.DeployedWith,
 	})
 	if err != nil {
+		c.repos.failed(call, err)
 		return NotifyResult{}, errorFromStatus(err)
 	}
 	return NotifyResult{Notified: res.GetNotified(), Reason: res.GetReason()}, nil
 }
 
 func (c *orchestratorClient) Sweep(ctx context.Context, req SweepRequest, repo Repository) (SweepResult, error) {
-	id, stop, err := c.serveRepository(repo)
-	if err != nil {
-		return SweepResult{}, err
-	}
-	defer stop()
+	call, end := c.repos.lend(repo)
+	defer end()
 	res, err := c.client.Sweep(ctx, &pb.SweepRequest{
 		Config:             configToProto(req.Config),
 		Since:              timeToProto(req.Since),
-		RepositoryBrokerId: id,
+		RepositoryBrokerId: call.brokerID,
+		RepositoryCall:     call.token,
 	})
 	if err != nil {
+		c.repos.failed(call, err)
 		return SweepResult{}, errorFromStatus(err)
 	}
 	return SweepResult{Notified: int(res.GetNotified()), Until: timeFromProto(res.GetUntil())}, nil

@@ -9,11 +9,25 @@ import (
 	"github.com/hashicorp/go-plugin"
 )
 
-// ProtocolVersion is the version of the plugin protocol this SDK speaks. The
-// host and the plugin negotiate it through go-plugin's versioned plugin sets;
-// a new incompatible protocol gets a new number and the old one stays served
-// for as long as hosts speak it.
-const ProtocolVersion = 1
+// The versions of the plugin protocol this SDK speaks. The host and the
+// plugin negotiate the newest both speak through go-plugin's versioned
+// plugin sets; a new incompatible protocol gets a new number and the old
+// ones stay served by both sides for as long as hosts and plugins built
+// with an older SDK run.
+//
+// Version 1 serves the host's repository to an orchestrator on a new broker
+// connection per call; version 2 on one connection per plugin process (see
+// proto/gitopsconnector/v1/orchestrator.proto).
+const (
+	// ProtocolVersion is the oldest version, the one `describe` reports as
+	// protocol_version: a host that knows only version 1 refuses any other.
+	ProtocolVersion = 1
+	// LatestProtocolVersion is the newest version.
+	LatestProtocolVersion = 2
+)
+
+// ProtocolVersions returns the versions this SDK speaks, oldest first.
+func ProtocolVersions() []int { return []int{ProtocolVersion, LatestProtocolVersion} }
 
 // Version is the version of this SDK, reported by `describe`.
 const Version = "0.1.0"
@@ -40,21 +54,25 @@ const (
 	CapabilityOrchestrator Capability = "orchestrator"
 )
 
-// ClientPlugins is the versioned plugin set the host uses to start plugins.
-// Dispensing a capability's name returns an Operator, Repository or
-// Orchestrator.
+// ClientPlugins is the versioned plugin set the host uses to start plugins:
+// one set per version of ProtocolVersions. Dispensing a capability's name
+// returns an Operator, Repository or Orchestrator that speaks the version
+// the plugin chose (go-plugin's Client.NegotiatedVersion).
 func ClientPlugins() map[int]plugin.PluginSet {
-	return map[int]plugin.PluginSet{
-		ProtocolVersion: {
+	sets := map[int]plugin.PluginSet{}
+	for _, v := range ProtocolVersions() {
+		sets[v] = plugin.PluginSet{
 			string(CapabilityOperator):     &operatorPlugin{},
 			string(CapabilityRepository):   &repositoryPlugin{},
-			string(CapabilityOrchestrator): &orchestratorPlugin{},
-		},
+			string(CapabilityOrchestrator): &orchestratorPlugin{protocol: v},
+		}
 	}
+	return sets
 }
 
 // ClientConfig is how the host starts the plugin binary at path: the
-// handshake, this protocol's plugin set, gRPC only over go-plugin's
+// handshake, the plugin sets of every protocol version (to offer fewer,
+// delete versions from VersionedPlugins), gRPC only over go-plugin's
 // automatic mutual TLS (a fresh certificate pair per process, so only the
 // host that started a plugin can talk to it, and it only to that host),
 // the plugin's log lines to logger. When checksum is not nil, go-plugin

@@ -9,6 +9,7 @@ import (
 	"os"
 	"regexp"
 	"runtime/debug"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/go-hclog"
@@ -38,12 +39,17 @@ type Plugin struct {
 // Description is what a plugin binary prints when run with the argument
 // "describe".
 type Description struct {
-	Name            string       `json:"name"`
-	Version         string       `json:"version,omitempty"`
-	Types           []string     `json:"types"`
-	Capabilities    []Capability `json:"capabilities"`
-	ProtocolVersion int          `json:"protocol_version"`
-	SDKVersion      string       `json:"sdk_version"`
+	Name         string       `json:"name"`
+	Version      string       `json:"version,omitempty"`
+	Types        []string     `json:"types"`
+	Capabilities []Capability `json:"capabilities"`
+	// ProtocolVersion is the oldest protocol version the plugin speaks
+	// (hosts that know only version 1 require 1 here).
+	ProtocolVersion int `json:"protocol_version"`
+	// ProtocolVersions are all the versions the plugin speaks; absent from
+	// plugins built before version 2, which speak ProtocolVersion only.
+	ProtocolVersions []int  `json:"protocol_versions,omitempty"`
+	SDKVersion       string `json:"sdk_version"`
 }
 
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
@@ -52,10 +58,11 @@ var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
 // not well formed (no name, no type, no capability).
 func (p Plugin) Describe() (Description, error) {
 	d := Description{
-		Name:            p.Name,
-		Version:         p.Version,
-		ProtocolVersion: ProtocolVersion,
-		SDKVersion:      Version,
+		Name:             p.Name,
+		Version:          p.Version,
+		ProtocolVersion:  ProtocolVersion,
+		ProtocolVersions: ProtocolVersions(),
+		SDKVersion:       Version,
 	}
 	for _, t := range p.Types {
 		d.Types = append(d.Types, strings.ToUpper(t))
@@ -92,7 +99,18 @@ func (d Description) Validate() error {
 	if d.ProtocolVersion < 1 {
 		errs = append(errs, fmt.Errorf("protocol_version %d: must be at least 1", d.ProtocolVersion))
 	}
+	if len(d.ProtocolVersions) > 0 && slices.Min(d.ProtocolVersions) != d.ProtocolVersion {
+		errs = append(errs, fmt.Errorf("protocol_versions %v: the oldest must be protocol_version %d", d.ProtocolVersions, d.ProtocolVersion))
+	}
 	return errors.Join(errs...)
+}
+
+// Speaks reports whether the plugin speaks protocol version v.
+func (d Description) Speaks(v int) bool {
+	if len(d.ProtocolVersions) == 0 {
+		return v == d.ProtocolVersion
+	}
+	return slices.Contains(d.ProtocolVersions, v)
 }
 
 // Has reports whether the description lists a capability.
@@ -148,19 +166,23 @@ func serve(p Plugin, args []string, stdout io.Writer) error {
 			}()
 		}
 	}
-	set := plugin.PluginSet{}
-	if p.Operator != nil {
-		set[string(CapabilityOperator)] = &operatorPlugin{impl: p.Operator}
-	}
-	if p.Repository != nil {
-		set[string(CapabilityRepository)] = &repositoryPlugin{impl: p.Repository}
-	}
-	if p.Orchestrator != nil {
-		set[string(CapabilityOrchestrator)] = &orchestratorPlugin{impl: p.Orchestrator}
+	sets := map[int]plugin.PluginSet{}
+	for _, v := range ProtocolVersions() {
+		set := plugin.PluginSet{}
+		if p.Operator != nil {
+			set[string(CapabilityOperator)] = &operatorPlugin{impl: p.Operator}
+		}
+		if p.Repository != nil {
+			set[string(CapabilityRepository)] = &repositoryPlugin{impl: p.Repository}
+		}
+		if p.Orchestrator != nil {
+			set[string(CapabilityOrchestrator)] = &orchestratorPlugin{impl: p.Orchestrator, protocol: v}
+		}
+		sets[v] = set
 	}
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig:  Handshake,
-		VersionedPlugins: map[int]plugin.PluginSet{ProtocolVersion: set},
+		VersionedPlugins: sets,
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
 			return grpc.NewServer(append(opts, grpc.ChainUnaryInterceptor(recoverPanics))...)
 		},

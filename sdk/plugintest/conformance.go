@@ -97,7 +97,13 @@ func Run(t *testing.T, s Suite) {
 	t.Run("describe", func(t *testing.T) {
 		d := c.Description
 		if d.ProtocolVersion != sdk.ProtocolVersion {
-			t.Errorf("protocol_version = %d, want %d", d.ProtocolVersion, sdk.ProtocolVersion)
+			t.Errorf("protocol_version = %d, want %d (the oldest version: hosts that know only it refuse any other)", d.ProtocolVersion, sdk.ProtocolVersion)
+		}
+		for _, v := range sdk.ProtocolVersions() {
+			if !d.Speaks(v) {
+				t.Errorf("protocol_versions = %v, want every version of this SDK, %v", d.ProtocolVersions, sdk.ProtocolVersions())
+				break
+			}
 		}
 		for _, typ := range d.Types {
 			if typ != strings.ToUpper(typ) {
@@ -172,6 +178,9 @@ func Run(t *testing.T, s Suite) {
 		}
 		k := &remote{c: c, s: s, ep: newEndpoint(t, s.Fixtures)}
 		k.run(ctx, t)
+		if c.Orchestrator != nil && c.Protocol != sdk.ProtocolVersion && c.Description.Speaks(sdk.ProtocolVersion) {
+			t.Run("orchestrator/protocol-1", func(t *testing.T) { k.sameUnderProtocol1(ctx, t) })
+		}
 	}
 	if c.Exited() {
 		t.Fatal("the plugin process exited during the checks")

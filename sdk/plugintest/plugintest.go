@@ -26,6 +26,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -55,6 +56,8 @@ func Build(t testing.TB, dir string) string {
 // (Operator, Repository, Orchestrator; nil when not served).
 type Client struct {
 	Description sdk.Description
+	// Protocol is the protocol version the plugin chose.
+	Protocol int
 	sdk.Capabilities
 
 	client *plugin.Client
@@ -74,7 +77,21 @@ func (c *Client) Pid() int { return c.client.ReattachConfig().Pid }
 
 // Start describes and starts a plugin binary as the host does, dispensing
 // every capability it describes. The process is stopped when the test ends.
+// It fails the test unless the plugin chose the newest protocol version
+// that both it (its description) and this SDK speak.
 func Start(t testing.TB, binary string) *Client {
+	t.Helper()
+	return start(t, binary, sdk.ProtocolVersions())
+}
+
+// StartProtocol is Start as a host that speaks only protocol version v:
+// the plugin must choose v.
+func StartProtocol(t testing.TB, binary string, v int) *Client {
+	t.Helper()
+	return start(t, binary, []int{v})
+}
+
+func start(t testing.TB, binary string, versions []int) *Client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -86,18 +103,33 @@ func Start(t testing.TB, binary string) *Client {
 	if testing.Verbose() {
 		logOut = os.Stderr
 	}
-	pc := plugin.NewClient(sdk.ClientConfig(binary, nil, hclog.New(&hclog.LoggerOptions{Name: d.Name, Output: logOut, Level: hclog.Info})))
+	want := 0
+	for _, v := range versions {
+		if d.Speaks(v) {
+			want = max(want, v)
+		}
+	}
+	if want == 0 {
+		t.Fatalf("plugintest: %s speaks protocol versions %v, none of %v", binary, d.ProtocolVersions, versions)
+	}
+	cfg := sdk.ClientConfig(binary, nil, hclog.New(&hclog.LoggerOptions{Name: d.Name, Output: logOut, Level: hclog.Info}))
+	for v := range cfg.VersionedPlugins {
+		if !slices.Contains(versions, v) {
+			delete(cfg.VersionedPlugins, v)
+		}
+	}
+	pc := plugin.NewClient(cfg)
 	t.Cleanup(pc.Kill)
 	rpc, err := pc.Client()
 	if err != nil {
 		t.Fatalf("plugintest: start %s: %v", binary, err)
 	}
-	if v := pc.NegotiatedVersion(); v != sdk.ProtocolVersion {
-		t.Fatalf("plugintest: negotiated protocol version %d, want %d", v, sdk.ProtocolVersion)
+	if v := pc.NegotiatedVersion(); v != want {
+		t.Fatalf("plugintest: negotiated protocol version %d, want %d (the newest the host offers, %v, and describe lists)", v, want, versions)
 	}
 	caps, err := sdk.Dispense(rpc, d.Capabilities)
 	if err != nil {
 		t.Fatalf("plugintest: %s: %v", d.Name, err)
 	}
-	return &Client{Description: d, Capabilities: caps, client: pc}
+	return &Client{Description: d, Protocol: want, Capabilities: caps, client: pc}
 }

@@ -115,7 +115,7 @@ func TestOrchestratorReachesTheHostRepositoryThroughTheBroker(t *testing.T) {
 	ctx := context.Background()
 	asked := make(chan sdk.GetCommitRequest, 1)
 	host := plugintest.HostRepository{Message: "Merged PR 7: from the host", Asked: asked}
-	for i := 0; i < 3; i++ { // a new broker stream per call
+	for i := 0; i < 3; i++ {
 		res, err := c.Orchestrator.NotifyCompletion(ctx, sdk.Completion{
 			Config: sdk.Config{Name: "prod"}, CommitID: "abcdef0", Successful: true,
 		}, host)
@@ -129,6 +129,7 @@ func TestOrchestratorReachesTheHostRepositoryThroughTheBroker(t *testing.T) {
 			t.Fatalf("the host was asked for %+v, want commit abcdef0 of manifests for config prod", req)
 		}
 	}
+	// The host's repository lists no pull requests.
 	if _, err := c.Orchestrator.Sweep(ctx, sdk.SweepRequest{}, host); sdk.KindOf(err) != sdk.KindUnimplemented {
 		t.Errorf("Sweep: %v, want unimplemented", err)
 	}

@@ -410,6 +410,31 @@ func (k *remote) noLeak(t *testing.T, name string, err error, secrets []string) 
 	}
 }
 
+// sameUnderProtocol1 checks that NotifyCompletion does under protocol 1,
+// where the host's repository reaches the plugin on a connection per call,
+// what it does under the negotiated version, where it shares one.
+func (k *remote) sameUnderProtocol1(ctx context.Context, t *testing.T) {
+	old := StartProtocol(t, k.s.Binary, sdk.ProtocolVersion)
+	type outcome struct {
+		notified bool
+		err      string
+		requests int
+	}
+	notify := func(o sdk.Orchestrator) outcome {
+		cfg, _ := k.config()
+		k.ep.reset()
+		res, err := o.NotifyCompletion(ctx, sdk.Completion{Config: cfg, CommitID: validCommit, Successful: true, Statuses: []sdk.Status{testStatus}}, hostRepository{})
+		out := outcome{notified: res.Notified, requests: len(k.ep.received())}
+		if err != nil {
+			out.err = sdk.KindOf(err).String()
+		}
+		return out
+	}
+	if now, then := notify(k.c.Orchestrator), notify(old.Orchestrator); now != then {
+		t.Errorf("NotifyCompletion under protocol %d: %+v; under protocol 1: %+v: the versions differ only in how the host's repository is reached", k.c.Protocol, now, then)
+	}
+}
+
 // hostRepository is the repository the kit offers an orchestrator: a merge
 // commit with GitHub's and Azure DevOps' merge messages, no pull requests.
 type hostRepository struct{ sdk.UnimplementedRepository }

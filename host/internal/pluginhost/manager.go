@@ -101,9 +101,9 @@ func Discover(ctx context.Context, dirs []string, pins pluginpin.Pins, logger *s
 				logger.Warn("skipping plugin binary", "path", path, "error", err)
 				continue
 			}
-			if d.ProtocolVersion != sdk.ProtocolVersion {
-				logger.Warn("skipping plugin binary: unsupported protocol version", "path", path,
-					"protocol_version", d.ProtocolVersion, "supported", sdk.ProtocolVersion)
+			if !slices.ContainsFunc(sdk.ProtocolVersions(), d.Speaks) {
+				logger.Warn("skipping plugin binary: no protocol version in common", "path", path,
+					"protocol_version", d.ProtocolVersion, "protocol_versions", d.ProtocolVersions, "supported", sdk.ProtocolVersions())
 				continue
 			}
 			m.add(&binary{path: path, checksum: checksum, desc: d, logger: logger, observer: m.observer})

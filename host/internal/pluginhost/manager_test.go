@@ -66,6 +66,29 @@ func TestDiscoverRegistersDescribedBinariesOnly(t *testing.T) {
 	}
 }
 
+func TestDiscoverKeepsBinariesThatSpeakAProtocolVersionOfTheHost(t *testing.T) {
+	dir := t.TempDir()
+	for name, versions := range map[string]string{
+		"old":    `"protocol_version":1`, // built before protocol_versions
+		"newer":  `"protocol_version":1,"protocol_versions":[1,2,3]`,
+		"latest": `"protocol_version":2,"protocol_versions":[2]`, // no longer speaks 1
+		"future": `"protocol_version":3,"protocol_versions":[3,4]`,
+	} {
+		script := "#!/bin/sh\necho '{\"name\":\"" + name + "\",\"types\":[\"" + name + "\"],\"capabilities\":[\"operator\"]," + versions + "}'\n"
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, err := Discover(context.Background(), []string{dir}, pluginpin.Pins{}, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if types := m.Types(sdk.CapabilityOperator); !slices.Equal(types, []string{"LATEST", "NEWER", "OLD"}) {
+		t.Errorf("operator types %v, want LATEST, NEWER and OLD (FUTURE speaks no version of the host)", types)
+	}
+}
+
 // observed records what an Observer is told.
 type observed struct {
 	mu       sync.Mutex

@@ -117,14 +117,18 @@ type NotifyCompletionRequest struct {
 	CommitId   string                 `protobuf:"bytes,2,opt,name=commit_id,json=commitId,proto3" json:"commit_id,omitempty"`
 	Successful bool                   `protobuf:"varint,3,opt,name=successful,proto3" json:"successful,omitempty"`
 	// The statuses of the event that finished the deployment.
-	Statuses           []*Status `protobuf:"bytes,4,rep,name=statuses,proto3" json:"statuses,omitempty"`
-	RepositoryBrokerId uint32    `protobuf:"varint,5,opt,name=repository_broker_id,json=repositoryBrokerId,proto3" json:"repository_broker_id,omitempty"`
+	Statuses []*Status `protobuf:"bytes,4,rep,name=statuses,proto3" json:"statuses,omitempty"`
+	// The GRPCBroker id of the host's RepositoryService (see the service).
+	RepositoryBrokerId uint32 `protobuf:"varint,5,opt,name=repository_broker_id,json=repositoryBrokerId,proto3" json:"repository_broker_id,omitempty"`
 	// Set when commit_id did not finish on its own: the operator skipped it and
 	// deployed deployed_with, a newer commit that contains it. successful is
 	// then deployed_with's outcome. Empty for a direct completion.
-	DeployedWith  string `protobuf:"bytes,6,opt,name=deployed_with,json=deployedWith,proto3" json:"deployed_with,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	DeployedWith string `protobuf:"bytes,6,opt,name=deployed_with,json=deployedWith,proto3" json:"deployed_with,omitempty"`
+	// Protocol 2: the token of this call's repository (see the service); 0
+	// under protocol 1 and when repository_broker_id is 0.
+	RepositoryCall uint64 `protobuf:"varint,7,opt,name=repository_call,json=repositoryCall,proto3" json:"repository_call,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *NotifyCompletionRequest) Reset() {
@@ -199,6 +203,13 @@ func (x *NotifyCompletionRequest) GetDeployedWith() string {
 	return ""
 }
 
+func (x *NotifyCompletionRequest) GetRepositoryCall() uint64 {
+	if x != nil {
+		return x.RepositoryCall
+	}
+	return 0
+}
+
 type NotifyCompletionResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// False when nothing was sent (e.g. no pipeline waits for this commit);
@@ -258,10 +269,14 @@ type SweepRequest struct {
 	Config *Config                `protobuf:"bytes,1,opt,name=config,proto3" json:"config,omitempty"`
 	// End of the window the previous successful sweep covered; unset on the
 	// first sweep.
-	Since              *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=since,proto3" json:"since,omitempty"`
-	RepositoryBrokerId uint32                 `protobuf:"varint,3,opt,name=repository_broker_id,json=repositoryBrokerId,proto3" json:"repository_broker_id,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	Since *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=since,proto3" json:"since,omitempty"`
+	// The GRPCBroker id of the host's RepositoryService (see the service).
+	RepositoryBrokerId uint32 `protobuf:"varint,3,opt,name=repository_broker_id,json=repositoryBrokerId,proto3" json:"repository_broker_id,omitempty"`
+	// Protocol 2: the token of this call's repository (see the service); 0
+	// under protocol 1 and when repository_broker_id is 0.
+	RepositoryCall uint64 `protobuf:"varint,4,opt,name=repository_call,json=repositoryCall,proto3" json:"repository_call,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *SweepRequest) Reset() {
@@ -311,6 +326,13 @@ func (x *SweepRequest) GetSince() *timestamppb.Timestamp {
 func (x *SweepRequest) GetRepositoryBrokerId() uint32 {
 	if x != nil {
 		return x.RepositoryBrokerId
+	}
+	return 0
+}
+
+func (x *SweepRequest) GetRepositoryCall() uint64 {
+	if x != nil {
+		return x.RepositoryCall
 	}
 	return 0
 }
@@ -378,7 +400,7 @@ const file_gitopsconnector_v1_orchestrator_proto_rawDesc = "" +
 	"(OrchestratorServiceValidateConfigRequest\x122\n" +
 	"\x06config\x18\x01 \x01(\v2\x1a.gitopsconnector.v1.ConfigR\x06config\"c\n" +
 	")OrchestratorServiceValidateConfigResponse\x126\n" +
-	"\x06errors\x18\x01 \x03(\v2\x1e.gitopsconnector.v1.FieldErrorR\x06errors\"\x99\x02\n" +
+	"\x06errors\x18\x01 \x03(\v2\x1e.gitopsconnector.v1.FieldErrorR\x06errors\"\xc2\x02\n" +
 	"\x17NotifyCompletionRequest\x122\n" +
 	"\x06config\x18\x01 \x01(\v2\x1a.gitopsconnector.v1.ConfigR\x06config\x12\x1b\n" +
 	"\tcommit_id\x18\x02 \x01(\tR\bcommitId\x12\x1e\n" +
@@ -387,14 +409,16 @@ const file_gitopsconnector_v1_orchestrator_proto_rawDesc = "" +
 	"successful\x126\n" +
 	"\bstatuses\x18\x04 \x03(\v2\x1a.gitopsconnector.v1.StatusR\bstatuses\x120\n" +
 	"\x14repository_broker_id\x18\x05 \x01(\rR\x12repositoryBrokerId\x12#\n" +
-	"\rdeployed_with\x18\x06 \x01(\tR\fdeployedWith\"N\n" +
+	"\rdeployed_with\x18\x06 \x01(\tR\fdeployedWith\x12'\n" +
+	"\x0frepository_call\x18\a \x01(\x04R\x0erepositoryCall\"N\n" +
 	"\x18NotifyCompletionResponse\x12\x1a\n" +
 	"\bnotified\x18\x01 \x01(\bR\bnotified\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xa6\x01\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xcf\x01\n" +
 	"\fSweepRequest\x122\n" +
 	"\x06config\x18\x01 \x01(\v2\x1a.gitopsconnector.v1.ConfigR\x06config\x120\n" +
 	"\x05since\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x120\n" +
-	"\x14repository_broker_id\x18\x03 \x01(\rR\x12repositoryBrokerId\"]\n" +
+	"\x14repository_broker_id\x18\x03 \x01(\rR\x12repositoryBrokerId\x12'\n" +
+	"\x0frepository_call\x18\x04 \x01(\x04R\x0erepositoryCall\"]\n" +
 	"\rSweepResponse\x12\x1a\n" +
 	"\bnotified\x18\x01 \x01(\x05R\bnotified\x120\n" +
 	"\x05until\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x05until2\xe2\x02\n" +

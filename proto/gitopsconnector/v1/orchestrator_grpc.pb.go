@@ -30,10 +30,37 @@ const (
 //
 // OrchestratorService tells a CI/CD pipeline that a deployment finished.
 //
-// An orchestrator reaches the repository functions through the host: every
-// call that may need them carries repository_broker_id, the go-plugin
-// GRPCBroker id on which the host serves RepositoryService for this call
-// only. The plugin must dial it at once (the broker waits 5 s).
+// An orchestrator reaches the repository functions through the host: the
+// host serves RepositoryService on a go-plugin GRPCBroker id, and every call
+// that may need it carries that id in repository_broker_id (0: the call has
+// no repository). How long the host serves an id depends on the protocol
+// version the host and the plugin negotiated through go-plugin's versioned
+// plugin sets (PLUGIN_PROTOCOL_VERSIONS; the newest version both speak):
+//
+// Version 1: the host serves RepositoryService on a new id for each call,
+// for that call only. The plugin dials the id at once (the broker forgets
+// it after 5 s) and closes the connection when the call ends.
+// repository_call is 0 and unused.
+//
+// Version 2: the host serves RepositoryService once per plugin process, on
+// one id, from the first call that needs it; every call carries the same
+// id, so the plugin dials it once (concurrent first calls share one dial)
+// and keeps the connection. Each call also carries repository_call, a
+// token naming that call's repository; the plugin sends it, in decimal, in
+// the gRPC metadata key "gitops-connector-repository-call" of every
+// RepositoryService call it makes for that call. The host answers a call
+// with the repository of that token, and refuses a missing, unknown or
+// ended token with FAILED_PRECONDITION. Tokens are a counter: the
+// connection is go-plugin's broker connection, authenticated by mutual TLS
+// (AutoMTLS), so no one else can present one.
+// A plugin that cannot connect to the id answers the call, before acting
+// on it, with UNAVAILABLE and a google.rpc.ErrorInfo of domain
+// "gitops-connector.io" and reason "REPOSITORY_UNREACHABLE"; the host then
+// stops serving that id and serves a new one with the next call (the new
+// id is higher: the plugin dials a repository_broker_id higher than the
+// one it holds, and replaces its connection). The host also serves a new
+// id when the served one stops (its listener failed) or got no connection
+// within 10 s. The call that failed is retried by the host's pipeline.
 type OrchestratorServiceClient interface {
 	// ValidateConfig reports the problems of a config for this capability.
 	ValidateConfig(ctx context.Context, in *OrchestratorServiceValidateConfigRequest, opts ...grpc.CallOption) (*OrchestratorServiceValidateConfigResponse, error)
@@ -91,10 +118,37 @@ func (c *orchestratorServiceClient) Sweep(ctx context.Context, in *SweepRequest,
 //
 // OrchestratorService tells a CI/CD pipeline that a deployment finished.
 //
-// An orchestrator reaches the repository functions through the host: every
-// call that may need them carries repository_broker_id, the go-plugin
-// GRPCBroker id on which the host serves RepositoryService for this call
-// only. The plugin must dial it at once (the broker waits 5 s).
+// An orchestrator reaches the repository functions through the host: the
+// host serves RepositoryService on a go-plugin GRPCBroker id, and every call
+// that may need it carries that id in repository_broker_id (0: the call has
+// no repository). How long the host serves an id depends on the protocol
+// version the host and the plugin negotiated through go-plugin's versioned
+// plugin sets (PLUGIN_PROTOCOL_VERSIONS; the newest version both speak):
+//
+// Version 1: the host serves RepositoryService on a new id for each call,
+// for that call only. The plugin dials the id at once (the broker forgets
+// it after 5 s) and closes the connection when the call ends.
+// repository_call is 0 and unused.
+//
+// Version 2: the host serves RepositoryService once per plugin process, on
+// one id, from the first call that needs it; every call carries the same
+// id, so the plugin dials it once (concurrent first calls share one dial)
+// and keeps the connection. Each call also carries repository_call, a
+// token naming that call's repository; the plugin sends it, in decimal, in
+// the gRPC metadata key "gitops-connector-repository-call" of every
+// RepositoryService call it makes for that call. The host answers a call
+// with the repository of that token, and refuses a missing, unknown or
+// ended token with FAILED_PRECONDITION. Tokens are a counter: the
+// connection is go-plugin's broker connection, authenticated by mutual TLS
+// (AutoMTLS), so no one else can present one.
+// A plugin that cannot connect to the id answers the call, before acting
+// on it, with UNAVAILABLE and a google.rpc.ErrorInfo of domain
+// "gitops-connector.io" and reason "REPOSITORY_UNREACHABLE"; the host then
+// stops serving that id and serves a new one with the next call (the new
+// id is higher: the plugin dials a repository_broker_id higher than the
+// one it holds, and replaces its connection). The host also serves a new
+// id when the served one stops (its listener failed) or got no connection
+// within 10 s. The call that failed is retried by the host's pipeline.
 type OrchestratorServiceServer interface {
 	// ValidateConfig reports the problems of a config for this capability.
 	ValidateConfig(context.Context, *OrchestratorServiceValidateConfigRequest) (*OrchestratorServiceValidateConfigResponse, error)

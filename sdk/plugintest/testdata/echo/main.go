@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gitops-connector/gitops-connector/sdk"
@@ -93,12 +94,28 @@ func (repository) ListStatuses(_ context.Context, req sdk.ListStatusesRequest) (
 
 type orchestrator struct{ sdk.UnimplementedOrchestrator }
 
+// kept is the host's repository of a call whose config has the setting
+// "keepRepository": a later call with "useKeptRepository" reads through it,
+// as a plugin that holds on to a call's repository would.
+var kept struct {
+	sync.Mutex
+	repo sdk.Repository
+}
+
 // NotifyCompletion reads the commit through the host's repository and
 // reports its message as the reason.
 func (orchestrator) NotifyCompletion(ctx context.Context, c sdk.Completion, repo sdk.Repository) (sdk.NotifyResult, error) {
 	if !hexID.MatchString(c.CommitID) {
 		return sdk.NotifyResult{}, sdk.InvalidInputf("commit id %q is not a hex id", c.CommitID)
 	}
+	kept.Lock()
+	if c.Config.Setting("keepRepository") != "" {
+		kept.repo = repo
+	}
+	if c.Config.Setting("useKeptRepository") != "" {
+		repo = kept.repo
+	}
+	kept.Unlock()
 	cm, err := repo.GetCommit(ctx, sdk.GetCommitRequest{Config: c.Config, Repository: "manifests", CommitID: c.CommitID})
 	if err != nil {
 		return sdk.NotifyResult{}, fmt.Errorf("read commit: %w", err)
@@ -108,6 +125,16 @@ func (orchestrator) NotifyCompletion(ctx context.Context, c sdk.Completion, repo
 		reason += " with " + c.DeployedWith
 	}
 	return sdk.NotifyResult{Notified: c.Successful, Reason: reason}, nil
+}
+
+// Sweep lists the pull requests through the host's repository and reports
+// how many there are as notified.
+func (orchestrator) Sweep(ctx context.Context, req sdk.SweepRequest, repo sdk.Repository) (sdk.SweepResult, error) {
+	prs, err := repo.ListPullRequests(ctx, sdk.ListPullRequestsRequest{Config: req.Config})
+	if err != nil {
+		return sdk.SweepResult{}, fmt.Errorf("list pull requests: %w", err)
+	}
+	return sdk.SweepResult{Notified: len(prs), Until: req.Since}, nil
 }
 
 func main() {

@@ -85,9 +85,13 @@ func (uncheckedPlugin) GRPCClient(context.Context, *plugin.GRPCBroker, *grpc.Cli
 }
 
 func serveUnchecked(repo sdk.Repository) {
+	sets := map[int]plugin.PluginSet{}
+	for _, v := range sdk.ProtocolVersions() {
+		sets[v] = plugin.PluginSet{string(sdk.CapabilityRepository): uncheckedPlugin{repo: repo}}
+	}
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig:  sdk.Handshake,
-		VersionedPlugins: map[int]plugin.PluginSet{sdk.ProtocolVersion: {string(sdk.CapabilityRepository): uncheckedPlugin{repo: repo}}},
+		VersionedPlugins: sets,
 		GRPCServer:       plugin.DefaultGRPCServer,
 	})
 }
