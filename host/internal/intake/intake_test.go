@@ -1,6 +1,7 @@
 package intake
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -294,5 +295,31 @@ func TestEveryAnswerIsJSONAndNotSniffed(t *testing.T) {
 		if ct, ns := resp.Header.Values("Content-Type"), resp.Header.Values("X-Content-Type-Options"); len(ct) != 1 || ct[0] != "application/json" || len(ns) != 1 || ns[0] != "nosniff" {
 			t.Errorf("%s %s: Content-Type %q, X-Content-Type-Options %q", r.method, r.path, ct, ns)
 		}
+	}
+}
+
+func TestABodyShorterThanItsLengthIsRejectedAndNotRecorded(t *testing.T) {
+	q := &fakeQueue{}
+	router := &fakeRouter{decision: handled()}
+	s := serve(t, &Handler{Router: router, Queue: q})
+	conn, err := net.Dial("tcp", s.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	body := `{"commitid":"` + sha + `"}`
+	fmt.Fprintf(conn, "POST /gitopsphase HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body)+10, body)
+	_ = conn.(*net.TCPConn).CloseWrite()
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var got Response
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil || resp.StatusCode != http.StatusBadRequest || got.Reason != "body could not be read" {
+		t.Fatalf("%d %+v (%v), want 400: the body could not be read", resp.StatusCode, got, err)
+	}
+	if len(q.jobs) != 0 || router.routed != 0 {
+		t.Fatalf("%d jobs recorded, %d bodies routed", len(q.jobs), router.routed)
 	}
 }
