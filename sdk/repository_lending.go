@@ -218,11 +218,7 @@ func (c *callRepositories) of(ctx context.Context) (Repository, error) {
 }
 
 func (c *callRepositories) ValidateConfig(ctx context.Context, cfg Config) ([]FieldError, error) {
-	repo, err := c.of(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return repo.ValidateConfig(ctx, cfg)
+	return routed(ctx, c, cfg, Repository.ValidateConfig)
 }
 
 func (c *callRepositories) PostStatus(ctx context.Context, req PostStatusRequest) error {
@@ -234,19 +230,11 @@ func (c *callRepositories) PostStatus(ctx context.Context, req PostStatusRequest
 }
 
 func (c *callRepositories) GetCommit(ctx context.Context, req GetCommitRequest) (Commit, error) {
-	repo, err := c.of(ctx)
-	if err != nil {
-		return Commit{}, err
-	}
-	return repo.GetCommit(ctx, req)
+	return routed(ctx, c, req, Repository.GetCommit)
 }
 
 func (c *callRepositories) FindPullRequests(ctx context.Context, req FindPullRequestsRequest) ([]PullRequest, error) {
-	repo, err := c.of(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return repo.FindPullRequests(ctx, req)
+	return routed(ctx, c, req, Repository.FindPullRequests)
 }
 
 func (c *callRepositories) GetPullRequestProperty(ctx context.Context, req GetPullRequestPropertyRequest) (string, bool, error) {
@@ -258,25 +246,23 @@ func (c *callRepositories) GetPullRequestProperty(ctx context.Context, req GetPu
 }
 
 func (c *callRepositories) ListPullRequests(ctx context.Context, req ListPullRequestsRequest) ([]PullRequest, error) {
-	repo, err := c.of(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return repo.ListPullRequests(ctx, req)
+	return routed(ctx, c, req, Repository.ListPullRequests)
 }
 
 func (c *callRepositories) ListCommits(ctx context.Context, req ListCommitsRequest) (CommitList, error) {
-	repo, err := c.of(ctx)
-	if err != nil {
-		return CommitList{}, err
-	}
-	return repo.ListCommits(ctx, req)
+	return routed(ctx, c, req, Repository.ListCommits)
 }
 
 func (c *callRepositories) ListStatuses(ctx context.Context, req ListStatusesRequest) ([]CommitStatus, error) {
+	return routed(ctx, c, req, Repository.ListStatuses)
+}
+
+// routed answers one request from the repository of its call.
+func routed[Req, Res any](ctx context.Context, c *callRepositories, req Req, method func(Repository, context.Context, Req) (Res, error)) (Res, error) {
 	repo, err := c.of(ctx)
 	if err != nil {
-		return nil, err
+		var zero Res
+		return zero, err
 	}
-	return repo.ListStatuses(ctx, req)
+	return method(repo, ctx, req)
 }
