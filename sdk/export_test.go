@@ -21,13 +21,14 @@ func StopServingRepository(o Orchestrator) {
 	<-l.current.done
 }
 
-// HandOutAnUnservedRepositoryID makes the next calls, under protocol 2,
-// carry a broker id the host does not serve, so the plugin cannot connect.
-func HandOutAnUnservedRepositoryID(o Orchestrator) {
+// HandOutAnUnservedRepositoryID makes the host, under protocol 2, take a
+// broker id it does not serve, served for age without a connection, as
+// the shared one: the plugin cannot connect to it.
+func HandOutAnUnservedRepositoryID(o Orchestrator, age time.Duration) {
 	l := o.(*orchestratorClient).repos.(*sharedLending)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	s := &brokerServer{id: l.broker.NextId(), started: time.Now(), server: make(chan *grpc.Server, 1), done: make(chan struct{})}
+	s := &brokerServer{id: l.broker.NextId(), started: time.Now().Add(-age), server: make(chan *grpc.Server, 1), done: make(chan struct{})}
 	s.server <- grpc.NewServer() // never serves: stopping it stops nothing
 	l.current = s
 }

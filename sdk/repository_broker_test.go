@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/gitops-connector/gitops-connector/sdk"
 	"github.com/gitops-connector/gitops-connector/sdk/plugintest"
@@ -168,13 +169,27 @@ func TestTheHostServesANewRepositoryIDWhenTheSharedOneStops(t *testing.T) {
 func TestTheHostServesANewRepositoryIDWhenThePluginCannotConnect(t *testing.T) {
 	c := plugintest.Start(t, plugintest.Build(t, "plugintest/testdata/echo"))
 	ctx := context.Background()
-	sdk.HandOutAnUnservedRepositoryID(c.Orchestrator)
+	sdk.HandOutAnUnservedRepositoryID(c.Orchestrator, 0)
 	err := notify(ctx, c.Orchestrator, "unserved")
 	if !sdk.IsRetryable(err) || !strings.Contains(err.Error(), "cannot connect to the host's repository") {
 		t.Fatalf("a call whose repository cannot be reached = %v, want a retryable error saying so", err)
 	}
 	for i := range 3 {
 		if err := notify(ctx, c.Orchestrator, fmt.Sprintf("after %d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := sdk.RepositoryConnections(c.Orchestrator); n != 1 {
+		t.Errorf("the plugin made %d connections to the host's repository, want 1", n)
+	}
+}
+
+func TestTheHostServesANewRepositoryIDWhenThePluginNeverConnected(t *testing.T) {
+	c := plugintest.Start(t, plugintest.Build(t, "plugintest/testdata/echo"))
+	// Served longer than the plugin could still dial it (go-plugin: 5 s).
+	sdk.HandOutAnUnservedRepositoryID(c.Orchestrator, time.Minute)
+	for i := range 3 {
+		if err := notify(context.Background(), c.Orchestrator, fmt.Sprintf("call %d", i)); err != nil {
 			t.Fatal(err)
 		}
 	}
