@@ -141,10 +141,11 @@ func (h *Handler) Routes() http.Handler {
 // "/gitopsphase/../admin" becomes a hop to another path, and a redirected
 // POST is sent again as a GET by most clients: the sender learns nothing
 // of why its notification was lost. The path checked is the decoded one,
-// so "%2e%2e" is a ".." too.
+// so "%2e%2e" is a ".." too. A path not from the root ("*") is no
+// endpoint either: ServeMux would answer it 400 without a body.
 func cleanPaths(next, notFound http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if p := r.URL.Path; p == "" || path.Clean(p) != p {
+		if p := r.URL.Path; p == "" || p[0] != '/' || path.Clean(p) != p {
 			notFound.ServeHTTP(w, r)
 			return
 		}
