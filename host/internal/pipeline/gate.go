@@ -128,9 +128,10 @@ func (p *Pipeline) reopen(e *entry) {
 	if p.closed {
 		return
 	}
-	q := p.enqueue(e)
+	key := e.rec.Key()
+	q := p.enqueue(key, e)
 	if p.started {
-		p.startDrain(e.rec.Key(), q)
+		p.startDrain(key, q)
 	}
 }
 

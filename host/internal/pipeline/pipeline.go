@@ -322,7 +322,7 @@ func New(opts Options) (*Pipeline, error) {
 		now: time.Now, shared: shared, states: states, queues: map[string]*queue{}, resumed: len(pending)}
 	p.gates = &gate.Waits[*entry]{Due: p.reopen}
 	for _, r := range pending {
-		p.enqueue(&entry{rec: r}).behind = true
+		p.enqueue(r.Key(), &entry{rec: r}).behind = true
 	}
 	return p, nil
 }
@@ -361,9 +361,10 @@ func (p *Pipeline) consume() {
 			p.mu.Unlock()
 			return false
 		}
-		p.startDrain(r.Key(), p.enqueue(&entry{rec: r}))
+		key := r.Key()
+		p.startDrain(key, p.enqueue(key, &entry{rec: r}))
 		p.mu.Unlock()
-		p.gates.Wake(r.CommitID, r.Key()) // as Submit does
+		p.gates.Wake(r.CommitID, key) // as Submit does
 		return true
 	})
 	if err != nil {
@@ -380,9 +381,10 @@ func (p *Pipeline) Submit(job Job) (Submitted, error) {
 	if job.Received.IsZero() {
 		job.Received = p.now()
 	}
+	key := job.Key()
 	p.mu.Lock()
 	closed := p.closed
-	nothing := !closed && p.changesNothing(job, job.Key())
+	nothing := !closed && p.changesNothing(job, key)
 	p.mu.Unlock()
 	if closed {
 		return Recorded, ErrClosed
@@ -412,14 +414,14 @@ func (p *Pipeline) Submit(job Job) (Submitted, error) {
 		}
 		return Recorded, ErrClosed
 	}
-	q := p.enqueue(&entry{rec: rec, cfg: &cfg})
+	q := p.enqueue(key, &entry{rec: rec, cfg: &cfg})
 	if p.started {
-		p.startDrain(rec.Key(), q)
+		p.startDrain(key, q)
 	}
 	p.mu.Unlock()
 	// Another environment's result may have arrived with the commit's
 	// event: read the commit's open gates again now.
-	p.gates.Wake(rec.CommitID, rec.Key())
+	p.gates.Wake(rec.CommitID, key)
 	return Recorded, nil
 }
 
@@ -432,16 +434,16 @@ func (p *Pipeline) queueHere(e *entry) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	q := p.enqueue(e)
+	key := e.rec.Key()
+	q := p.enqueue(key, e)
 	if p.started {
-		p.startDrain(e.rec.Key(), q)
+		p.startDrain(key, q)
 	}
 }
 
-// enqueue inserts e among the waiting jobs of its pair in sequence order.
-// p.mu must be held (or p not shared yet).
-func (p *Pipeline) enqueue(e *entry) *queue {
-	key := e.rec.Key()
+// enqueue inserts e among the waiting jobs of its pair, key, in sequence
+// order. p.mu must be held (or p not shared yet).
+func (p *Pipeline) enqueue(key string, e *entry) *queue {
 	q := p.queues[key]
 	if q == nil {
 		q = &queue{}
@@ -665,10 +667,11 @@ func (p *Pipeline) deliver(e *entry) {
 		p.finish(log, rec, nil)
 		return
 	}
-	st, ok := p.cachedState(rec.Key())
+	key := rec.Key()
+	st, ok := p.cachedState(key)
 	if !ok && !p.persist(log, "read the delivery state", func() error {
 		var err error
-		st, err = p.opts.Store.State(rec.Key())
+		st, err = p.opts.Store.State(key)
 		return err
 	}) {
 		return
@@ -697,7 +700,7 @@ func (p *Pipeline) deliver(e *entry) {
 			obs.StatusDone(cfg.RepositoryType, StatusUnchanged)
 			continue
 		}
-		if p.superseded(rec.Key(), s.Name) {
+		if p.superseded(key, s.Name) {
 			superseded++
 			obs.StatusDone(cfg.RepositoryType, StatusSuperseded)
 			p.sendToSubscribers(cfg, rec, s, log)
