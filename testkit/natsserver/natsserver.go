@@ -58,12 +58,72 @@ func startQuiet(opts *server.Options) (*server.Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("nats server %s: %w", opts.ServerName, err)
 	}
+	log := &errorLog{fatal: make(chan struct{})}
+	s.SetLogger(log, false, false)
 	go s.Start()
-	if !s.ReadyForConnections(30 * time.Second) {
-		return nil, fmt.Errorf("nats server %s did not start", opts.ServerName)
+	// A loaded machine may take long to start a server; a listener that
+	// failed (its port taken) never recovers, so that one is not waited on.
+	for deadline := time.Now().Add(30 * time.Second); !s.ReadyForConnections(100 * time.Millisecond); {
+		select {
+		case <-log.fatal:
+			s.Shutdown()
+			return nil, fmt.Errorf("%w: %s: %s", errFailed, opts.ServerName, log)
+		default:
+		}
+		if time.Now().After(deadline) {
+			s.Shutdown()
+			return nil, fmt.Errorf("nats server %s did not start in 30 s: %s", opts.ServerName, log)
+		}
 	}
 	return s, nil
 }
+
+// errFailed: the server logged a fatal error while starting, such as a
+// port it could not listen on.
+var errFailed = errors.New("nats server failed to start")
+
+// errorLog keeps the errors a server logs (it logs nothing else in a
+// test), so that a server that does not start says why: a listener that
+// failed is only logged.
+type errorLog struct {
+	mu    sync.Mutex
+	lines []string
+	fatal chan struct{} // closed on the first fatal error
+}
+
+func (l *errorLog) keep(format string, v ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.lines) < 20 {
+		l.lines = append(l.lines, fmt.Sprintf(format, v...))
+	}
+}
+
+func (l *errorLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.lines) == 0 {
+		return "it logged no error"
+	}
+	return strings.Join(l.lines, "; ")
+}
+
+func (l *errorLog) Fatalf(format string, v ...any) {
+	l.keep(format, v...)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	select {
+	case <-l.fatal:
+	default:
+		close(l.fatal)
+	}
+}
+
+func (l *errorLog) Errorf(format string, v ...any) { l.keep(format, v...) }
+func (*errorLog) Warnf(string, ...any)             {}
+func (*errorLog) Noticef(string, ...any)           {}
+func (*errorLog) Debugf(string, ...any)            {}
+func (*errorLog) Tracef(string, ...any)            {}
 
 func options(dir, name string) *server.Options {
 	return &server.Options{
@@ -124,14 +184,30 @@ func NewCluster(t testing.TB, size int) *Cluster {
 // stops them. It is NewCluster outside a test (the load benchmark runs a
 // cluster of its own).
 func StartCluster(dir string, size int) (*Cluster, error) {
-	client, err := freePorts(size)
+	// The nodes' ports must be known before any starts (each routes to
+	// all), so they are picked free and released, and another process may
+	// bind one before its node does: then the cluster starts again on
+	// other ports.
+	var errs []error
+	for attempt := range 3 {
+		c, err := startCluster(filepath.Join(dir, strconv.Itoa(attempt)), size)
+		if err == nil {
+			return c, nil
+		}
+		errs = append(errs, err)
+		if !errors.Is(err, errFailed) {
+			break
+		}
+	}
+	return nil, errors.Join(errs...)
+}
+
+func startCluster(dir string, size int) (*Cluster, error) {
+	ports, err := freePorts(2 * size)
 	if err != nil {
 		return nil, err
 	}
-	routes, err := freePorts(size)
-	if err != nil {
-		return nil, err
-	}
+	client, routes := ports[:size], ports[size:]
 	var urls []*url.URL
 	for _, p := range routes {
 		urls = append(urls, &url.URL{Scheme: "nats-route", Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(p))})
