@@ -252,7 +252,7 @@ func (s *Store) ready() (jetstream.Stream, jetstream.KeyValue, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("create the JetStream stream %s: %w", s.stream, err)
 	}
-	states, err := s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	_, err = s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:      s.bucket,
 		Description: "gitops-connector: delivery state per (config, commit)",
 		History:     1,
@@ -262,8 +262,40 @@ func (s *Store) ready() (jetstream.Stream, jetstream.KeyValue, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("create the JetStream key-value bucket %s: %w", s.bucket, err)
 	}
+	states, err := s.leaderReads(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
 	s.events, s.states = events, states
 	return events, states, nil
+}
+
+// leaderReads makes the bucket's reads go to its leader, as the stream's:
+// nats.go creates a bucket whose followers answer reads too (direct get),
+// and a follower answers with the entry it has applied, which can be older
+// than one this replica has just written and the leader acknowledged. A
+// state read after it was recorded could then miss it, and Prune miss a
+// state to delete. The bucket is bound again to read as the stream now says.
+// A replica creating or updating the bucket (Open) turns direct reads on
+// again for a moment: one opening then too reads from followers, as before
+// this, which makes a stale read a conflict on the next write, never a lost
+// write (writes are compare-and-swap).
+func (s *Store) leaderReads(ctx context.Context) (jetstream.KeyValue, error) {
+	stream, err := s.js.Stream(ctx, "KV_"+s.bucket)
+	if err != nil {
+		return nil, fmt.Errorf("read the JetStream key-value bucket %s: %w", s.bucket, err)
+	}
+	if cfg := stream.CachedInfo().Config; cfg.AllowDirect {
+		cfg.AllowDirect = false
+		if _, err := s.js.UpdateStream(ctx, cfg); err != nil {
+			return nil, fmt.Errorf("make the reads of the JetStream key-value bucket %s go to its leader: %w", s.bucket, err)
+		}
+	}
+	states, err := s.js.KeyValue(ctx, s.bucket)
+	if err != nil {
+		return nil, fmt.Errorf("bind the JetStream key-value bucket %s: %w", s.bucket, err)
+	}
+	return states, nil
 }
 
 func (s *Store) ctx() (context.Context, context.CancelFunc) {

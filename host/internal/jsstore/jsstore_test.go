@@ -2,6 +2,7 @@ package jsstore
 
 import (
 	"errors"
+	"fmt"
 	"github.com/nats-io/nats-server/v2/server"
 	"io"
 	"log/slog"
@@ -242,5 +243,34 @@ func TestConcurrentWritesOnAClusterAreConflictsNotFailures(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Errorf("a write racing another replica's: %v, want nil or ErrConflict", err)
+	}
+}
+
+// TestReadsOnAClusterGoToTheLeaderAndSeeTheReplicasOwnWrites: with reads
+// answered by every copy of the bucket (direct get), a read right after
+// the bucket was created failed on a busy machine with "no responders"
+// (no copy answering yet: Prune skipped the state), and a follower answers
+// with the entry it has applied, which can be older than the one the
+// leader just acknowledged.
+func TestReadsOnAClusterGoToTheLeaderAndSeeTheReplicasOwnWrites(t *testing.T) {
+	c := natsserver.NewCluster(t, 3)
+	c.WaitReady(t)
+	s := open(t, c.URLs(), "reads", func(o *Options) { o.Replicas = 3 })
+	stream, err := s.JetStream().Stream(t.Context(), "KV_"+s.bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stream.CachedInfo().Config.AllowDirect {
+		t.Fatal("the bucket's followers answer reads")
+	}
+	for i := range 200 {
+		rec := storetest.Record(fmt.Sprintf("e%d", i), "aaaaaaa0000000000000000000000000000000000")
+		st := pipeline.State{Finished: true}
+		if err := s.Done(rec, &st); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.State(rec.Key()); err != nil || !got.Finished {
+			t.Fatalf("the state read after it was recorded: %+v (%v)", got, err)
+		}
 	}
 }
